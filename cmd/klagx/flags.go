@@ -1,0 +1,253 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klagx/klagx/config"
+)
+
+// configFlags are the flags that become a config.Config, shared by the
+// commands that talk to Kafka (serve, later check). Precedence of each flag:
+// command line > KLAGX_* environment variable > --config.file > default.
+//
+// Clusters are chosen as a whole, from the first source that has any:
+// --cluster entries, else the single --brokers cluster, else the config
+// file's clusters: list.
+type configFlags struct {
+	Clusters []string `name:"cluster" sep:";" placeholder:"name=NAME,brokers=HOST:PORT,..." help:"A Kafka cluster to poll; repeatable (in KLAGX_CLUSTER, separate clusters with ';'). Comma-separated key=value pairs; a token without '=' continues the previous value, so brokers=k1:9092,k2:9092 works. Keys: name, brokers, isolation, tls (true/false), tls-ca-file, tls-cert-file, tls-key-file, tls-server-name, tls-insecure-skip-verify, sasl-mechanism, sasl-username, sasl-password-file, sasl-password-env, sasl-token-file. There is no password key: use sasl-password-file or sasl-password-env. The shared --isolation, --kafka.tls.* and --kafka.sasl.* flags do NOT apply to these clusters. Overrides --brokers and the config file's clusters. Default: none."`
+
+	Brokers     []string `name:"brokers" placeholder:"HOST:PORT" help:"Seed brokers of a single cluster (shorthand for one --cluster), named by --cluster-name and configured by --isolation, --kafka.tls.* and --kafka.sasl.*. Ignored when --cluster is given. Default: none."`
+	ClusterName string   `name:"cluster-name" default:"default" placeholder:"NAME" help:"Value of the cluster label for the --brokers cluster. Default: default."`
+	Isolation   string   `name:"isolation" default:"read_uncommitted" placeholder:"LEVEL" help:"End offset of the --brokers cluster: read_uncommitted (high-water mark) or read_committed (last stable offset). Default: read_uncommitted."`
+
+	TLS  tlsFlags  `embed:"" prefix:"kafka.tls."`
+	SASL saslFlags `embed:"" prefix:"kafka.sasl."`
+
+	PollInterval time.Duration `name:"poll-interval" default:"15s" placeholder:"DURATION" help:"Time between two polls of each cluster; at least 1s. Default: 15s."`
+	Granularity  string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
+
+	GroupInclude []string `name:"group.include" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
+	GroupExclude []string `name:"group.exclude" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
+	TopicInclude []string `name:"topic.include" sep:"none" placeholder:"REGEX" help:"Keep only topics whose name matches this fully anchored regex; repeatable. Default: all topics."`
+	TopicExclude []string `name:"topic.exclude" sep:"none" placeholder:"REGEX" help:"Drop topics whose name matches this fully anchored regex (wins over --topic.include); repeatable. Default: none."`
+
+	TopicIncludeInternal bool `name:"topic.include-internal" help:"Also report internal topics (names starting with __). Default: false."`
+}
+
+// tlsFlags configure TLS for the --brokers cluster.
+type tlsFlags struct {
+	Enabled            bool   `name:"enabled" help:"Connect to the --brokers cluster over TLS. Default: false."`
+	CAFile             string `name:"ca-file" placeholder:"PATH" help:"PEM CA bundle to verify the brokers with (with --kafka.tls.enabled). Default: the system roots."`
+	CertFile           string `name:"cert-file" placeholder:"PATH" help:"PEM client certificate for mutual TLS (with --kafka.tls.key-file). Default: none."`
+	KeyFile            string `name:"key-file" placeholder:"PATH" help:"PEM client private key for mutual TLS (with --kafka.tls.cert-file). Default: none."`
+	ServerName         string `name:"server-name" placeholder:"NAME" help:"Server name to verify in the broker certificates. Default: the broker host."`
+	InsecureSkipVerify bool   `name:"insecure-skip-verify" help:"Do not verify the broker certificates (insecure; logged as a warning). Default: false."`
+}
+
+// saslFlags configure SASL for the --brokers cluster. There is deliberately
+// no password flag: command lines are visible to other users.
+type saslFlags struct {
+	Mechanism    string `name:"mechanism" placeholder:"MECHANISM" help:"SASL mechanism for the --brokers cluster: plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). Default: none."`
+	Username     string `name:"username" placeholder:"USER" help:"SASL username (plain, scram). Default: none."`
+	PasswordFile string `name:"password-file" placeholder:"PATH" help:"File holding the SASL password (plain, scram), re-read on each authentication. Without it the password is read from the KLAGX_KAFKA_SASL_PASSWORD environment variable. Default: none."`
+	TokenFile    string `name:"token-file" placeholder:"PATH" help:"File holding the OAUTHBEARER token, re-read on each authentication. Default: none."`
+}
+
+// shorthandPasswordEnv holds the password of the --brokers cluster when
+// --kafka.sasl.password-file is not given.
+const shorthandPasswordEnv = "KLAGX_KAFKA_SASL_PASSWORD"
+
+// errNoCluster is returned when no source configures a cluster.
+var errNoCluster = errors.New("no Kafka cluster configured: pass --brokers host:port, --cluster name=...,brokers=..., or clusters: in --config.file")
+
+// toConfig builds and validates the config.Config. file (may be nil) only
+// supplies the clusters: list here; its other keys have already been applied
+// to the flags by the kong resolver.
+func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
+	clusters, err := f.clusters(file)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := config.NewFilter("group", f.GroupInclude, f.GroupExclude)
+	if err != nil {
+		return nil, err
+	}
+	topics, err := config.NewFilter("topic", f.TopicInclude, f.TopicExclude)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &config.Config{
+		Clusters:              clusters,
+		PollInterval:          f.PollInterval,
+		Granularity:           config.Granularity(f.Granularity),
+		Groups:                groups,
+		Topics:                topics,
+		IncludeInternalTopics: f.TopicIncludeInternal,
+	}
+	if f.PollInterval == 0 {
+		// 0 would silently become the default in Validate; an explicit
+		// --poll-interval=0 is a mistake.
+		return nil, errors.New("poll_interval: 0s is below the minimum of 1s")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// clusters picks the cluster source: --cluster, else --brokers, else the
+// config file's clusters:.
+func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
+	if len(f.Clusters) > 0 {
+		var out []config.Cluster
+		for i, spec := range f.Clusters {
+			c, err := parseClusterSpec(spec)
+			if err != nil {
+				return nil, fmt.Errorf("--cluster[%d]: %w", i, err)
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	brokers := splitList(f.Brokers)
+	if len(brokers) > 0 {
+		c := config.Cluster{
+			Name:      f.ClusterName,
+			Brokers:   brokers,
+			Isolation: config.Isolation(f.Isolation),
+			TLS: config.TLS{
+				Enabled:            f.TLS.Enabled,
+				CAFile:             f.TLS.CAFile,
+				CertFile:           f.TLS.CertFile,
+				KeyFile:            f.TLS.KeyFile,
+				ServerName:         f.TLS.ServerName,
+				InsecureSkipVerify: f.TLS.InsecureSkipVerify,
+			},
+			SASL: config.SASL{
+				Mechanism:    f.SASL.Mechanism,
+				Username:     f.SASL.Username,
+				PasswordFile: f.SASL.PasswordFile,
+				TokenFile:    f.SASL.TokenFile,
+			},
+		}
+		switch c.SASL.Mechanism {
+		case config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512:
+			if c.SASL.PasswordFile == "" {
+				c.SASL.PasswordEnv = shorthandPasswordEnv
+			}
+		}
+		return []config.Cluster{c}, nil
+	}
+	if file != nil && len(file.Clusters) > 0 {
+		return slices.Clone(file.Clusters), nil
+	}
+	return nil, errNoCluster
+}
+
+// clusterKeys are the keys of a --cluster value.
+var clusterKeys = []string{
+	"name", "brokers", "isolation",
+	"tls", "tls-ca-file", "tls-cert-file", "tls-key-file", "tls-server-name", "tls-insecure-skip-verify",
+	"sasl-mechanism", "sasl-username", "sasl-password-file", "sasl-password-env", "sasl-token-file",
+}
+
+// parseClusterSpec parses one --cluster value:
+// name=prod,brokers=k1:9092,k2:9092,isolation=read_committed. A token
+// without '=' is appended (with its comma) to the previous key's value.
+// Errors never quote values, which might be secrets typed in by mistake.
+func parseClusterSpec(spec string) (config.Cluster, error) {
+	values := map[string]string{}
+	var order []string
+	last := ""
+	for _, tok := range strings.Split(spec, ",") {
+		key, val, hasEq := strings.Cut(tok, "=")
+		if !hasEq {
+			if last == "" {
+				if strings.TrimSpace(tok) == "" {
+					continue
+				}
+				return config.Cluster{}, errors.New("want comma-separated key=value pairs starting with a key, e.g. name=prod,brokers=k1:9092,k2:9092")
+			}
+			values[last] += "," + tok
+			continue
+		}
+		key = strings.ToLower(strings.TrimSpace(key))
+		switch {
+		case key == "password" || key == "sasl-password" || key == "pass" || key == "sasl-pass":
+			return config.Cluster{}, fmt.Errorf("key %q is not accepted: passwords are never taken from the command line; use sasl-password-file=PATH or sasl-password-env=VARIABLE", key)
+		case !slices.Contains(clusterKeys, key):
+			return config.Cluster{}, fmt.Errorf("unknown key %q (valid keys: %s)", key, strings.Join(clusterKeys, ", "))
+		}
+		if _, dup := values[key]; dup {
+			return config.Cluster{}, fmt.Errorf("key %q given twice", key)
+		}
+		values[key] = val
+		order = append(order, key)
+		last = key
+	}
+	var c config.Cluster
+	for _, key := range order {
+		v := strings.TrimSpace(values[key])
+		var err error
+		switch key {
+		case "name":
+			c.Name = v
+		case "brokers":
+			c.Brokers = splitList([]string{v})
+		case "isolation":
+			c.Isolation = config.Isolation(v)
+		case "tls":
+			c.TLS.Enabled, err = parseBool(key, v)
+		case "tls-ca-file":
+			c.TLS.CAFile = v
+		case "tls-cert-file":
+			c.TLS.CertFile = v
+		case "tls-key-file":
+			c.TLS.KeyFile = v
+		case "tls-server-name":
+			c.TLS.ServerName = v
+		case "tls-insecure-skip-verify":
+			c.TLS.InsecureSkipVerify, err = parseBool(key, v)
+		case "sasl-mechanism":
+			c.SASL.Mechanism = v
+		case "sasl-username":
+			c.SASL.Username = v
+		case "sasl-password-file":
+			c.SASL.PasswordFile = v
+		case "sasl-password-env":
+			c.SASL.PasswordEnv = v
+		case "sasl-token-file":
+			c.SASL.TokenFile = v
+		}
+		if err != nil {
+			return config.Cluster{}, err
+		}
+	}
+	return c, nil
+}
+
+func parseBool(key, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", key, v)
+	}
+	return b, nil
+}
+
+// splitList splits comma-separated entries, trims them and drops empty ones.
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,506 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/klagx/klagx/config"
+)
+
+// serveConfig parses a serve command line the way main does and returns the
+// resulting configuration.
+func serveConfig(t *testing.T, args ...string) (*config.Config, error) {
+	t.Helper()
+	var c cli
+	var out, errb bytes.Buffer
+	kctx, file, err := parse(context.Background(), &c, append([]string{"serve"}, args...), &out, &errb)
+	if err != nil {
+		return nil, err
+	}
+	if kctx.Command() != "serve" {
+		t.Fatalf("command = %q", kctx.Command())
+	}
+	return c.Serve.toConfig(file)
+}
+
+func writeYAML(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "klagx.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runCLI runs the whole program and returns exit code, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := run(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestParseClusterSpec(t *testing.T) {
+	c, err := parseClusterSpec("name=prod,brokers=k1:9092,k2:9092, k3:9093,isolation=read_committed,tls=true,tls-ca-file=/ca.pem,tls-cert-file=/c.pem,tls-key-file=/k.pem,tls-server-name=kafka.example,tls-insecure-skip-verify=false,sasl-mechanism=scram-sha-512,sasl-username=klagx,sasl-password-env=PROD_PW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Cluster{
+		Name:      "prod",
+		Brokers:   []string{"k1:9092", "k2:9092", "k3:9093"},
+		Isolation: config.IsolationReadCommitted,
+		TLS:       config.TLS{Enabled: true, CAFile: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem", ServerName: "kafka.example"},
+		SASL:      config.SASL{Mechanism: "scram-sha-512", Username: "klagx", PasswordEnv: "PROD_PW"},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+
+	c, err = parseClusterSpec("brokers=a:1,b:2,name=x,sasl-mechanism=oauthbearer,sasl-token-file=/t,sasl-password-file=/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Brokers, []string{"a:1", "b:2"}) || c.Name != "x" || c.SASL.TokenFile != "/t" || c.SASL.PasswordFile != "/p" {
+		t.Errorf("got %+v", c)
+	}
+
+	bad := []struct{ spec, want string }{
+		{"name=a,brokers=a:1,colour=blue", `unknown key "colour" (valid keys: name, brokers,`},
+		{"name=a,brokers=a:1,password=hunter2", `key "password" is not accepted: passwords are never taken from the command line; use sasl-password-file=PATH or sasl-password-env=VARIABLE`},
+		{"name=a,sasl-password=hunter2,brokers=a:1", `key "sasl-password" is not accepted`},
+		{"a:9092,name=a", "want comma-separated key=value pairs starting with a key"},
+		{"name=a,name=b", `key "name" given twice`},
+		{"name=a,tls=yes-please", `tls: "yes-please" is not true or false`},
+	}
+	for _, tt := range bad {
+		_, err := parseClusterSpec(tt.spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseClusterSpec(%q) = %v, want %q", tt.spec, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+}
+
+func TestClusterFlags(t *testing.T) {
+	cfg, err := serveConfig(t,
+		"--cluster", "name=prod,brokers=k1:9092,k2:9092,isolation=read_committed",
+		"--cluster=name=dev,brokers=d:9092",
+		"--brokers=ignored:9092", // --cluster wins
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Clusters) != 2 || cfg.Clusters[0].Name != "prod" || !slices.Equal(cfg.Clusters[0].Brokers, []string{"k1:9092", "k2:9092"}) ||
+		cfg.Clusters[0].Isolation != config.IsolationReadCommitted || cfg.Clusters[1].Name != "dev" || cfg.Clusters[1].Isolation != config.IsolationReadUncommitted {
+		t.Errorf("clusters = %+v", cfg.Clusters)
+	}
+
+	// Errors name the --cluster index; validation names clusters[i].
+	_, err = serveConfig(t, "--cluster=name=a,brokers=a:1", "--cluster=name=b,brokers=b:1,foo=bar")
+	if err == nil || !strings.HasPrefix(err.Error(), `--cluster[1]: unknown key "foo"`) {
+		t.Errorf("err = %v", err)
+	}
+	_, err = serveConfig(t, "--cluster=name=a,brokers=a:1", "--cluster=name=b,brokers=kafka-1")
+	if err == nil || err.Error() != `clusters[1].brokers: "kafka-1" has no port (want host:port)` {
+		t.Errorf("err = %v", err)
+	}
+
+	// KLAGX_CLUSTER separates clusters with ';'.
+	t.Setenv("KLAGX_CLUSTER", "name=a,brokers=a:1,a:2;name=b,brokers=b:1")
+	cfg, err = serveConfig(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Clusters) != 2 || len(cfg.Clusters[0].Brokers) != 2 {
+		t.Errorf("clusters from env = %+v", cfg.Clusters)
+	}
+}
+
+func TestBrokersShorthand(t *testing.T) {
+	cfg, err := serveConfig(t, "--brokers=a:9092,b:9092", "--brokers", "c:9092",
+		"--cluster-name=local", "--isolation=read_committed",
+		"--kafka.tls.enabled", "--kafka.tls.ca-file=/ca.pem", "--kafka.tls.server-name=k",
+		"--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Cluster{
+		Name:      "local",
+		Brokers:   []string{"a:9092", "b:9092", "c:9092"},
+		Isolation: config.IsolationReadCommitted,
+		TLS:       config.TLS{Enabled: true, CAFile: "/ca.pem", ServerName: "k"},
+		SASL:      config.SASL{Mechanism: "plain", Username: "u", PasswordEnv: "KLAGX_KAFKA_SASL_PASSWORD"},
+	}
+	if len(cfg.Clusters) != 1 || !reflect.DeepEqual(cfg.Clusters[0], want) {
+		t.Errorf("got  %+v\nwant %+v", cfg.Clusters, want)
+	}
+	cfg, err = serveConfig(t, "--brokers=a:9092", "--kafka.sasl.mechanism=scram-sha-256", "--kafka.sasl.username=u", "--kafka.sasl.password-file=/pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Clusters[0].SASL; s.PasswordFile != "/pw" || s.PasswordEnv != "" || cfg.Clusters[0].Name != "default" {
+		t.Errorf("got %+v", cfg.Clusters[0])
+	}
+	// There is no password flag.
+	if _, err := serveConfig(t, "--brokers=a:9092", "--kafka.sasl.password=x"); err == nil || !strings.Contains(err.Error(), "unknown flag --kafka.sasl.password") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestClustersFromFile(t *testing.T) {
+	path := writeYAML(t, "clusters:\n  - name: fromfile\n    brokers: [f:9092]\n")
+	cfg, err := serveConfig(t, "--config.file", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Clusters) != 1 || cfg.Clusters[0].Name != "fromfile" {
+		t.Errorf("clusters = %+v", cfg.Clusters)
+	}
+	// --brokers overrides the file's clusters.
+	cfg, err = serveConfig(t, "--config.file="+path, "--brokers=b:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Clusters[0].Name != "default" {
+		t.Errorf("clusters = %+v", cfg.Clusters)
+	}
+	// The file's brokers: key is the --brokers flag.
+	path = writeYAML(t, "cluster_name: 123\nbrokers: a:1\n")
+	cfg, err = serveConfig(t, "--config.file="+path)
+	if err != nil || cfg.Clusters[0].Name != "123" {
+		t.Errorf("numeric cluster_name: %v", err)
+	}
+	path = writeYAML(t, "brokers: [x:1, y:2]\ncluster_name: viafile\nkafka: {sasl: {mechanism: plain, username: u}}\n")
+	cfg, err = serveConfig(t, "--config.file="+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Clusters[0]; c.Name != "viafile" || !slices.Equal(c.Brokers, []string{"x:1", "y:2"}) || c.SASL.Username != "u" {
+		t.Errorf("cluster = %+v", c)
+	}
+}
+
+func TestNoCluster(t *testing.T) {
+	_, err := serveConfig(t)
+	if err == nil || err.Error() != "no Kafka cluster configured: pass --brokers host:port, --cluster name=...,brokers=..., or clusters: in --config.file" {
+		t.Errorf("err = %v", err)
+	}
+	code, _, stderr := runCLI(t, "serve")
+	if code != exitUsage || stderr != "klagx: error: "+errNoCluster.Error()+"\n" {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	path := writeYAML(t, `
+poll_interval: 30s
+granularity: group
+group:
+  include: ["file-.*"]
+topic:
+  include_internal: true
+log:
+  level: debug
+`)
+	t.Setenv("KLAGX_CONFIG_FILE", path)
+	base := []string{"--brokers=a:9092"}
+
+	// file > default
+	cfg, err := serveConfig(t, base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PollInterval != 30*time.Second || cfg.Granularity != config.GranularityGroup || !cfg.IncludeInternalTopics ||
+		!cfg.Groups.Keep("file-x") || cfg.Groups.Keep("other") {
+		t.Errorf("file layer not applied: %+v", cfg)
+	}
+
+	// env > file
+	t.Setenv("KLAGX_POLL_INTERVAL", "20s")
+	t.Setenv("KLAGX_GROUP_INCLUDE", "env-.*")
+	cfg, err = serveConfig(t, base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PollInterval != 20*time.Second || !cfg.Groups.Keep("env-x") || cfg.Groups.Keep("file-x") {
+		t.Errorf("env does not override file: poll %s", cfg.PollInterval)
+	}
+	if cfg.Granularity != config.GranularityGroup {
+		t.Errorf("file value lost for a flag without env: %s", cfg.Granularity)
+	}
+
+	// flag > env > file
+	cfg, err = serveConfig(t, append(base, "--poll-interval=10s", "--granularity=topic", "--group.include=flag-.*")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PollInterval != 10*time.Second || cfg.Granularity != config.GranularityTopic || !cfg.Groups.Keep("flag-x") || cfg.Groups.Keep("env-x") {
+		t.Errorf("flag does not override env and file: %+v", cfg)
+	}
+
+	// An explicit --config.file wins over KLAGX_CONFIG_FILE.
+	other := writeYAML(t, "granularity: topic\n")
+	cfg, err = serveConfig(t, append(base, "--config.file", other)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Granularity != config.GranularityTopic || cfg.IncludeInternalTopics {
+		t.Errorf("--config.file does not replace KLAGX_CONFIG_FILE: %+v", cfg)
+	}
+
+	// Defaults without any layer.
+	os.Unsetenv("KLAGX_CONFIG_FILE")
+	os.Unsetenv("KLAGX_POLL_INTERVAL")
+	os.Unsetenv("KLAGX_GROUP_INCLUDE")
+	cfg, err = serveConfig(t, base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PollInterval != 15*time.Second || cfg.Granularity != config.GranularityPartition || cfg.IncludeInternalTopics || !cfg.Groups.Keep("anything") {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestFileLayerWebAndLog(t *testing.T) {
+	path := writeYAML(t, "web:\n  listen_address: [':1', ':2']\n  telemetry_path: /m\n  disable_exporter_metrics: true\n  config: {file: /w.yml}\nlog: {level: warn, format: json}\n")
+	var c cli
+	var out, errb bytes.Buffer
+	if _, _, err := parse(context.Background(), &c, []string{"serve", "--config.file", path}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	w := c.Serve.Web
+	if !slices.Equal(w.ListenAddresses, []string{":1", ":2"}) || w.TelemetryPath != "/m" || !w.DisableExporterMetrics || w.ConfigFile != "/w.yml" {
+		t.Errorf("web = %+v", w)
+	}
+	if c.Log.Level != "warn" || c.Log.Format != "json" {
+		t.Errorf("log = %+v", c.Log)
+	}
+	fc, err := w.flagConfig()
+	if err != nil || len(*fc.WebListenAddresses) != 2 || *fc.WebConfigFile != "/w.yml" || *fc.WebSystemdSocket {
+		t.Errorf("flagConfig = %+v, %v", fc, err)
+	}
+	if _, err := (&webFlags{ListenAddresses: []string{":1"}, TelemetryPath: "metrics"}).flagConfig(); err == nil {
+		t.Error("telemetry path without / accepted")
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	path := writeYAML(t, "poll_interval: 15s\npoll_intervall: 20s\n")
+	code, _, stderr := runCLI(t, "serve", "--brokers=a:9092", "--config.file", path)
+	if code != exitUsage || !strings.Contains(stderr, "klagx: error: "+path+`:2: unknown key "poll_intervall"`) {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+	path = writeYAML(t, "kafka:\n  sasl:\n    password: hunter2\n")
+	code, _, stderr = runCLI(t, "serve", "--config.file="+path)
+	if code != exitUsage || !strings.Contains(stderr, "password_file") || strings.Contains(stderr, "hunter2") {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "serve", "--config.file=/nonexistent/klagx.yaml")
+	if code != exitUsage || !strings.Contains(stderr, "/nonexistent/klagx.yaml") {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestBadRegex(t *testing.T) {
+	_, err := serveConfig(t, "--brokers=a:9092", "--group.include=a(")
+	if err == nil || err.Error() != `group.include: invalid regex "a(": missing closing )` {
+		t.Errorf("err = %v", err)
+	}
+	_, err = serveConfig(t, "--brokers=a:9092", "--topic.exclude=[z-a]")
+	if err == nil || !strings.HasPrefix(err.Error(), `topic.exclude: invalid regex "[z-a]"`) {
+		t.Errorf("err = %v", err)
+	}
+	// Commas inside a regex are not separators.
+	cfg, err := serveConfig(t, "--brokers=a:9092", "--topic.include=x{1,3}")
+	if err != nil || !cfg.Topics.Keep("xxx") || cfg.Topics.Keep("xxxx") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestBadDurationAndEnums(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--poll-interval=15x"}, `--poll-interval: expected duration but got "15x"`},
+		{[]string{"--poll-interval=500ms"}, "poll_interval: 500ms is below the minimum of 1s"},
+		{[]string{"--poll-interval=0s"}, "poll_interval: 0s is below the minimum of 1s"},
+		{[]string{"--granularity=parition"}, `granularity: "parition" is not one of partition, topic, group`},
+		{[]string{"--isolation=dirty"}, `clusters[0].isolation: "dirty" is not one of read_uncommitted, read_committed`},
+		{[]string{"--kafka.tls.ca-file=/ca.pem"}, "clusters[0].tls.ca_file: set but tls.enabled is false"},
+	}
+	for _, tt := range tests {
+		_, err := serveConfig(t, append([]string{"--brokers=a:9092"}, tt.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	t.Setenv("KLAGX_POLL_INTERVAL", "soon")
+	code, _, stderr := runCLI(t, "serve", "--brokers=a:9092")
+	if code != exitUsage || !strings.Contains(stderr, "KLAGX_POLL_INTERVAL") {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+	os.Unsetenv("KLAGX_POLL_INTERVAL")
+	path := writeYAML(t, "poll_interval: 15\n")
+	code, _, stderr = runCLI(t, "serve", "--brokers=a:9092", "--config.file", path)
+	if code != exitUsage || !strings.Contains(stderr, `15 is not a duration (want a Go duration such as "15s")`) {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestConfigFilePath(t *testing.T) {
+	t.Setenv("KLAGX_CONFIG_FILE", "/env.yaml")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "/env.yaml"},
+		{[]string{"serve", "--config.file", "/a.yaml"}, "/a.yaml"},
+		{[]string{"--config.file=/a.yaml", "serve", "--config.file=/b.yaml"}, "/b.yaml"},
+		{[]string{"serve", "--", "--config.file=/x.yaml"}, "/env.yaml"},
+		{[]string{"serve", "--config.file="}, ""},
+	} {
+		if got := configFilePath(tt.args); got != tt.want {
+			t.Errorf("configFilePath(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+func TestServeHelpMentionsEveryFlag(t *testing.T) {
+	code, out, stderr := runCLI(t, "serve", "--help")
+	if code != exitOK {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	flags := []string{
+		"config.file", "log.level", "log.format",
+		"cluster", "brokers", "cluster-name", "isolation",
+		"kafka.tls.enabled", "kafka.tls.ca-file", "kafka.tls.cert-file", "kafka.tls.key-file",
+		"kafka.tls.server-name", "kafka.tls.insecure-skip-verify",
+		"kafka.sasl.mechanism", "kafka.sasl.username", "kafka.sasl.password-file", "kafka.sasl.token-file",
+		"poll-interval", "granularity", "group.include", "group.exclude", "topic.include", "topic.exclude",
+		"topic.include-internal",
+		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics",
+	}
+	for _, f := range flags {
+		if !strings.Contains(out, "--"+f) {
+			t.Errorf("serve --help lacks --%s", f)
+		}
+		env := "$KLAGX_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(f))
+		if !strings.Contains(out, env) {
+			t.Errorf("serve --help lacks %s", env)
+		}
+	}
+	// And the model has no flag this list forgot, each with a stated default.
+	for _, fl := range serveFlags(t) {
+		if fl.Name == "help" {
+			continue
+		}
+		if !slices.Contains(flags, fl.Name) {
+			t.Errorf("flag --%s is missing from this test's list", fl.Name)
+		}
+		if !strings.Contains(fl.Help, "Default:") {
+			t.Errorf("help of --%s does not state its default", fl.Name)
+		}
+	}
+	for _, s := range []string{"KLAGX_KAFKA_SASL_PASSWORD", "command-line flags", "sasl-password-file"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("serve --help lacks %q", s)
+		}
+	}
+}
+
+// serveFlags returns the flags of klagx serve, including the global ones.
+func serveFlags(t *testing.T) []*kong.Flag {
+	t.Helper()
+	parser, err := kong.New(&cli{}, kong.DefaultEnvars(envPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []*kong.Flag
+	flags = append(flags, parser.Model.Flags...)
+	for _, n := range parser.Model.Children {
+		if n.Name == "serve" {
+			flags = append(flags, n.Flags...)
+		}
+	}
+	return flags
+}
+
+// TestFileKeysMirrorFlags keeps config.FileKeys and the flags in step: each
+// flag (but --config.file and --cluster) has its YAML key and back.
+func TestFileKeysMirrorFlags(t *testing.T) {
+	keys := config.FileKeys()
+	var fromFlags []string
+	for _, fl := range serveFlags(t) {
+		switch fl.Name {
+		case "help", "config.file", "cluster":
+			continue
+		}
+		fromFlags = append(fromFlags, strings.ReplaceAll(fl.Name, "-", "_"))
+	}
+	slices.Sort(fromFlags)
+	if !slices.Equal(keys, fromFlags) {
+		t.Errorf("config.FileKeys() = %v\nflags give          %v", keys, fromFlags)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := newLogger(logFlags{Level: "warn", Format: "logfmt"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("hidden")
+	l.Warn("shown", "k", "v")
+	if s := buf.String(); strings.Contains(s, "hidden") || !strings.Contains(s, "level=WARN msg=shown k=v") {
+		t.Errorf("text log = %q", s)
+	}
+	buf.Reset()
+	l, _ = newLogger(logFlags{Level: "debug", Format: "json"}, &buf)
+	l.Debug("d")
+	if !strings.Contains(buf.String(), `"level":"DEBUG"`) {
+		t.Errorf("json log = %q", buf.String())
+	}
+	if _, err := newLogger(logFlags{Level: "loud", Format: "text"}, &buf); err == nil || !strings.Contains(err.Error(), "--log.level") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := newLogger(logFlags{Level: "info", Format: "xml"}, &buf); err == nil || !strings.Contains(err.Error(), "--log.format") {
+		t.Errorf("err = %v", err)
+	}
+	code, _, stderr := runCLI(t, "version", "--log.format=xml")
+	if code != exitUsage || !strings.HasPrefix(stderr, "klagx: error: --log.format") {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	code, out, _ := runCLI(t, "version")
+	if code != exitOK || !strings.HasPrefix(out, "klagx version dev (revision ") || !strings.Contains(out, "go1.") {
+		t.Errorf("code %d, out %q", code, out)
+	}
+	code, _, stderr := runCLI(t)
+	if code != exitUsage || !strings.HasPrefix(stderr, "klagx: error: ") {
+		t.Errorf("no command: code %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "serve", "--no-such-flag")
+	if code != exitUsage || !strings.Contains(stderr, "unknown flag --no-such-flag") {
+		t.Errorf("unknown flag: code %d, stderr %q", code, stderr)
+	}
+	code, out, _ = runCLI(t, "--help")
+	if code != exitOK || !strings.Contains(out, "serve") || !strings.Contains(out, "version") {
+		t.Errorf("--help: code %d, out %q", code, out)
+	}
+}

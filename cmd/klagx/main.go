@@ -1,0 +1,260 @@
+// Command klagx is a Kafka consumer-lag Prometheus exporter and CLI.
+//
+// This package is only the kong command line: it parses flags, environment
+// variables and the --config.file, builds a config.Config and hands it to the
+// packages that do the work. It holds no Kafka or metrics logic.
+//
+// Precedence of every setting, highest first:
+//
+//  1. command-line flags
+//  2. KLAGX_* environment variables (--a.b-c is KLAGX_A_B_C)
+//  3. the YAML --config.file (--a.b-c is `a: {b_c: ...}`)
+//  4. the built-in defaults
+//
+// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/klagx/klagx/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// envPrefix prefixes the environment variable of every flag.
+const envPrefix = "KLAGX"
+
+// globals is what every command's Run method receives from kong: declare it
+// as `func (c *fooCmd) Run(g *globals) error`. A context.Context parameter
+// is bound as well (the same one as g.Context).
+type globals struct {
+	// Context is cancelled on SIGINT or SIGTERM; pass it to anything that
+	// blocks.
+	Context context.Context
+	// Logger is the process logger (--log.level, --log.format), writing to
+	// Stderr. Pass it on, add attributes with With; never install it as the
+	// slog default.
+	Logger *slog.Logger
+	// ConfigFile is the parsed --config.file, or nil when none was given.
+	// Its flag-mirroring keys are already applied to the flag structs;
+	// ConfigFile.Clusters is what is left to use.
+	ConfigFile *config.File
+	// Stdout is for command output (tables, JSON, version); Stderr for
+	// diagnostics. Tests replace both.
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// cli is the whole command line. Flags here are global: they are accepted
+// before or after the command name.
+type cli struct {
+	ConfigFile string   `name:"config.file" placeholder:"PATH" help:"YAML configuration file. Its keys mirror the flags (--a.b-c is a: {b_c: ...}) plus a clusters: list; flags and KLAGX_* environment variables override it. Default: none."`
+	Log        logFlags `embed:"" prefix:"log."`
+
+	Serve   serveCmd   `cmd:"" help:"Run the exporter: poll Kafka in the background and serve Prometheus metrics."`
+	Demo    demoCmd    `cmd:"" help:"Run a self-contained demo: an in-process Kafka cluster with producers and consumers, and the exporter."`
+	Version versionCmd `cmd:"" help:"Print the version, git revision and Go version."`
+}
+
+const description = `Kafka consumer-lag Prometheus exporter and CLI.
+
+Settings are taken, highest precedence first, from command-line flags, KLAGX_* environment variables (--a.b-c is KLAGX_A_B_C), the YAML --config.file (--a.b-c is a: {b_c: ...}), and the defaults.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError marks an error caused by the command line or the configuration
+// (exit code 2), as opposed to a runtime failure (exit code 1).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitRequest is how kong's Exit (after --help) unwinds back into run.
+type exitRequest struct{ code int }
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	fail := func(c int, err error) int {
+		fmt.Fprintf(stderr, "klagx: error: %s\n", err)
+		return c
+	}
+	var c cli
+	kctx, file, err := parse(ctx, &c, args, stdout, stderr)
+	var exit exitRequest
+	switch {
+	case errors.As(err, &exit):
+		return exit.code
+	case err != nil:
+		return fail(exitUsage, err)
+	}
+	logger, err := newLogger(c.Log, stderr)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	g := &globals{Context: ctx, Logger: logger, ConfigFile: file, Stdout: stdout, Stderr: stderr}
+	if err := kctx.Run(g); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return fail(exitUsage, err)
+		}
+		return fail(exitFailure, err)
+	}
+	return exitOK
+}
+
+// parse loads the config file named on the command line (or in
+// KLAGX_CONFIG_FILE) and parses args into c with the file as a resolver.
+// A --help returns an exitRequest error.
+func parse(ctx context.Context, c *cli, args []string, stdout, stderr io.Writer) (kctx *kong.Context, file *config.File, err error) {
+	// The file must be read before kong parses, because it is one of
+	// kong's sources: find its path the way kong will.
+	if path := configFilePath(args); path != "" {
+		if file, err = config.LoadFile(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	parser, err := kong.New(c,
+		kong.Name("klagx"),
+		kong.Description(description),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitRequest{code}) }),
+		kong.DefaultEnvars(envPrefix),
+		kong.Resolvers(fileResolver(file)),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		return nil, nil, err // a bug in the cli struct tags
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			exit, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			kctx, file, err = nil, nil, exit
+		}
+	}()
+	kctx, err = parser.Parse(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kctx, file, nil
+}
+
+func (e exitRequest) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// configFilePath finds --config.file in args (last one wins, as in kong), or
+// else KLAGX_CONFIG_FILE.
+func configFilePath(args []string) string {
+	path, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			i = len(args)
+		case a == "--config.file" && i+1 < len(args):
+			path, found = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--config.file="):
+			path, found = strings.TrimPrefix(a, "--config.file="), true
+		}
+	}
+	if found {
+		return path
+	}
+	return os.Getenv(envPrefix + "_CONFIG_FILE")
+}
+
+// fileResolver is the config-file layer. kong consults resolvers after
+// environment variables and lets them override, so a flag whose environment
+// variable is set is skipped here to keep "env beats file". Flags given on
+// the command line are never passed to resolvers.
+func fileResolver(f *config.File) kong.Resolver {
+	return kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+		for _, env := range flag.Envs {
+			if _, set := os.LookupEnv(env); set {
+				return nil, nil
+			}
+		}
+		v, ok := f.Lookup(flag.Name)
+		if !ok {
+			return nil, nil
+		}
+		if flag.IsBool() {
+			return v, nil
+		}
+		return stringify(v), nil
+	})
+}
+
+// stringify turns YAML scalars (cluster_name: 123) into the strings kong's
+// mappers expect for non-bool flags; the file's schema has already checked
+// the types.
+func stringify(v any) any {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = stringify(e)
+		}
+		return out
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// logFlags configure the process logger.
+type logFlags struct {
+	Level  string `name:"level" default:"info" placeholder:"LEVEL" help:"Log level: debug, info, warn or error. Default: info."`
+	Format string `name:"format" default:"text" placeholder:"FORMAT" help:"Log format: text (alias logfmt) or json. Default: text."`
+}
+
+// newLogger builds the slog logger for the log flags, writing to w.
+func newLogger(f logFlags, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	switch strings.ToLower(f.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		return nil, fmt.Errorf("--log.level: %q is not one of debug, info, warn, error", f.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(f.Format) {
+	case "text", "logfmt":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log.format: %q is not one of text, logfmt, json", f.Format)
+	}
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// version is the release version, set at build time with
+// -ldflags "-X main.version=v1.2.3". "dev" otherwise.
+var version = "dev"
+
+// versionCmd prints version information.
+type versionCmd struct{}
+
+// Run prints the version, git revision and Go version to g.Stdout.
+func (versionCmd) Run(g *globals) error {
+	_, err := fmt.Fprintln(g.Stdout, versionString())
+	return err
+}
+
+// versionString is e.g. "klagx version v1.2.3 (revision 0123abcd, modified) go1.26.0 linux/amd64".
+func versionString() string {
+	v, rev, modified, goVersion := version, "unknown", false, runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version // go install ...@vX.Y.Z
+		}
+		if bi.GoVersion != "" {
+			goVersion = bi.GoVersion
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "klagx version %s (revision %s", v, rev)
+	if modified {
+		b.WriteString(", modified")
+	}
+	fmt.Fprintf(&b, ") %s %s/%s", goVersion, runtime.GOOS, runtime.GOARCH)
+	return b.String()
+}

@@ -1,0 +1,307 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/klagx/klagx/observation"
+)
+
+// Stage names, the values of the stage label of klagx_poll_errors_total.
+const (
+	StageListGroups             = "list_groups"
+	StageDescribeGroups         = "describe_groups"
+	StageDescribeConsumerGroups = "describe_consumer_groups"
+	StageOffsetFetch            = "offset_fetch"
+	StageMetadata               = "metadata"
+	StageListOffsets            = "list_offsets"
+)
+
+// listedGroup is one group from ListGroups.
+type listedGroup struct {
+	name, kind, protocolType, state string
+	coordinator                     int32
+}
+
+// listGroups sends one ListGroups request to every broker. It returns an
+// error only when no broker answered; brokers that failed are recorded in
+// obs.UnlistedBrokers so that their groups are not mistaken for deleted.
+func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation) ([]listedGroup, error) {
+	req := kmsg.NewPtrListGroupsRequest()
+	// Share, streams and connect groups have no consumer offsets to lag.
+	// Brokers before Kafka 3.8 ignore the filter; the protocol type check
+	// below covers them.
+	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer}
+	shards := c.cl.RequestSharded(ctx, req)
+
+	var (
+		out    []listedGroup
+		seen   = map[string]bool{}
+		failed int
+		first  error
+	)
+	for _, sh := range shards {
+		err := sh.Err
+		if err == nil {
+			err = kerr.ErrorForCode(sh.Resp.(*kmsg.ListGroupsResponse).ErrorCode)
+		}
+		if err != nil {
+			failed++
+			if first == nil {
+				first = err
+			}
+			obs.UnlistedBrokers[sh.Meta.NodeID] = true
+			obs.AddError(observation.Error{Stage: StageListGroups, Partition: -1, Broker: sh.Meta.NodeID, Err: err})
+			continue
+		}
+		for _, g := range sh.Resp.(*kmsg.ListGroupsResponse).Groups {
+			if seen[g.Group] {
+				// A group listed by two brokers (its coordinator is
+				// moving) is one group.
+				continue
+			}
+			if g.ProtocolType != "consumer" && g.ProtocolType != "" {
+				continue
+			}
+			kind := observation.KindClassic
+			switch g.GroupType {
+			case observation.KindConsumer:
+				kind = observation.KindConsumer
+			case "", observation.KindClassic:
+			default:
+				continue
+			}
+			if !c.cfg.Groups.Keep(g.Group) {
+				continue
+			}
+			seen[g.Group] = true
+			out = append(out, listedGroup{
+				name: g.Group, kind: kind, protocolType: g.ProtocolType,
+				state: g.GroupState, coordinator: sh.Meta.NodeID,
+			})
+		}
+	}
+	if len(shards) == 0 || failed == len(shards) {
+		if first == nil {
+			first = errors.New("no broker answered ListGroups")
+		}
+		return nil, fmt.Errorf("list groups: %w", first)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// describeGroups describes classic groups with DescribeGroups and KIP-848
+// groups with ConsumerGroupDescribe, one request per coordinator each.
+// Groups the coordinator reports as dead or unknown were deleted between
+// listing and describing and are dropped.
+func (c *Collector) describeGroups(ctx context.Context, obs *observation.Observation, listed []listedGroup) {
+	var classic, consumer []string
+	for _, l := range listed {
+		obs.Groups[l.name] = &observation.Group{
+			Name: l.name, Kind: l.kind, ProtocolType: l.protocolType,
+			State: l.state, Coordinator: l.coordinator,
+		}
+		if l.kind == observation.KindConsumer {
+			consumer = append(consumer, l.name)
+		} else {
+			classic = append(classic, l.name)
+		}
+	}
+	if len(classic) > 0 {
+		c.describeClassic(ctx, obs, classic)
+	}
+	if len(consumer) > 0 {
+		c.describeConsumer(ctx, obs, consumer)
+	}
+}
+
+func (c *Collector) describeClassic(ctx context.Context, obs *observation.Observation, names []string) {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = names
+	for _, sh := range c.cl.RequestSharded(ctx, req) {
+		if sh.Err != nil {
+			for _, name := range sh.Req.(*kmsg.DescribeGroupsRequest).Groups {
+				c.groupErr(obs, StageDescribeGroups, name, sh.Meta.NodeID, sh.Err, true)
+			}
+			continue
+		}
+		for _, rg := range sh.Resp.(*kmsg.DescribeGroupsResponse).Groups {
+			g, ok := obs.Groups[rg.Group]
+			if !ok {
+				continue
+			}
+			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
+				if errors.Is(err, kerr.GroupIDNotFound) {
+					delete(obs.Groups, rg.Group)
+					continue
+				}
+				c.groupErr(obs, StageDescribeGroups, rg.Group, sh.Meta.NodeID, err, true)
+				continue
+			}
+			if rg.State == "Dead" {
+				delete(obs.Groups, rg.Group)
+				continue
+			}
+			g.State = rg.State
+			g.Protocol = rg.Protocol
+			g.Coordinator = sh.Meta.NodeID
+			if rg.ProtocolType != "" {
+				g.ProtocolType = rg.ProtocolType
+			}
+			for _, rm := range rg.Members {
+				g.Members = append(g.Members, classicMember(rg.ProtocolType, rm))
+			}
+		}
+	}
+}
+
+// classicMember decodes a DescribeGroups member. Undecodable metadata or
+// assignment bytes (a non-Java client, a corrupt blob) leave the member
+// with no subscription or assignment rather than failing the group.
+func classicMember(protocolType string, rm kmsg.DescribeGroupsResponseGroupMember) observation.Member {
+	m := observation.Member{
+		ID:         rm.MemberID,
+		ClientID:   rm.ClientID,
+		ClientHost: rm.ClientHost,
+		Generation: -1,
+	}
+	if rm.InstanceID != nil {
+		m.InstanceID = *rm.InstanceID
+	}
+	if protocolType != "consumer" {
+		return m
+	}
+	var meta kmsg.ConsumerMemberMetadata
+	if len(rm.ProtocolMetadata) > 0 && meta.ReadFrom(rm.ProtocolMetadata) == nil {
+		m.Subscribed = meta.Topics
+		if meta.Version >= 2 {
+			m.Generation = meta.Generation
+		}
+	}
+	var asg kmsg.ConsumerMemberAssignment
+	if len(rm.MemberAssignment) > 0 && asg.ReadFrom(rm.MemberAssignment) == nil {
+		m.Assigned = make(map[string][]int32, len(asg.Topics))
+		for _, t := range asg.Topics {
+			m.Assigned[t.Topic] = append(m.Assigned[t.Topic], t.Partitions...)
+		}
+	}
+	return m
+}
+
+func (c *Collector) describeConsumer(ctx context.Context, obs *observation.Observation, names []string) {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = names
+	for _, sh := range c.cl.RequestSharded(ctx, req) {
+		if sh.Err != nil {
+			for _, name := range sh.Req.(*kmsg.ConsumerGroupDescribeRequest).Groups {
+				c.groupErr(obs, StageDescribeConsumerGroups, name, sh.Meta.NodeID, sh.Err, true)
+			}
+			continue
+		}
+		for _, rg := range sh.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+			g, ok := obs.Groups[rg.Group]
+			if !ok {
+				continue
+			}
+			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
+				if errors.Is(err, kerr.GroupIDNotFound) {
+					delete(obs.Groups, rg.Group)
+					continue
+				}
+				c.groupErr(obs, StageDescribeConsumerGroups, rg.Group, sh.Meta.NodeID, err, true)
+				continue
+			}
+			if rg.State == "Dead" {
+				delete(obs.Groups, rg.Group)
+				continue
+			}
+			g.State = rg.State
+			g.Protocol = rg.AssignorName
+			g.Coordinator = sh.Meta.NodeID
+			g.Epoch = rg.Epoch
+			g.AssignmentEpoch = rg.AssignmentEpoch
+			for _, rm := range rg.Members {
+				m := observation.Member{
+					ID:         rm.MemberID,
+					ClientID:   rm.ClientID,
+					ClientHost: rm.ClientHost,
+					Subscribed: rm.SubscribedTopics,
+					Generation: rm.MemberEpoch,
+					Assigned:   map[string][]int32{},
+				}
+				if rm.InstanceID != nil {
+					m.InstanceID = *rm.InstanceID
+				}
+				for _, tp := range rm.Assignment.TopicPartitions {
+					m.Assigned[tp.Topic] = append(m.Assigned[tp.Topic], tp.Partitions...)
+				}
+				g.Members = append(g.Members, m)
+			}
+		}
+	}
+}
+
+// fetchCommits reads the committed offsets of every described group with
+// one OffsetFetch per coordinator (kadm batches groups by coordinator).
+func (c *Collector) fetchCommits(ctx context.Context, obs *observation.Observation) {
+	var names []string
+	for name, g := range obs.Groups {
+		if g.DescribeErr == nil {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	fetched := c.adm.FetchManyOffsets(ctx, names...)
+	for _, name := range names {
+		g := obs.Groups[name]
+		r, ok := fetched[name]
+		if !ok {
+			c.groupErr(obs, StageOffsetFetch, name, g.Coordinator, errors.New("group missing from OffsetFetch response"), false)
+			continue
+		}
+		if r.Err != nil {
+			if errors.Is(r.Err, kerr.GroupIDNotFound) {
+				delete(obs.Groups, name)
+				continue
+			}
+			c.groupErr(obs, StageOffsetFetch, name, g.Coordinator, r.Err, false)
+			continue
+		}
+		g.Commits = map[string]map[int32]int64{}
+		for topic, ps := range r.Fetched {
+			for p, o := range ps {
+				if o.Err != nil {
+					obs.AddError(observation.Error{Stage: StageOffsetFetch, Group: name, Topic: topic, Partition: p, Broker: g.Coordinator, Err: o.Err})
+					continue
+				}
+				if o.At < 0 {
+					continue // no commit
+				}
+				if g.Commits[topic] == nil {
+					g.Commits[topic] = map[int32]int64{}
+				}
+				g.Commits[topic][p] = o.At
+			}
+		}
+	}
+}
+
+func (c *Collector) groupErr(obs *observation.Observation, stage, group string, broker int32, err error, describe bool) {
+	if g, ok := obs.Groups[group]; ok {
+		if describe {
+			g.DescribeErr = err
+		} else {
+			g.FetchErr = err
+		}
+	}
+	obs.AddError(observation.Error{Stage: stage, Group: group, Partition: -1, Broker: broker, Err: err})
+}

@@ -1,0 +1,198 @@
+package config
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/aws"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// ClientOpts returns the franz-go options to reach this cluster: seed
+// brokers, the fetch isolation level, TLS and SASL. The cluster must have
+// passed [Config.Validate]. logger (may be nil) receives warnings such as
+// the one for tls.insecure_skip_verify; callers add the cluster attribute,
+// the kgo logger (plugin/kslog) and client tuning themselves. Errors name
+// the field (tls.ca_file, sasl.password_file, ...) but not the cluster:
+// callers prefix it.
+//
+// Secrets are read here and nowhere else: every password file, password
+// environment variable, OAUTHBEARER token file and AWS credential variable is
+// read once now, so that a missing or empty secret fails at start-up, and
+// again on each SASL authentication, so that rotated files and variables are
+// picked up. Secret values are never logged and never appear in errors.
+func (c Cluster) ClientOpts(logger *slog.Logger) ([]kgo.Opt, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.Isolation == IsolationReadCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	if c.TLS.Enabled {
+		tc, err := c.TLS.config(logger)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if c.SASL.Mechanism != SASLNone {
+		m, err := c.SASL.mechanism()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+func (t TLS) config(logger *slog.Logger) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // explicit opt-in, logged below
+	}
+	if t.InsecureSkipVerify {
+		logger.Warn("TLS certificate verification is DISABLED (tls.insecure_skip_verify): the connection to Kafka is open to man-in-the-middle attacks; do not use this in production")
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file: no PEM certificate found in %s", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			// Do not wrap: the error is about the PEM structure, never
+			// its content, but keep the message our own to be sure.
+			return nil, fmt.Errorf("tls.cert_file/tls.key_file: cannot load client certificate %s and key %s: %s", t.CertFile, t.KeyFile, safeTLSError(err))
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// safeTLSError keeps only crypto/tls's own message about a key pair, and
+// drops any wrapped detail in case it ever carried key material.
+func safeTLSError(err error) string {
+	var pathErr *os.PathError
+	if errors.As(err, &pathErr) {
+		return pathErr.Error()
+	}
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
+}
+
+func (s SASL) mechanism() (sasl.Mechanism, error) {
+	switch s.Mechanism {
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+		// Fail fast on a missing secret, then re-read on each auth.
+		if _, err := s.password(); err != nil {
+			return nil, err
+		}
+		user := s.Username
+		switch s.Mechanism {
+		case SASLPlain:
+			return plain.Plain(func(context.Context) (plain.Auth, error) {
+				pw, err := s.password()
+				return plain.Auth{User: user, Pass: pw}, err
+			}), nil
+		case SASLScramSHA256:
+			return scram.Sha256(func(context.Context) (scram.Auth, error) {
+				pw, err := s.password()
+				return scram.Auth{User: user, Pass: pw}, err
+			}), nil
+		default:
+			return scram.Sha512(func(context.Context) (scram.Auth, error) {
+				pw, err := s.password()
+				return scram.Auth{User: user, Pass: pw}, err
+			}), nil
+		}
+	case SASLOAuthBearer:
+		if _, err := s.token(); err != nil {
+			return nil, err
+		}
+		return oauth.Oauth(func(context.Context) (oauth.Auth, error) {
+			tok, err := s.token()
+			return oauth.Auth{Token: tok}, err
+		}), nil
+	case SASLAWSMSKIAM:
+		if _, err := awsAuth(); err != nil {
+			return nil, err
+		}
+		return aws.ManagedStreamingIAM(func(context.Context) (aws.Auth, error) {
+			return awsAuth()
+		}), nil
+	default:
+		return nil, fmt.Errorf("sasl.mechanism: %q is not one of %s", s.Mechanism, strings.Join(SASLMechanisms, ", "))
+	}
+}
+
+// password returns the SASL password from PasswordFile, else from the
+// variable named by PasswordEnv (DefaultPasswordEnv when empty).
+func (s SASL) password() (string, error) {
+	if s.PasswordFile != "" {
+		return readSecretFile("sasl.password_file", s.PasswordFile)
+	}
+	env := s.PasswordEnv
+	if env == "" {
+		env = DefaultPasswordEnv
+	}
+	pw, ok := os.LookupEnv(env)
+	if !ok {
+		return "", fmt.Errorf("sasl: password environment variable %s is not set (or set sasl.password_file)", env)
+	}
+	if pw == "" {
+		return "", fmt.Errorf("sasl: password environment variable %s is empty", env)
+	}
+	return pw, nil
+}
+
+func (s SASL) token() (string, error) {
+	return readSecretFile("sasl.token_file", s.TokenFile)
+}
+
+// readSecretFile reads a secret and trims trailing line breaks. Errors name
+// the field and the path, never the content.
+func readSecretFile(field, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return "", fmt.Errorf("%s: cannot read %s: %w", field, path, pe.Err)
+		}
+		return "", fmt.Errorf("%s: cannot read %s", field, path)
+	}
+	secret := strings.TrimRight(string(b), "\r\n")
+	if secret == "" {
+		return "", fmt.Errorf("%s: %s is empty", field, path)
+	}
+	return secret, nil
+}
+
+func awsAuth() (aws.Auth, error) {
+	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if key == "" || secret == "" {
+		return aws.Auth{}, errors.New("sasl: mechanism aws-msk-iam needs the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables (and AWS_SESSION_TOKEN for temporary credentials)")
+	}
+	return aws.Auth{AccessKey: key, SecretKey: secret, SessionToken: os.Getenv("AWS_SESSION_TOKEN")}, nil
+}

@@ -1,0 +1,389 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"regexp/syntax"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by [Config.Validate] to zero values.
+const (
+	// DefaultPollInterval is the default time between two poll cycles.
+	DefaultPollInterval = 15 * time.Second
+	// MinPollInterval is the smallest accepted poll interval.
+	MinPollInterval = time.Second
+	// DefaultPasswordEnv is the environment variable a SASL password is read
+	// from when a plain/scram cluster sets neither password_file nor
+	// password_env.
+	DefaultPasswordEnv = "KLAGX_SASL_PASSWORD"
+)
+
+// Config is the runtime configuration of klagx serve (and later klagx
+// check). Build it, then call [Config.Validate] before use.
+type Config struct {
+	// Clusters to poll; at least one. Names are unique.
+	Clusters []Cluster
+	// PollInterval is the time between two poll cycles of one cluster.
+	// Default 15s; must be >= 1s.
+	PollInterval time.Duration
+	// Granularity is the finest level of the exported lag series.
+	// Default GranularityPartition.
+	Granularity Granularity
+	// Groups filters consumer groups by name.
+	Groups Filter
+	// Topics filters topics by name (see also IncludeInternalTopics).
+	Topics Filter
+	// IncludeInternalTopics keeps topics whose name starts with "__"
+	// (__consumer_offsets, __transaction_state, ...). Default false.
+	IncludeInternalTopics bool
+}
+
+// Granularity is the finest level at which lag series are exported.
+type Granularity string
+
+// Granularity values.
+const (
+	// GranularityPartition exports per-partition, per-topic and per-group series.
+	GranularityPartition Granularity = "partition"
+	// GranularityTopic drops the per-partition group series.
+	GranularityTopic Granularity = "topic"
+	// GranularityGroup keeps only the per-group series.
+	GranularityGroup Granularity = "group"
+)
+
+// Granularities lists the valid [Granularity] values, finest first.
+var Granularities = []Granularity{GranularityPartition, GranularityTopic, GranularityGroup}
+
+// Isolation selects which end offset lag is measured against.
+type Isolation string
+
+// Isolation values.
+const (
+	// IsolationReadUncommitted measures lag against the high-water mark (default).
+	IsolationReadUncommitted Isolation = "read_uncommitted"
+	// IsolationReadCommitted measures lag against the last stable offset.
+	IsolationReadCommitted Isolation = "read_committed"
+)
+
+// Isolations lists the valid [Isolation] values, default first.
+var Isolations = []Isolation{IsolationReadUncommitted, IsolationReadCommitted}
+
+// SASL mechanism names accepted in [SASL.Mechanism].
+const (
+	SASLNone        = ""
+	SASLPlain       = "plain"
+	SASLScramSHA256 = "scram-sha-256"
+	SASLScramSHA512 = "scram-sha-512"
+	SASLOAuthBearer = "oauthbearer"
+	SASLAWSMSKIAM   = "aws-msk-iam"
+)
+
+// SASLMechanisms lists the valid non-empty [SASL.Mechanism] values.
+var SASLMechanisms = []string{SASLPlain, SASLScramSHA256, SASLScramSHA512, SASLOAuthBearer, SASLAWSMSKIAM}
+
+// Cluster is one Kafka cluster to poll.
+type Cluster struct {
+	// Name is the value of the `cluster` label. Required, unique,
+	// matches [a-zA-Z0-9_.-]+.
+	Name string
+	// Brokers are host:port seed brokers; at least one.
+	Brokers []string
+	// Isolation of the end offsets; default IsolationReadUncommitted.
+	Isolation Isolation
+	// TLS to the brokers; off by default.
+	TLS TLS
+	// SASL authentication; none by default.
+	SASL SASL
+}
+
+// TLS configures TLS to the brokers of one cluster. All fields other than
+// Enabled require Enabled.
+type TLS struct {
+	Enabled bool
+	// CAFile is a PEM bundle of CAs to trust instead of the system pool.
+	CAFile string
+	// CertFile and KeyFile are a PEM client certificate and key (mTLS);
+	// both or neither.
+	CertFile string
+	KeyFile  string
+	// ServerName overrides the name verified in the broker certificates.
+	ServerName string
+	// InsecureSkipVerify disables certificate verification. Logged loudly.
+	InsecureSkipVerify bool
+}
+
+// SASL configures SASL authentication for one cluster. Secrets are never
+// configuration values: they are read from files or environment variables by
+// [Cluster.ClientOpts].
+type SASL struct {
+	// Mechanism is "" (none), "plain", "scram-sha-256", "scram-sha-512",
+	// "oauthbearer" or "aws-msk-iam".
+	Mechanism string
+	// Username for plain and scram; required for them.
+	Username string
+	// PasswordFile is read for the password (one trailing newline trimmed).
+	// Re-read on each authentication, so the file can be rotated.
+	PasswordFile string
+	// PasswordEnv names the environment variable holding the password, used
+	// when PasswordFile is empty. Default DefaultPasswordEnv for plain/scram.
+	PasswordEnv string
+	// TokenFile holds the OAUTHBEARER token; required for oauthbearer and
+	// re-read on each authentication.
+	TokenFile string
+	// aws-msk-iam takes its credentials from AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (optional).
+}
+
+// Filter keeps names matching any Include regex (all names when Include is
+// empty) unless they match any Exclude regex: exclude wins. Build it with
+// [NewFilter] so that the regexes are fully anchored.
+type Filter struct {
+	Include []*regexp.Regexp
+	Exclude []*regexp.Regexp
+}
+
+// Keep reports whether name passes the filter.
+func (f Filter) Keep(name string) bool {
+	for _, re := range f.Exclude {
+		if re.MatchString(name) {
+			return false
+		}
+	}
+	if len(f.Include) == 0 {
+		return true
+	}
+	for _, re := range f.Include {
+		if re.MatchString(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// NewFilter compiles include and exclude regexes, each fully anchored
+// (^(?:re)$, as in Prometheus relabelling). field names the option in
+// errors, e.g. "group" gives `group.include: invalid regex "a(": missing
+// closing )`.
+func NewFilter(field string, include, exclude []string) (Filter, error) {
+	var f Filter
+	var err error
+	if f.Include, err = compileAnchored(field+".include", include); err != nil {
+		return Filter{}, err
+	}
+	if f.Exclude, err = compileAnchored(field+".exclude", exclude); err != nil {
+		return Filter{}, err
+	}
+	return f, nil
+}
+
+func compileAnchored(field string, exprs []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, expr := range exprs {
+		// Compile the expression as given first, so that the error
+		// quotes what the user wrote, not our anchored wrapper.
+		if _, err := regexp.Compile(expr); err != nil {
+			var serr *syntax.Error
+			if errors.As(err, &serr) {
+				return nil, fmt.Errorf("%s: invalid regex %q: %s", field, expr, serr.Code)
+			}
+			return nil, fmt.Errorf("%s: invalid regex %q: %w", field, expr, err)
+		}
+		re, err := regexp.Compile("^(?:" + expr + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("%s: invalid regex %q: %w", field, expr, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// TopicAllowed reports whether topic passes the topic filter and the
+// internal-topic rule (names starting with "__" are dropped unless
+// IncludeInternalTopics).
+func (c Config) TopicAllowed(topic string) bool {
+	if !c.IncludeInternalTopics && strings.HasPrefix(topic, "__") {
+		return false
+	}
+	return c.Topics.Keep(topic)
+}
+
+// SetDefaults fills zero values with their defaults. [Config.Validate] calls
+// it, so callers rarely need to.
+func (c *Config) SetDefaults() {
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.Granularity == "" {
+		c.Granularity = GranularityPartition
+	}
+	for i := range c.Clusters {
+		cl := &c.Clusters[i]
+		if cl.Isolation == "" {
+			cl.Isolation = IsolationReadUncommitted
+		}
+		switch cl.SASL.Mechanism {
+		case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+			if cl.SASL.PasswordFile == "" && cl.SASL.PasswordEnv == "" {
+				cl.SASL.PasswordEnv = DefaultPasswordEnv
+			}
+		}
+	}
+}
+
+var clusterNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+
+// Validate applies the defaults ([Config.SetDefaults], so it modifies c) and
+// then checks every field. All problems found are returned together
+// (errors.Join), each naming its field, e.g.
+// `clusters[1].brokers: "kafka-1" has no port (want host:port)`.
+// Validate does not read files or environment variables; ClientOpts does.
+func (c *Config) Validate() error {
+	c.SetDefaults()
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.PollInterval < MinPollInterval {
+		add("poll_interval: %s is below the minimum of %s", c.PollInterval, MinPollInterval)
+	}
+	if !oneOf(c.Granularity, Granularities) {
+		add("granularity: %q is not one of %s", c.Granularity, join(Granularities))
+	}
+	if len(c.Clusters) == 0 {
+		add("clusters: at least one cluster is required")
+	}
+	seen := map[string]int{}
+	for i, cl := range c.Clusters {
+		p := fmt.Sprintf("clusters[%d]", i)
+		switch {
+		case cl.Name == "":
+			add("%s.name: required", p)
+		case !clusterNameRE.MatchString(cl.Name):
+			add("%s.name: %q has characters outside [a-zA-Z0-9_.-]", p, cl.Name)
+		default:
+			if j, dup := seen[cl.Name]; dup {
+				add("%s.name: %q is already used by clusters[%d]", p, cl.Name, j)
+			} else {
+				seen[cl.Name] = i
+			}
+		}
+		errs = append(errs, cl.validate(p)...)
+	}
+	return errors.Join(errs...)
+}
+
+func (cl Cluster) validate(p string) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if len(cl.Brokers) == 0 {
+		add("%s.brokers: at least one host:port is required", p)
+	}
+	for _, b := range cl.Brokers {
+		if err := checkBroker(b); err != nil {
+			add("%s.brokers: %w", p, err)
+		}
+	}
+	if !oneOf(cl.Isolation, Isolations) {
+		add("%s.isolation: %q is not one of %s", p, cl.Isolation, join(Isolations))
+	}
+
+	t := cl.TLS
+	if !t.Enabled {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"ca_file", t.CAFile != ""},
+			{"cert_file", t.CertFile != ""},
+			{"key_file", t.KeyFile != ""},
+			{"server_name", t.ServerName != ""},
+			{"insecure_skip_verify", t.InsecureSkipVerify},
+		} {
+			if f.set {
+				add("%s.tls.%s: set but tls.enabled is false", p, f.name)
+			}
+		}
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		add("%s.tls: cert_file and key_file must be set together", p)
+	}
+
+	s := cl.SASL
+	switch s.Mechanism {
+	case SASLNone:
+		if s.Username != "" || s.PasswordFile != "" || s.PasswordEnv != "" || s.TokenFile != "" {
+			add("%s.sasl.mechanism: required when other sasl fields are set (one of %s)", p, strings.Join(SASLMechanisms, ", "))
+		}
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+		if s.Username == "" {
+			add("%s.sasl.username: required for mechanism %s", p, s.Mechanism)
+		}
+		if s.PasswordFile != "" && s.PasswordEnv != "" {
+			add("%s.sasl: set only one of password_file and password_env", p)
+		}
+		if s.TokenFile != "" {
+			add("%s.sasl.token_file: only used by mechanism oauthbearer", p)
+		}
+	case SASLOAuthBearer:
+		if s.TokenFile == "" {
+			add("%s.sasl.token_file: required for mechanism oauthbearer", p)
+		}
+		if s.PasswordFile != "" || s.PasswordEnv != "" {
+			add("%s.sasl: password_file/password_env are not used by mechanism oauthbearer (use token_file)", p)
+		}
+	case SASLAWSMSKIAM:
+		if s.Username != "" || s.PasswordFile != "" || s.PasswordEnv != "" || s.TokenFile != "" {
+			add("%s.sasl: mechanism aws-msk-iam takes its credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN; remove username, password_file, password_env and token_file", p)
+		}
+	default:
+		add("%s.sasl.mechanism: %q is not one of %s", p, s.Mechanism, strings.Join(SASLMechanisms, ", "))
+	}
+	if s.PasswordEnv != "" && !envNameRE.MatchString(s.PasswordEnv) {
+		// The value is not quoted: it might be a pasted password.
+		add("%s.sasl.password_env: not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*); it must name the variable holding the password, not hold it", p)
+	}
+	return errs
+}
+
+// envNameRE matches a portable environment variable name.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func checkBroker(b string) error {
+	host, port, err := net.SplitHostPort(b)
+	if err != nil {
+		if !strings.Contains(b, ":") || strings.HasSuffix(err.Error(), "missing port in address") {
+			return fmt.Errorf("%q has no port (want host:port)", b)
+		}
+		return fmt.Errorf("%q is not host:port: %w", b, err)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host (want host:port)", b)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port %q (want 1-65535)", b, port)
+	}
+	return nil
+}
+
+func oneOf[T ~string](v T, valid []T) bool {
+	for _, x := range valid {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func join[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}

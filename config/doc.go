@@ -1,0 +1,22 @@
+// Package config holds the validated, defaulted runtime configuration of
+// klagx: which Kafka clusters to poll and how to reach them (brokers, TLS,
+// SASL), how often to poll, at which label granularity lag is exported, and
+// which groups and topics are kept.
+//
+// Read first:
+//
+//   - [Config] and [Config.Validate]: the whole configuration. Validate applies
+//     the defaults and then checks every field; its errors name the field
+//     (clusters[1].brokers, group.include, ...) and what is wrong.
+//   - [Cluster.ClientOpts]: turns one cluster into franz-go client options.
+//     Secrets (SASL passwords, OAUTHBEARER tokens, AWS credentials) are only
+//     ever read there, from files or environment variables, never from plain
+//     configuration values, and never appear in logs or error messages.
+//   - [LoadFile]: the strict YAML configuration file (--config.file). Unknown
+//     keys are errors; a "password" key is rejected with a pointer to
+//     password_file / password_env.
+//   - [Filter]: fully anchored include/exclude regexes (exclude wins).
+//
+// The package does no Kafka I/O and does not parse command-line flags: the
+// flag layer lives in cmd/klagx and produces a [Config].
+package config

@@ -1,0 +1,358 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File is a parsed klagx YAML configuration file (--config.file).
+//
+// Its keys mirror the command-line flags: the flag --a.b-c is the key
+// `a: {b_c: ...}` (dots nest, dashes become underscores), read through
+// [File.Lookup] by the flag layer, which gives flags and KLAGX_* environment
+// variables precedence over the file. On top of that, `clusters:` is a list
+// of clusters, returned as [File.Clusters]. The accepted keys are those of
+// [FileKeys] plus clusters; anything else is an error naming the key, the line
+// and the file. There is no password key anywhere: use password_file or
+// password_env.
+//
+// Example:
+//
+//	poll_interval: 30s
+//	granularity: topic
+//	group: {include: ["orders-.*"], exclude: [".*-test"]}
+//	clusters:
+//	  - name: prod
+//	    brokers: [k1:9092, k2:9092]
+//	    isolation: read_committed
+//	    tls: {enabled: true, ca_file: /etc/klagx/ca.pem}
+//	    sasl: {mechanism: scram-sha-512, username: klagx, password_file: /run/secrets/kafka}
+type File struct {
+	// Path the file was read from, used in error messages.
+	Path string
+	// Clusters from the `clusters:` key, neither defaulted nor validated
+	// (see Config.Validate).
+	Clusters []Cluster
+
+	values map[string]any
+}
+
+// fileSchema is the accepted shape of the file. Its yaml tags are the
+// contract with the flags of cmd/klagx (a test there checks that each flag
+// has its key here and the other way round).
+type fileSchema struct {
+	PollInterval duration    `yaml:"poll_interval"`
+	Granularity  string      `yaml:"granularity"`
+	Group        fileFilter  `yaml:"group"`
+	Topic        fileTopics  `yaml:"topic"`
+	Brokers      stringList  `yaml:"brokers"`
+	ClusterName  string      `yaml:"cluster_name"`
+	Isolation    string      `yaml:"isolation"`
+	Kafka        fileKafka   `yaml:"kafka"`
+	Web          fileWeb     `yaml:"web"`
+	Log          fileLog     `yaml:"log"`
+	Clusters     []fileClust `yaml:"clusters"`
+}
+
+type fileFilter struct {
+	Include stringList `yaml:"include"`
+	Exclude stringList `yaml:"exclude"`
+}
+
+type fileTopics struct {
+	Include         stringList `yaml:"include"`
+	Exclude         stringList `yaml:"exclude"`
+	IncludeInternal bool       `yaml:"include_internal"`
+}
+
+type fileKafka struct {
+	TLS  fileTLS       `yaml:"tls"`
+	SASL fileKafkaSASL `yaml:"sasl"`
+}
+
+// fileKafkaSASL is the shorthand (--brokers) cluster's SASL: its password
+// comes from password_file or the KLAGX_KAFKA_SASL_PASSWORD variable.
+type fileKafkaSASL struct {
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	TokenFile    string `yaml:"token_file"`
+}
+
+type fileWeb struct {
+	ListenAddress stringList `yaml:"listen_address"`
+	Config        struct {
+		File string `yaml:"file"`
+	} `yaml:"config"`
+	TelemetryPath          string `yaml:"telemetry_path"`
+	DisableExporterMetrics bool   `yaml:"disable_exporter_metrics"`
+}
+
+type fileLog struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+type fileClust struct {
+	Name      string     `yaml:"name"`
+	Brokers   stringList `yaml:"brokers"`
+	Isolation string     `yaml:"isolation"`
+	TLS       fileTLS    `yaml:"tls"`
+	SASL      fileSASL   `yaml:"sasl"`
+}
+
+type fileTLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+type fileSASL struct {
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+	TokenFile    string `yaml:"token_file"`
+}
+
+// duration accepts only a quoted-or-plain Go duration string ("15s"): a bare
+// number would silently mean nanoseconds.
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return fmt.Errorf("line %d: %s is not a duration (want a Go duration such as \"15s\")", n.Line, n.Value)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (want a Go duration such as \"15s\")", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// stringList accepts a list of strings or a single string.
+type stringList []string
+
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = stringList{n.Value}
+		return nil
+	}
+	var s []string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*l = s
+	return nil
+}
+
+var (
+	durationType   = reflect.TypeFor[duration]()
+	stringListType = reflect.TypeFor[stringList]()
+)
+
+// LoadFile reads and strictly parses a klagx YAML configuration file.
+func LoadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	return ParseFile(path, data)
+}
+
+// ParseFile strictly parses the YAML configuration in data; path is only used
+// in error messages. Errors start with "path:line:" where a line is known.
+func ParseFile(path string, data []byte) (*File, error) {
+	f := &File{Path: path, values: map[string]any{}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return f, nil // empty file: nothing configured
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: only one YAML document is allowed", path)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return f, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s:%d: the top level must be a mapping of keys", path, root.Line)
+	}
+	// 1. Unknown and forbidden keys, with their full path.
+	if err := checkKeys(path, root, reflect.TypeFor[fileSchema](), ""); err != nil {
+		return nil, err
+	}
+	// 2. Types (yaml.v3 errors carry line numbers).
+	var s fileSchema
+	if err := root.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, yamlErrorText(err))
+	}
+	// 3. Raw values for Lookup.
+	if err := root.Decode(&f.values); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, yamlErrorText(err))
+	}
+	if _, ok := f.values["clusters"]; ok {
+		var shorthand []string
+		for _, k := range []string{"brokers", "cluster_name", "isolation", "kafka"} {
+			if _, set := f.values[k]; set {
+				shorthand = append(shorthand, k)
+			}
+		}
+		if len(shorthand) > 0 {
+			return nil, fmt.Errorf("%s: %s only configure the single cluster of brokers; with clusters, set them in each clusters entry instead", path, strings.Join(shorthand, ", "))
+		}
+	}
+	for _, c := range s.Clusters {
+		f.Clusters = append(f.Clusters, Cluster{
+			Name:      c.Name,
+			Brokers:   c.Brokers,
+			Isolation: Isolation(c.Isolation),
+			TLS: TLS{
+				Enabled: c.TLS.Enabled, CAFile: c.TLS.CAFile, CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile,
+				ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify,
+			},
+			SASL: SASL{
+				Mechanism: c.SASL.Mechanism, Username: c.SASL.Username, PasswordFile: c.SASL.PasswordFile,
+				PasswordEnv: c.SASL.PasswordEnv, TokenFile: c.SASL.TokenFile,
+			},
+		})
+	}
+	return f, nil
+}
+
+// Lookup returns the raw value the file sets for a command-line flag name
+// ("poll-interval", "web.listen-address", "kafka.tls.ca-file"): a string,
+// bool, number or []any. ok is false when the file does not set it (an
+// explicit null counts as not set). `clusters` is never returned: it is not a
+// flag, read it from [File.Clusters]. The receiver may be nil.
+func (f *File) Lookup(flag string) (value any, ok bool) {
+	if f == nil || flag == "clusters" || strings.HasPrefix(flag, "clusters.") {
+		return nil, false
+	}
+	var cur any = f.values
+	for _, part := range strings.Split(flag, ".") {
+		m, isMap := cur.(map[string]any)
+		if !isMap {
+			return nil, false
+		}
+		if cur, ok = m[strings.ReplaceAll(part, "-", "_")]; !ok {
+			return nil, false
+		}
+	}
+	if _, isMap := cur.(map[string]any); isMap || cur == nil {
+		return nil, false
+	}
+	return cur, true
+}
+
+// FileKeys lists the dotted keys ("kafka.tls.ca_file") that mirror a flag,
+// sorted; `clusters` and its sub-keys are not included.
+func FileKeys() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name := yamlName(sf)
+			if name == "clusters" && prefix == "" {
+				continue
+			}
+			if sf.Type.Kind() == reflect.Struct {
+				walk(sf.Type, prefix+name+".")
+				continue
+			}
+			keys = append(keys, prefix+name)
+		}
+	}
+	walk(reflect.TypeFor[fileSchema](), "")
+	sort.Strings(keys)
+	return keys
+}
+
+func yamlName(sf reflect.StructField) string {
+	name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+	return name
+}
+
+// checkKeys walks n against the schema type t and rejects unknown keys and
+// password keys, naming the full key path.
+func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch {
+	case t == durationType || t == stringListType:
+		return nil
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := map[string]reflect.StructField{}
+		var valid []string
+		for i := range t.NumField() {
+			name := yamlName(t.Field(i))
+			fields[name] = t.Field(i)
+			valid = append(valid, name)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := prefix + k.Value
+			sf, ok := fields[k.Value]
+			switch {
+			case ok:
+				if err := checkKeys(file, v, sf.Type, key+"."); err != nil {
+					return err
+				}
+			case isPasswordKey(k.Value):
+				hint := "password_file or password_env"
+				if strings.HasPrefix(prefix, "kafka.") || prefix == "" {
+					hint = "kafka.sasl.password_file or the KLAGX_KAFKA_SASL_PASSWORD environment variable"
+				}
+				return fmt.Errorf("%s:%d: %s: plain-text passwords are not accepted in the config file; use %s", file, k.Line, key, hint)
+			default:
+				return fmt.Errorf("%s:%d: unknown key %q (valid here: %s)", file, k.Line, key, strings.Join(valid, ", "))
+			}
+		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && n.Kind == yaml.SequenceNode:
+		p := strings.TrimSuffix(prefix, ".")
+		for i, item := range n.Content {
+			if err := checkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d].", p, i)); err != nil {
+				return err
+			}
+		}
+	}
+	// Kind mismatches are reported by the typed decode.
+	return nil
+}
+
+func isPasswordKey(k string) bool {
+	k = strings.ToLower(strings.ReplaceAll(k, "-", "_"))
+	return k == "password" || k == "sasl_password" || k == "pass" || k == "passwd"
+}
+
+// yamlErrorText flattens yaml.v3's multi-line TypeError.
+func yamlErrorText(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return strings.Join(te.Errors, "; ")
+	}
+	return err.Error()
+}

@@ -1,0 +1,196 @@
+// Package metrics is the klagx metric contract written down as data: one
+// table of every family the exporter serves, with its name, type, labels,
+// help text and stability.
+//
+// The Prometheus exporter (promexport), the OTLP bridge, the generated
+// docs/metrics.md, the alert rules and the dashboards all read this table or
+// its name constants, so a rename breaks the build instead of a user's
+// dashboard. Nothing here talks to Kafka or to a registry.
+package metrics
+
+import "sort"
+
+// Label names shared by every family. Member identity is never a label on
+// lag series: it would churn a new series on every rebalance.
+const (
+	LabelCluster   = "cluster"
+	LabelGroup     = "group"
+	LabelTopic     = "topic"
+	LabelPartition = "partition"
+	LabelState     = "state"
+	LabelStatus    = "status"
+	LabelAPI       = "api"
+	LabelStage     = "stage"
+)
+
+// Family names.
+const (
+	PartitionStartOffset  = "klagx_partition_start_offset"
+	PartitionEndOffset    = "klagx_partition_end_offset"
+	PartitionStableOffset = "klagx_partition_last_stable_offset"
+
+	GroupPartitionCommittedOffset = "klagx_group_partition_committed_offset"
+	GroupPartitionLag             = "klagx_group_partition_lag"
+	GroupPartitionMessagesLost    = "klagx_group_partition_messages_lost_total"
+	GroupTopicLag                 = "klagx_group_topic_lag"
+	GroupLag                      = "klagx_group_lag"
+	GroupPartitionsWithoutCommit  = "klagx_group_partitions_without_commit"
+
+	GroupState           = "klagx_group_state"
+	GroupMembers         = "klagx_group_members"
+	GroupStaticMembers   = "klagx_group_static_members"
+	GroupLastPollSuccess = "klagx_group_last_poll_success_timestamp_seconds"
+
+	Up              = "klagx_up"
+	PollDuration    = "klagx_poll_duration_seconds"
+	LastPollSuccess = "klagx_last_poll_success_timestamp_seconds"
+	KafkaRequests   = "klagx_kafka_requests_total"
+	PollErrors      = "klagx_poll_errors_total"
+	BuildInfo       = "klagx_build_info"
+)
+
+// Type is the Prometheus metric type of a family.
+type Type string
+
+// The metric types klagx uses.
+const (
+	Gauge     Type = "gauge"
+	Counter   Type = "counter"
+	Histogram Type = "histogram"
+)
+
+// Stability says how much users may rely on a family. Stable families are
+// renamed only through a documented deprecation; experimental ones may change.
+type Stability string
+
+// Stability levels.
+const (
+	Stable       Stability = "stable"
+	Experimental Stability = "experimental"
+)
+
+// Level is the finest granularity at which a family is emitted. The
+// --granularity flag drops families finer than the chosen level so that very
+// large clusters can bound their series count.
+type Level int
+
+// Granularity levels, coarsest first.
+const (
+	LevelCluster Level = iota
+	LevelGroup
+	LevelTopic
+	LevelPartition
+)
+
+// Family describes one metric family of the contract.
+type Family struct {
+	Name      string
+	Type      Type
+	Help      string
+	Labels    []string
+	Stability Stability
+	// Level is the granularity a family belongs to; see Level.
+	Level Level
+	// GroupScoped families carry the group label: their series count
+	// grows with the number of groups (the cardinality that matters).
+	GroupScoped bool
+}
+
+// PollDurationBuckets are the histogram buckets of klagx_poll_duration_seconds.
+var PollDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// GroupStates are the values of the state label of klagx_group_state. They
+// are Kafka's own names for classic and consumer (KIP-848) group states; any
+// other value reported by a broker is exported as "Unknown", so the label can
+// never grow without bound.
+var GroupStates = []string{
+	"Stable", "PreparingRebalance", "CompletingRebalance", // classic
+	"Assigning", "Reconciling", "NotReady", // KIP-848 consumer groups
+	"Empty", "Dead", "Unknown",
+}
+
+// NormalizeGroupState maps a broker-reported state onto GroupStates.
+func NormalizeGroupState(s string) string {
+	for _, k := range GroupStates {
+		if k == s {
+			return s
+		}
+	}
+	return "Unknown"
+}
+
+var (
+	cl    = []string{LabelCluster}
+	clg   = []string{LabelCluster, LabelGroup}
+	cltp  = []string{LabelCluster, LabelTopic, LabelPartition}
+	clgt  = []string{LabelCluster, LabelGroup, LabelTopic}
+	clgtp = []string{LabelCluster, LabelGroup, LabelTopic, LabelPartition}
+)
+
+// Families is the whole contract, in the order the docs list it.
+var Families = []Family{
+	{Name: PartitionStartOffset, Type: Gauge, Labels: cltp, Level: LevelPartition, Stability: Stable,
+		Help: "Log start offset of the partition: the oldest offset still retained."},
+	{Name: PartitionEndOffset, Type: Gauge, Labels: cltp, Level: LevelPartition, Stability: Stable,
+		Help: "High-water mark of the partition: the offset the next produced message will get."},
+	{Name: PartitionStableOffset, Type: Gauge, Labels: cltp, Level: LevelPartition, Stability: Experimental,
+		Help: "Last stable offset of the partition (end of committed transactions); only for clusters configured read_committed."},
+
+	{Name: GroupPartitionCommittedOffset, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+		Help: "Offset the group last committed for the partition. Absent when the group has no commit for it."},
+	{Name: GroupPartitionLag, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+		Help: "Messages the group has not consumed from the partition: end offset minus committed offset, never negative. Without a commit it counts from the log start offset; with a commit below the log start offset it counts only retained messages."},
+	{Name: GroupPartitionMessagesLost, Type: Counter, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+		Help: "Messages deleted by retention before the group committed past them, as observed by this exporter."},
+	{Name: GroupTopicLag, Type: Gauge, Labels: clgt, Level: LevelTopic, GroupScoped: true, Stability: Stable,
+		Help: "Sum of klagx_group_partition_lag over the topic's partitions."},
+	{Name: GroupLag, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Sum of klagx_group_partition_lag over all partitions the group consumes."},
+	{Name: GroupPartitionsWithoutCommit, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Partitions of the group's topics for which the group has no committed offset; their lag is counted from the log start offset."},
+
+	{Name: GroupState, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelState}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Group state reported by the coordinator: 1 for the current state, 0 for the others."},
+	{Name: GroupMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Members of the group."},
+	{Name: GroupStaticMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Members of the group with a static group.instance.id."},
+	{Name: GroupLastPollSuccess, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Unix time when this group's description and offsets were last read successfully; older than the last cycle means the values are the last good ones."},
+
+	{Name: Up, Type: Gauge, Labels: cl, Level: LevelCluster, Stability: Stable,
+		Help: "1 if the last poll cycle reached the cluster, 0 if it failed as a whole."},
+	{Name: PollDuration, Type: Histogram, Labels: cl, Level: LevelCluster, Stability: Stable,
+		Help: "Wall time of one poll cycle against the cluster."},
+	{Name: LastPollSuccess, Type: Gauge, Labels: cl, Level: LevelCluster, Stability: Stable,
+		Help: "Unix time of the end of the last poll cycle that reached the cluster."},
+	{Name: KafkaRequests, Type: Counter, Labels: []string{LabelCluster, LabelAPI}, Level: LevelCluster, Stability: Stable,
+		Help: "Kafka requests sent by the exporter, by API name: the cost of klagx to the cluster it watches."},
+	{Name: PollErrors, Type: Counter, Labels: []string{LabelCluster, LabelStage}, Level: LevelCluster, Stability: Stable,
+		Help: "Errors met while polling, by stage (list_groups, describe_groups, describe_consumer_groups, offset_fetch, metadata, list_offsets); one per failed request shard, group or partition."},
+	{Name: BuildInfo, Type: Gauge, Labels: []string{"version", "revision", "goversion"}, Level: LevelCluster, Stability: Stable,
+		Help: "Always 1; labels carry the klagx version, git revision and Go version."},
+}
+
+// PollStages are the values of the stage label of klagx_poll_errors_total.
+var PollStages = []string{"list_groups", "describe_groups", "describe_consumer_groups", "offset_fetch", "metadata", "list_offsets"}
+
+// Lookup returns the family with the given name.
+func Lookup(name string) (Family, bool) {
+	for _, f := range Families {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Family{}, false
+}
+
+// Names returns every family name, sorted.
+func Names() []string {
+	out := make([]string, 0, len(Families))
+	for _, f := range Families {
+		out = append(out, f.Name)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,182 @@
+// Package observation holds what one poll cycle saw of one Kafka cluster,
+// as plain data: groups with their state, members, assignments and
+// commits, and partitions with their log start and end offsets, plus the
+// errors met on the way.
+//
+// The collector package fills an Observation; the snapshot builder turns a
+// sequence of them into immutable snapshots. An Observation carries no kgo
+// or kadm types so that everything downstream can be tested with literals.
+package observation
+
+import (
+	"sort"
+	"time"
+)
+
+// Group kinds, from ListGroups' group type.
+const (
+	KindClassic  = "classic"  // the classic JoinGroup/SyncGroup protocol
+	KindConsumer = "consumer" // KIP-848 consumer groups (ConsumerGroupHeartbeat)
+)
+
+// Observation is one cycle over one cluster. It is built by one goroutine
+// and never modified after it is handed on.
+type Observation struct {
+	Cluster string
+	// Start and End bound the cycle in wall-clock time.
+	Start, End time.Time
+	// Err is set when the cycle failed as a whole (no broker reachable,
+	// authentication failed, every request failed). Groups and Topics are
+	// then empty and the previous values are kept downstream.
+	Err error
+
+	// Groups holds every listed group that passed the group filter, by
+	// name. A group whose description or offsets could not be read is
+	// present with DescribeErr or FetchErr set.
+	Groups map[string]*Group
+	// UnlistedBrokers are brokers whose ListGroups failed: groups last seen
+	// on them are kept (not treated as deleted) until they answer again.
+	UnlistedBrokers map[int32]bool
+
+	// Topics holds every topic that passed the topic filter, by name.
+	// MetadataOK is false when the topic list could not be read this
+	// cycle; then Topics is empty and previous partitions are kept.
+	Topics     map[string]*Topic
+	MetadataOK bool
+
+	// Errors lists every error met in this cycle, by stage.
+	Errors []Error
+}
+
+// Error is one failure within a cycle.
+type Error struct {
+	Stage string // one of metrics.PollStages
+	Group string // the affected group, if any
+	Topic string // the affected topic, if any
+	// Partition is the affected partition, or -1.
+	Partition int32
+	Broker    int32 // the broker the request went to, or -1
+	Err       error
+}
+
+// Group is what one cycle saw of one consumer group.
+type Group struct {
+	Name string
+	// Kind is KindClassic or KindConsumer.
+	Kind         string
+	ProtocolType string
+	// Protocol is the assignor (classic) or server assignor (KIP-848).
+	Protocol    string
+	State       string
+	Coordinator int32
+
+	Members []Member
+	// Epoch and AssignmentEpoch are set for KIP-848 groups only.
+	Epoch, AssignmentEpoch int32
+
+	// Commits maps topic → partition → committed offset (>= 0) as returned
+	// by OffsetFetch. Partitions without a commit are absent.
+	Commits map[string]map[int32]int64
+
+	DescribeErr error // the group could not be described this cycle
+	FetchErr    error // its committed offsets could not be read this cycle
+}
+
+// Member is one member of a group. Member identity is used for member counts
+// and rebalance analysis, never as a label on lag series.
+type Member struct {
+	ID         string
+	InstanceID string // group.instance.id for static members, else ""
+	ClientID   string
+	ClientHost string
+	// Subscribed topics, from the member's join metadata.
+	Subscribed []string
+	// Assigned maps topic → partitions currently owned by the member.
+	Assigned map[string][]int32
+	// Generation is the generation the member last joined in, from
+	// ConsumerMemberMetadata v2+ (KIP-792), or -1 when the client does not
+	// send it. For KIP-848 members it is the member epoch.
+	Generation int32
+}
+
+// Static reports whether the member has a group.instance.id.
+func (m Member) Static() bool { return m.InstanceID != "" }
+
+// Topics returns the topics the group is known to consume: those it has
+// commits on, those assigned to its members, and those its members
+// subscribe to, sorted.
+func (g *Group) Topics() []string {
+	set := map[string]struct{}{}
+	for t := range g.Commits {
+		set[t] = struct{}{}
+	}
+	for _, m := range g.Members {
+		for t := range m.Assigned {
+			set[t] = struct{}{}
+		}
+		for _, t := range m.Subscribed {
+			set[t] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// StaticMembers counts members with a group.instance.id.
+func (g *Group) StaticMembers() int {
+	n := 0
+	for _, m := range g.Members {
+		if m.Static() {
+			n++
+		}
+	}
+	return n
+}
+
+// Topic is one topic's partitions as seen in one cycle.
+type Topic struct {
+	Name       string
+	Partitions map[int32]*Partition
+}
+
+// Partition holds the log offsets of one partition. A partition whose
+// offsets could not be listed has Err set and its offsets are not valid.
+type Partition struct {
+	Leader int32
+	// Start is the log start offset, End the high-water mark, and Stable
+	// the last stable offset (only listed for read_committed clusters;
+	// -1 otherwise).
+	Start, End, Stable int64
+	Err                error
+	// Gone is set when the broker answered that the topic or partition
+	// does not exist (deleted between the metadata read and the offset
+	// read): its previous values must not be kept.
+	Gone bool
+}
+
+// SortedTopics returns the topic names, sorted.
+func (o *Observation) SortedTopics() []string {
+	out := make([]string, 0, len(o.Topics))
+	for t := range o.Topics {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SortedGroups returns the group names, sorted.
+func (o *Observation) SortedGroups() []string {
+	out := make([]string, 0, len(o.Groups))
+	for g := range o.Groups {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AddError records an error of the given stage.
+func (o *Observation) AddError(e Error) { o.Errors = append(o.Errors, e) }

@@ -1,0 +1,148 @@
+// Package promexport renders snapshots as Prometheus metrics.
+//
+// Collector is a prometheus.Collector over a snapshot.Store: Describe sends
+// every family of the metrics contract, and Collect loads the current
+// snapshot once and emits const metrics from it. It never talks to Kafka, so
+// any number of concurrent scrapes costs the cluster nothing, and a group or
+// topic that is gone from the snapshot is gone from the next scrape: there is
+// no registry state that could keep a ghost series alive.
+//
+// This is not the collector package (which polls Kafka); it only renders.
+package promexport
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/klagx/klagx/metrics"
+	"github.com/klagx/klagx/snapshot"
+)
+
+// Options configures a Collector.
+type Options struct {
+	// Level is the finest granularity to emit: families finer than it are
+	// skipped (see metrics.Level). Default metrics.LevelPartition.
+	Level metrics.Level
+	// Version, Revision and GoVersion label klagx_build_info.
+	Version, Revision, GoVersion string
+}
+
+// Collector renders the latest snapshot. It is safe for concurrent use.
+type Collector struct {
+	store *snapshot.Store
+	o     Options
+	descs map[string]*prometheus.Desc
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// New returns a Collector over store.
+func New(store *snapshot.Store, o Options) *Collector {
+	c := &Collector{store: store, o: o, descs: map[string]*prometheus.Desc{}}
+	for _, f := range metrics.Families {
+		c.descs[f.Name] = prometheus.NewDesc(f.Name, f.Help, f.Labels, nil)
+	}
+	return c
+}
+
+// Describe sends the descriptor of every family in the contract.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range metrics.Families {
+		ch <- c.descs[f.Name]
+	}
+}
+
+// Collect emits the current snapshot.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.store.Load()
+	c.emit(ch, metrics.BuildInfo, 1, c.o.Version, c.o.Revision, c.o.GoVersion)
+	for _, cl := range snap.Clusters {
+		c.collectCluster(ch, cl)
+	}
+}
+
+func (c *Collector) on(level metrics.Level) bool { return level <= c.o.Level }
+
+func (c *Collector) emit(ch chan<- prometheus.Metric, name string, v float64, labels ...string) {
+	f, _ := metrics.Lookup(name)
+	vt := prometheus.GaugeValue
+	if f.Type == metrics.Counter {
+		vt = prometheus.CounterValue
+	}
+	ch <- prometheus.MustNewConstMetric(c.descs[name], vt, v, labels...)
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *Collector) collectCluster(ch chan<- prometheus.Metric, cl *snapshot.Cluster) {
+	name := cl.Name
+	c.emit(ch, metrics.Up, boolf(cl.Up), name)
+	if !cl.LastSuccess.IsZero() {
+		c.emit(ch, metrics.LastPollSuccess, unix(cl.LastSuccess), name)
+	}
+	if cl.PollDuration.Count > 0 {
+		buckets := make(map[float64]uint64, len(cl.PollDuration.Bounds))
+		for i, b := range cl.PollDuration.Bounds {
+			buckets[b] = cl.PollDuration.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(c.descs[metrics.PollDuration], cl.PollDuration.Count, cl.PollDuration.Sum, buckets, name)
+	}
+	for _, r := range cl.Requests {
+		c.emit(ch, metrics.KafkaRequests, float64(r.Value), name, r.Name)
+	}
+	for _, e := range cl.PollErrors {
+		c.emit(ch, metrics.PollErrors, float64(e.Value), name, e.Name)
+	}
+
+	if c.on(metrics.LevelPartition) {
+		for _, p := range cl.Partitions {
+			part := strconv.Itoa(int(p.Partition))
+			c.emit(ch, metrics.PartitionStartOffset, float64(p.Start), name, p.Topic, part)
+			c.emit(ch, metrics.PartitionEndOffset, float64(p.End), name, p.Topic, part)
+			if p.Stable >= 0 {
+				c.emit(ch, metrics.PartitionStableOffset, float64(p.Stable), name, p.Topic, part)
+			}
+		}
+	}
+	for i := range cl.Groups {
+		c.collectGroup(ch, name, &cl.Groups[i])
+	}
+}
+
+func (c *Collector) collectGroup(ch chan<- prometheus.Metric, cluster string, g *snapshot.Group) {
+	state := metrics.NormalizeGroupState(g.State)
+	for _, s := range metrics.GroupStates {
+		c.emit(ch, metrics.GroupState, boolf(s == state), cluster, g.Name, s)
+	}
+	if !g.HasData {
+		return
+	}
+	c.emit(ch, metrics.GroupLastPollSuccess, unix(g.ObservedAt), cluster, g.Name)
+	c.emit(ch, metrics.GroupMembers, float64(g.Members), cluster, g.Name)
+	c.emit(ch, metrics.GroupStaticMembers, float64(g.StaticMembers), cluster, g.Name)
+	c.emit(ch, metrics.GroupLag, float64(g.Lag), cluster, g.Name)
+	c.emit(ch, metrics.GroupPartitionsWithoutCommit, float64(g.PartitionsWithoutCommit), cluster, g.Name)
+	if c.on(metrics.LevelTopic) {
+		for _, t := range g.Topics {
+			c.emit(ch, metrics.GroupTopicLag, float64(t.Lag), cluster, g.Name, t.Topic)
+		}
+	}
+	if c.on(metrics.LevelPartition) {
+		for _, p := range g.Partitions {
+			part := strconv.Itoa(int(p.Partition))
+			if p.HasCommit {
+				c.emit(ch, metrics.GroupPartitionCommittedOffset, float64(p.Committed), cluster, g.Name, p.Topic, part)
+			}
+			if p.LagKnown {
+				c.emit(ch, metrics.GroupPartitionLag, float64(p.Lag), cluster, g.Name, p.Topic, part)
+			}
+			c.emit(ch, metrics.GroupPartitionMessagesLost, float64(p.LostTotal), cluster, g.Name, p.Topic, part)
+		}
+	}
+}

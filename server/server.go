@@ -1,0 +1,239 @@
+// Package server wires one klagx exporter process together: a poller per
+// configured cluster publishing to one snapshot store, and an HTTP server
+// (exporter-toolkit, so --web.config.file gives TLS and basic auth) that
+// serves /metrics, /healthz and /readyz from that store. A scrape never
+// sends a Kafka request.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/metrics"
+	"github.com/klagx/klagx/poller"
+	"github.com/klagx/klagx/promexport"
+	"github.com/klagx/klagx/snapshot"
+)
+
+// Options is what Run needs. Config must already be validated.
+type Options struct {
+	Config *config.Config
+	// Web holds the exporter-toolkit listener flags (--web.listen-address,
+	// --web.config.file). Addresses are bound by Run itself so that the
+	// bound address (":0" in tests) can be reported through OnListen.
+	Web *web.FlagConfig
+	// TelemetryPath is where metrics are served, default "/metrics".
+	TelemetryPath string
+	// DisableExporterMetrics drops the go_/process_/promhttp_ metrics.
+	DisableExporterMetrics bool
+	// OnListen, if set, is called once per bound address, after binding.
+	OnListen func(addr string)
+	Logger   *slog.Logger
+	Version  string
+}
+
+// Run blocks until ctx is cancelled or the HTTP server fails.
+func Run(ctx context.Context, o Options) error {
+	if o.TelemetryPath == "" {
+		o.TelemetryPath = "/metrics"
+	}
+	logger := o.Logger
+	cfg := o.Config
+
+	names := make([]string, len(cfg.Clusters))
+	for i, c := range cfg.Clusters {
+		names[i] = c.Name
+	}
+	store := snapshot.NewStore(names...)
+
+	var pollers []*poller.Poller
+	defer func() {
+		for _, p := range pollers {
+			p.Close()
+		}
+	}()
+	for _, c := range cfg.Clusters {
+		p, err := poller.New(cfg, c, store, logger)
+		if err != nil {
+			return err
+		}
+		pollers = append(pollers, p)
+	}
+
+	handler := Handler(store, o)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	addrs := []string{":9308"}
+	if o.Web != nil && o.Web.WebListenAddresses != nil && len(*o.Web.WebListenAddresses) > 0 {
+		addrs = *o.Web.WebListenAddresses
+	}
+	flags := o.Web
+	if flags == nil {
+		flags = &web.FlagConfig{}
+	}
+	if flags.WebConfigFile == nil {
+		empty := ""
+		flags.WebConfigFile = &empty
+	}
+	listeners := make([]net.Listener, 0, len(addrs))
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("web.listen-address %q: %w", a, err)
+		}
+		listeners = append(listeners, l)
+	}
+
+	pctx, stopPolling := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, p := range pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(pctx)
+		}()
+	}
+	defer func() {
+		stopPolling()
+		wg.Wait()
+	}()
+
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		logger.Info("serving metrics", "address", l.Addr().String(), "path", o.TelemetryPath)
+		if o.OnListen != nil {
+			o.OnListen(l.Addr().String())
+		}
+		go func() {
+			errc <- web.Serve(l, srv, flags, logger)
+		}()
+	}
+
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// Handler returns the HTTP routes over store: the telemetry path,
+// /healthz (the process is alive), /readyz (every cluster has completed a
+// successful cycle) and a landing page.
+func Handler(store *snapshot.Store, o Options) http.Handler {
+	path := o.TelemetryPath
+	if path == "" {
+		path = "/metrics"
+	}
+	level := metrics.LevelPartition
+	if o.Config != nil {
+		switch o.Config.Granularity {
+		case config.GranularityTopic:
+			level = metrics.LevelTopic
+		case config.GranularityGroup:
+			level = metrics.LevelGroup
+		}
+	}
+	rev, gover := buildInfo()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(promexport.New(store, promexport.Options{
+		Level: level, Version: o.Version, Revision: rev, GoVersion: gover,
+	}))
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}
+	var metricsHandler http.Handler
+	if o.DisableExporterMetrics {
+		metricsHandler = promhttp.HandlerFor(reg, opts)
+	} else {
+		self := prometheus.NewRegistry()
+		self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts.Registry = self
+		metricsHandler = promhttp.InstrumentMetricHandler(self, promhttp.HandlerFor(prometheus.Gatherers{self, reg}, opts))
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(path, metricsHandler)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		snap := store.Load()
+		if snap.Ready() {
+			fmt.Fprintln(w, "ready")
+			return
+		}
+		var waiting []string
+		for _, c := range snap.Clusters {
+			if !c.Ready {
+				msg := c.Name + ": no successful poll cycle yet"
+				if c.LastError != "" {
+					msg += " (last error: " + c.LastError + ")"
+				}
+				waiting = append(waiting, msg)
+			}
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready:\n"+strings.Join(waiting, "\n"))
+	})
+	if path != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "klagx",
+			Description: "Kafka consumer group lag exporter",
+			Version:     o.Version,
+			Links: []web.LandingLinks{
+				{Address: path, Text: "Metrics"},
+				{Address: "/readyz", Text: "Readiness"},
+				{Address: "/healthz", Text: "Health"},
+			},
+		})
+		if err == nil {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}
+
+func buildInfo() (revision, goVersion string) {
+	goVersion = runtime.Version()
+	revision = "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	return revision, goVersion
+}

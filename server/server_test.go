@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/internal/kfaketest"
+)
+
+// runServer starts Run on 127.0.0.1:0 and returns its base URL and a stop
+// function that waits for Run to return.
+func runServer(t *testing.T, cfg *config.Config) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := []string{"127.0.0.1:0"}
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Config:   cfg,
+			Web:      &web.FlagConfig{WebListenAddresses: &addrs},
+			OnListen: func(a string) { addrc <- a },
+			Logger:   kfaketest.Logger(t, slog.LevelWarn),
+			Version:  "test",
+		})
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("Run returned before listening: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start listening")
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	}
+	t.Cleanup(stop)
+	return base, stop
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeEndpoints(t *testing.T) {
+	env := kfaketest.New(t, 3)
+	env.CreateTopic("orders", 2)
+	env.Produce("orders", 0, 7, time.Time{})
+	env.Commit("billing", "orders", map[int32]int64{0: 3})
+
+	base, stop := runServer(t, env.Config(func(c *config.Config) { c.PollInterval = time.Second }))
+	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("/healthz: %d %q", code, body)
+	}
+	kfaketest.WaitFor(t, 30*time.Second, "/readyz to turn ready", func() bool {
+		code, _ := get(t, base+"/readyz")
+		return code == 200
+	})
+	_, body := get(t, base+"/metrics")
+	s := kfaketest.Parse(t, []byte(body))
+	expect(t, s, map[string]float64{
+		kfaketest.Key("klagx_up", "cluster", "test"):              1,
+		gp("klagx_group_partition_lag", "billing", "orders", "0"): 4,
+	})
+	if !s.Has("klagx_build_info", "version", "test") {
+		t.Error("klagx_build_info missing")
+	}
+	if !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "promhttp_metric_handler_requests_total") {
+		t.Error("exporter self metrics missing")
+	}
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, "/metrics") {
+		t.Errorf("landing page: %d", code)
+	}
+	stop()
+}
+
+// TestServeClusterDownAtStart: the process serves, says klagx_up 0 and
+// not-ready, and does not crash.
+func TestServeClusterDownAtStart(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close() // nothing listens there now
+	cfg := &config.Config{Clusters: []config.Cluster{{Name: "down", Brokers: []string{dead}}}, PollInterval: time.Second}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := runServer(t, cfg)
+	kfaketest.WaitFor(t, 30*time.Second, "a failed cycle to be published", func() bool {
+		_, body := get(t, base+"/metrics")
+		return strings.Contains(body, `klagx_poll_duration_seconds_count{cluster="down"}`)
+	})
+	_, body := get(t, base+"/metrics")
+	s := kfaketest.Parse(t, []byte(body))
+	expect(t, s, map[string]float64{kfaketest.Key("klagx_up", "cluster", "down"): 0})
+	code, ready := get(t, base+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(ready, "down") {
+		t.Fatalf("/readyz: %d %q", code, ready)
+	}
+}

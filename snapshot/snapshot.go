@@ -1,0 +1,213 @@
+// Package snapshot holds the immutable result of polling: one Snapshot per
+// moment, with one Cluster per configured Kafka cluster, and the Store that
+// publishes it with an atomic pointer swap.
+//
+// Every reader (the Prometheus exporter, the JSON status, klagx check) calls
+// Store.Load once and renders that value, so a scrape always sees one
+// consistent cycle per cluster and never waits for Kafka. Nothing in a
+// published Snapshot is ever modified.
+//
+// Builder is the stateful part: it turns a cluster's sequence of
+// observations into Cluster values, keeping what spans cycles (last good
+// values and their age, cumulative counters).
+package snapshot
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Snapshot is the state of every cluster at one moment. Treat it as
+// read-only.
+type Snapshot struct {
+	// Clusters is sorted by name.
+	Clusters []*Cluster
+}
+
+// Ready reports whether every cluster has completed at least one successful
+// poll cycle.
+func (s *Snapshot) Ready() bool {
+	for _, c := range s.Clusters {
+		if !c.Ready {
+			return false
+		}
+	}
+	return len(s.Clusters) > 0
+}
+
+// Cluster returns the named cluster, or nil.
+func (s *Snapshot) Cluster(name string) *Cluster {
+	for _, c := range s.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Cluster is one cluster's state after its latest poll cycle.
+type Cluster struct {
+	Name string
+	// Up is true when the latest cycle reached the cluster.
+	Up bool
+	// Ready is true once any cycle has reached the cluster.
+	Ready bool
+	// TakenAt is when the latest cycle ended (zero before the first).
+	TakenAt time.Time
+	// LastSuccess is when the latest cycle that reached the cluster ended.
+	LastSuccess time.Time
+	// LastError is why the latest cycle failed as a whole, if it did.
+	LastError string
+
+	PollDuration Histogram
+	// Requests counts Kafka requests sent since start, by API.
+	Requests []Count
+	// PollErrors counts errors since start, by stage.
+	PollErrors []Count
+
+	// Partitions is sorted by topic and partition.
+	Partitions []Partition
+	// Groups is sorted by name.
+	Groups []Group
+}
+
+// Group returns the named group, or nil.
+func (c *Cluster) Group(name string) *Group {
+	i := sort.Search(len(c.Groups), func(i int) bool { return c.Groups[i].Name >= name })
+	if i < len(c.Groups) && c.Groups[i].Name == name {
+		return &c.Groups[i]
+	}
+	return nil
+}
+
+// Count is a named cumulative counter.
+type Count struct {
+	Name  string
+	Value uint64
+}
+
+// Histogram is a cumulative Prometheus-style histogram.
+type Histogram struct {
+	Count uint64
+	Sum   float64
+	// Bounds are the bucket upper bounds; Counts[i] is the cumulative
+	// number of observations <= Bounds[i].
+	Bounds []float64
+	Counts []uint64
+}
+
+// Partition holds the log offsets of one partition.
+type Partition struct {
+	Topic     string
+	Partition int32
+	Start     int64
+	End       int64
+	// Stable is the last stable offset, or -1 when not listed (the
+	// cluster is not configured read_committed).
+	Stable int64
+	// ObservedAt is when these offsets were read: older than the
+	// cluster's TakenAt when the latest read failed.
+	ObservedAt time.Time
+}
+
+// Group is one consumer group's lag and state.
+type Group struct {
+	Name string
+	// Kind is "classic" or "consumer" (KIP-848).
+	Kind     string
+	State    string
+	Protocol string
+	// Coordinator is the broker coordinating the group.
+	Coordinator int32
+
+	Members       int
+	StaticMembers int
+
+	// ObservedAt is when the values were read. It is older than the
+	// cluster's TakenAt when the latest read of this group failed; Error
+	// then says why.
+	ObservedAt time.Time
+	Error      string
+	// HasData is false for a group that has never been read successfully:
+	// only its listed state is known.
+	HasData bool
+
+	// Lag sums Partitions[].Lag over partitions whose lag is known.
+	Lag int64
+	// PartitionsWithoutCommit counts partitions with no committed offset.
+	PartitionsWithoutCommit int
+	// Topics is sorted by topic.
+	Topics []GroupTopic
+	// Partitions is sorted by topic and partition.
+	Partitions []GroupPartition
+}
+
+// GroupTopic is a group's lag summed over one topic.
+type GroupTopic struct {
+	Topic string
+	Lag   int64
+}
+
+// GroupPartition is a group's position on one partition.
+type GroupPartition struct {
+	Topic     string
+	Partition int32
+	// Committed is the committed offset; valid only if HasCommit.
+	Committed int64
+	HasCommit bool
+	// Lag is the offset lag (>= 0); valid only if LagKnown, which is false
+	// when the partition's offsets have never been read.
+	Lag      int64
+	LagKnown bool
+	// BelowStart is how far the commit is below the log start offset.
+	BelowStart int64
+	// LostTotal counts messages deleted by retention before the group
+	// committed them, since this exporter started.
+	LostTotal uint64
+}
+
+// Store publishes snapshots. The zero value is not usable; use NewStore.
+type Store struct {
+	mu  sync.Mutex // serialises Publish
+	cur atomic.Pointer[Snapshot]
+}
+
+// NewStore returns a store holding one not-yet-polled Cluster per name.
+func NewStore(clusters ...string) *Store {
+	s := &Store{}
+	snap := &Snapshot{}
+	for _, n := range clusters {
+		snap.Clusters = append(snap.Clusters, &Cluster{Name: n})
+	}
+	sort.Slice(snap.Clusters, func(i, j int) bool { return snap.Clusters[i].Name < snap.Clusters[j].Name })
+	s.cur.Store(snap)
+	return s
+}
+
+// Load returns the current snapshot. It never blocks on a poll cycle.
+func (s *Store) Load() *Snapshot { return s.cur.Load() }
+
+// Publish replaces one cluster's state. Other clusters' states are shared
+// with the previous snapshot, which stays valid for readers that hold it.
+func (s *Store) Publish(c *Cluster) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	next := &Snapshot{Clusters: make([]*Cluster, 0, len(old.Clusters)+1)}
+	replaced := false
+	for _, oc := range old.Clusters {
+		if oc.Name == c.Name {
+			next.Clusters = append(next.Clusters, c)
+			replaced = true
+			continue
+		}
+		next.Clusters = append(next.Clusters, oc)
+	}
+	if !replaced {
+		next.Clusters = append(next.Clusters, c)
+		sort.Slice(next.Clusters, func(i, j int) bool { return next.Clusters[i].Name < next.Clusters[j].Name })
+	}
+	s.cur.Store(next)
+}
