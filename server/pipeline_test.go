@@ -396,8 +396,11 @@ func TestRequestsPerCycleIndependentOfGroups(t *testing.T) {
 	if total > 6*brokers {
 		t.Errorf("1000 groups: %d requests per cycle", total)
 	}
+	// kgo refreshes metadata on its own timer, so one extra Metadata (or
+	// a coordinator lookup) can land in either cycle; growth with the
+	// number of groups would be in the hundreds.
 	for api := range bounds {
-		if large[api] > small[api] {
+		if large[api] > small[api]+1 {
 			t.Errorf("%s grows with groups: %d for 10, %d for 1000", api, small[api], large[api])
 		}
 	}

@@ -17,7 +17,7 @@ type serveCmd struct {
 
 // webFlags are the HTTP listener flags, named as in exporter-toolkit.
 type webFlags struct {
-	ListenAddresses        []string `name:"listen-address" default:":9308" placeholder:"ADDRESS" help:"Address to serve metrics on; repeatable (comma-separated in the environment variable). Examples: :9308, [::1]:9308, vsock://:9308. Default: :9308."`
+	ListenAddresses        []string `name:"listen-address" default:":9308" placeholder:"ADDRESS" help:"Address to serve metrics on; repeatable (comma-separated in the environment variable). Examples: :9308, 127.0.0.1:9308, [::1]:9308. Default: :9308."`
 	ConfigFile             string   `name:"config.file" placeholder:"PATH" help:"exporter-toolkit web configuration file enabling TLS and/or basic auth, see https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md. Default: none (plain HTTP)."`
 	TelemetryPath          string   `name:"telemetry-path" default:"/metrics" placeholder:"PATH" help:"Path under which to expose metrics. Default: /metrics."`
 	DisableExporterMetrics bool     `name:"disable-exporter-metrics" help:"Exclude the exporter's own go_*, process_* and promhttp_* metrics. Default: false."`
