@@ -1,0 +1,47 @@
+package promexport
+
+import (
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/klagx/klagx/metrics"
+	"github.com/klagx/klagx/snapshot"
+)
+
+// BenchmarkRender10k gathers and encodes a snapshot of 1,000 groups × 10
+// partitions at partition granularity: the cost of one scrape.
+func BenchmarkRender10k(b *testing.B) {
+	at := time.Unix(1_700_000_000, 0)
+	cl := &snapshot.Cluster{Name: "bench", Up: true, Ready: true, TakenAt: at, LastSuccess: at}
+	for g := range 1000 {
+		grp := snapshot.Group{Name: "group-" + strconv.Itoa(g), Kind: "classic", State: "Stable", HasData: true, ObservedAt: at}
+		topic := "topic-" + strconv.Itoa(g%100)
+		grp.Topics = []snapshot.GroupTopic{{Topic: topic, Lag: 100}}
+		for p := range 10 {
+			grp.Partitions = append(grp.Partitions, snapshot.GroupPartition{Topic: topic, Partition: int32(p), Committed: 5, HasCommit: true, Lag: 10, LagKnown: true})
+		}
+		cl.Groups = append(cl.Groups, grp)
+	}
+	store := snapshot.NewStore("bench")
+	store.Publish(cl)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(New(store, Options{Level: metrics.LevelPartition}))
+	b.ReportAllocs()
+	for b.Loop() {
+		fams, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc := expfmt.NewEncoder(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, f := range fams {
+			if err := enc.Encode(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package snapshot
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/klagx/klagx/observation"
+)
+
+// BenchObservation builds an observation of groups × partitions rows: each
+// group consumes its own topic of the given partition count.
+func benchObservation(groups, partitions int, at time.Time) *observation.Observation {
+	o := &observation.Observation{Cluster: "bench", Start: at, End: at, MetadataOK: true,
+		Groups: map[string]*observation.Group{}, UnlistedBrokers: map[int32]bool{}, Topics: map[string]*observation.Topic{}}
+	for g := range groups {
+		topic := "topic-" + strconv.Itoa(g%100)
+		t, ok := o.Topics[topic]
+		if !ok {
+			t = &observation.Topic{Name: topic, Partitions: map[int32]*observation.Partition{}}
+			for p := range partitions {
+				t.Partitions[int32(p)] = &observation.Partition{Start: 10, End: 1000, Stable: -1}
+			}
+			o.Topics[topic] = t
+		}
+		commits := map[int32]int64{}
+		for p := range partitions {
+			commits[int32(p)] = int64(500 + p)
+		}
+		name := "group-" + strconv.Itoa(g)
+		o.Groups[name] = &observation.Group{Name: name, Kind: observation.KindClassic, State: "Stable",
+			Commits: map[string]map[int32]int64{topic: commits}}
+	}
+	return o
+}
+
+// BenchmarkBuild10k folds a 1,000 groups × 10 partitions observation
+// (10,000 group-partition rows) into a snapshot.
+func BenchmarkBuild10k(b *testing.B) {
+	obs := benchObservation(1000, 10, time.Unix(1_700_000_000, 0))
+	bl := NewBuilder(BuilderOptions{Cluster: "bench", StaleAfter: time.Minute})
+	b.ReportAllocs()
+	for b.Loop() {
+		bl.Build(obs, nil)
+	}
+	b.ReportMetric(10_000, "rows/op")
+}
