@@ -22,9 +22,10 @@ type Collector struct {
 	cfg     *config.Config
 	logger  *slog.Logger
 
-	cl       *kgo.Client
-	adm      *kadm.Client
-	requests *requestCounter
+	cl           *kgo.Client
+	adm          *kadm.Client
+	requests     *requestCounter
+	decompressor kgo.Decompressor
 }
 
 // New builds a Collector for cluster. It does not contact the cluster: a
@@ -56,6 +57,9 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 		cl:       cl,
 		adm:      kadm.NewClient(cl),
 		requests: rc,
+		// Bounded: a record batch claiming a huge decompressed size
+		// cannot exhaust memory.
+		decompressor: kgo.DefaultDecompressor(),
 	}, nil
 }
 

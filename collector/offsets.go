@@ -44,7 +44,7 @@ func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observa
 			obs.AddError(observation.Error{Stage: StageMetadata, Topic: name, Partition: -1, Broker: -1, Err: td.Err})
 			continue
 		}
-		t := &observation.Topic{Name: name, Partitions: make(map[int32]*observation.Partition, len(td.Partitions))}
+		t := &observation.Topic{Name: name, ID: td.ID, Partitions: make(map[int32]*observation.Partition, len(td.Partitions))}
 		for p, pd := range td.Partitions {
 			t.Partitions[p] = &observation.Partition{Leader: pd.Leader, Start: -1, End: -1, Stable: -1}
 		}

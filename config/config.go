@@ -41,6 +41,11 @@ type Config struct {
 	// IncludeInternalTopics keeps topics whose name starts with "__"
 	// (__consumer_offsets, __transaction_state, ...). Default false.
 	IncludeInternalTopics bool
+	// TimeLag configures how the time lag of a group is estimated.
+	TimeLag TimeLag
+	// Thresholds decide the status of each group (ok, warning, critical,
+	// stalled); see [Thresholds.For].
+	Thresholds Thresholds
 }
 
 // Granularity is the finest level at which lag series are exported.
@@ -214,7 +219,14 @@ func (c Config) TopicAllowed(topic string) bool {
 
 // SetDefaults fills zero values with their defaults. [Config.Validate] calls
 // it, so callers rarely need to.
+//
+// Thresholds.Default is only defaulted as a whole when it is entirely zero
+// (not configured): a zero warn/crit value next to set ones means "disabled"
+// and is kept. A zero StallAfter or GrowthWindow, never valid, is always
+// defaulted. The flag layer carries the defaults itself and rejects an
+// explicit 0 where SetDefaults would replace it.
 func (c *Config) SetDefaults() {
+	c.setTimeLagAndThresholdDefaults()
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
 	}
@@ -238,7 +250,8 @@ func (c *Config) SetDefaults() {
 var clusterNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 
 // Validate applies the defaults ([Config.SetDefaults], so it modifies c) and
-// then checks every field. All problems found are returned together
+// then checks every field; it also compiles the Group regex of threshold
+// overrides that only have a Source. All problems found are returned together
 // (errors.Join), each naming its field, e.g.
 // `clusters[1].brokers: "kafka-1" has no port (want host:port)`.
 // Validate does not read files or environment variables; ClientOpts does.
@@ -273,6 +286,7 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, cl.validate(p)...)
 	}
+	errs = append(errs, c.validateTimeLagAndThresholds()...)
 	return errors.Join(errs...)
 }
 

@@ -150,3 +150,134 @@ func TestTopicAllowed(t *testing.T) {
 		t.Error("IncludeInternalTopics must keep __ topics")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
+
+func TestTimeLagAndThresholdDefaults(t *testing.T) {
+	// Nothing set: the whole built-in set.
+	c := Config{Clusters: []Cluster{validCluster("a")}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.TimeLag != (TimeLag{Mode: TimeLagInterpolate, FetchBudget: DefaultFetchBudget}) {
+		t.Errorf("time lag defaults = %+v", c.TimeLag)
+	}
+	want := GroupThresholds{WarnLagSeconds: 2 * time.Minute, CritLagSeconds: 10 * time.Minute, StallAfter: 3 * time.Minute, GrowthWindow: 5 * time.Minute}
+	if c.Thresholds.Default != want || DefaultGroupThresholds() != want {
+		t.Errorf("threshold defaults = %+v", c.Thresholds.Default)
+	}
+
+	// Something set: zero warn/crit stay disabled, only StallAfter and
+	// GrowthWindow (never valid at 0) are defaulted.
+	c = Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{Default: GroupThresholds{CritLag: 500}}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want = GroupThresholds{CritLag: 500, StallAfter: DefaultStallAfter, GrowthWindow: DefaultGrowthWindow}
+	if c.Thresholds.Default != want {
+		t.Errorf("partial thresholds = %+v, want %+v", c.Thresholds.Default, want)
+	}
+}
+
+func TestValidateThresholds(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"mode", func(c *Config) { c.TimeLag.Mode = "fast" }, `time_lag.mode: "fast" is not one of interpolate, exact`},
+		{"fetch budget", func(c *Config) { c.TimeLag.FetchBudget = -1 }, "time_lag.fetch_budget: -1 is below the minimum of 1"},
+		{"negative warn seconds", func(c *Config) { c.Thresholds.Default.WarnLagSeconds = -time.Second }, "warn_lag_seconds: -1s is negative (0 disables the rule)"},
+		{"negative crit seconds", func(c *Config) { c.Thresholds.Default.CritLagSeconds = -time.Second }, "crit_lag_seconds: -1s is negative"},
+		{"negative warn", func(c *Config) { c.Thresholds.Default.WarnLag = -1 }, "warn_lag: -1 is negative"},
+		{"negative crit", func(c *Config) { c.Thresholds.Default.CritLag = -1 }, "crit_lag: -1 is negative"},
+		{"warn seconds above crit", func(c *Config) {
+			c.Thresholds.Default = DefaultGroupThresholds()
+			c.Thresholds.Default.WarnLagSeconds = 11 * time.Minute
+		},
+			"warn_lag_seconds (11m0s) is above crit_lag_seconds (10m0s): the warning threshold must not exceed the critical one (0 disables either)"},
+		{"warn above crit", func(c *Config) { c.Thresholds.Default.WarnLag, c.Thresholds.Default.CritLag = 10, 5 },
+			"warn_lag (10) is above crit_lag (5)"},
+		{"stall below poll", func(c *Config) { c.PollInterval = time.Minute; c.Thresholds.Default.StallAfter = 30 * time.Second },
+			"stall_after: 30s is below poll_interval (1m0s); it must be at least one poll interval"},
+		{"growth below poll", func(c *Config) { c.PollInterval = 10 * time.Minute },
+			"growth_window: 5m0s is below poll_interval (10m0s)"},
+		{"override without group", func(c *Config) { c.Thresholds.Overrides = []ThresholdOverride{{WarnLag: ptr[int64](1)}} },
+			"thresholds[0].group: required"},
+		{"override bad regex", func(c *Config) {
+			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a"}, {Source: "b"}, {Source: "[z-a]"}}
+		}, `thresholds[2].group: invalid regex "[z-a]": invalid character class range`},
+		{"override negative", func(c *Config) { c.Thresholds.Overrides = []ThresholdOverride{{Source: "a", CritLag: ptr[int64](-3)}} },
+			"thresholds[0].crit_lag: -3 is negative"},
+		{"override warn above inherited crit", func(c *Config) {
+			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a", WarnLagSeconds: ptr(time.Hour)}}
+		}, "thresholds[0].warn_lag_seconds (1h0m0s) is above crit_lag_seconds (10m0s, inherited)"},
+		{"override stall zero", func(c *Config) {
+			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a", StallAfter: ptr(time.Duration(0))}}
+		},
+			"thresholds[0].stall_after: 0s is below poll_interval (15s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{Clusters: []Cluster{validCluster("a")}}
+			tt.mod(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want error containing %q", err, tt.want)
+			}
+		})
+	}
+
+	// A bad default is reported once, not again for each override.
+	c := Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{
+		Default:   GroupThresholds{WarnLag: 10, CritLag: 5},
+		Overrides: []ThresholdOverride{{Source: "a", StallAfter: ptr(time.Hour)}},
+	}}
+	if err := c.Validate(); err == nil || strings.Count(err.Error(), "is above") != 1 || strings.Contains(err.Error(), "thresholds[0]") {
+		t.Errorf("Validate() = %v", err)
+	}
+	// Warn equal to crit, and a disabled crit next to a warn, are fine.
+	c = Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{
+		Default: GroupThresholds{WarnLagSeconds: time.Minute, CritLagSeconds: time.Minute, WarnLag: 100, StallAfter: time.Minute},
+	}}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestThresholdsFor(t *testing.T) {
+	c := Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{
+		Default: GroupThresholds{WarnLagSeconds: time.Minute, CritLagSeconds: 5 * time.Minute, CritLag: 1000, StallAfter: time.Minute, GrowthWindow: time.Minute},
+		Overrides: []ThresholdOverride{
+			{Source: "batch-.*", WarnLagSeconds: ptr(time.Hour), CritLagSeconds: ptr(2 * time.Hour)},
+			{Source: "batch-nightly", CritLag: ptr[int64](0)}, // shadowed by the first
+			{Source: "orders|payments", CritLag: ptr[int64](10), WarnLag: ptr[int64](5), StallAfter: ptr(10 * time.Minute), GrowthWindow: ptr(time.Hour)},
+		},
+	}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	th := c.Thresholds
+	def := th.Default
+	for group, want := range map[string]GroupThresholds{
+		"other":         def,
+		"batch-x":       {WarnLagSeconds: time.Hour, CritLagSeconds: 2 * time.Hour, CritLag: 1000, StallAfter: time.Minute, GrowthWindow: time.Minute},
+		"batch-nightly": {WarnLagSeconds: time.Hour, CritLagSeconds: 2 * time.Hour, CritLag: 1000, StallAfter: time.Minute, GrowthWindow: time.Minute},
+		"orders":        {WarnLagSeconds: time.Minute, CritLagSeconds: 5 * time.Minute, WarnLag: 5, CritLag: 10, StallAfter: 10 * time.Minute, GrowthWindow: time.Hour},
+		"payments":      {WarnLagSeconds: time.Minute, CritLagSeconds: 5 * time.Minute, WarnLag: 5, CritLag: 10, StallAfter: 10 * time.Minute, GrowthWindow: time.Hour},
+		"orders-eu":     def, // fully anchored
+		"xbatch-x":      def,
+	} {
+		if got := th.For(group); got != want {
+			t.Errorf("For(%q) = %+v\nwant %+v", group, got, want)
+		}
+	}
+	if th.Overrides[0].Group == nil || th.Overrides[0].Source != "batch-.*" {
+		t.Errorf("Validate did not compile the override: %+v", th.Overrides[0])
+	}
+	// Before Validate (Group nil) an override matches nothing.
+	raw := Thresholds{Default: def, Overrides: []ThresholdOverride{{Source: ".*", CritLag: ptr[int64](1)}}}
+	if raw.For("x") != def {
+		t.Error("an uncompiled override must not match")
+	}
+}

@@ -1,7 +1,8 @@
 // Package config holds the validated, defaulted runtime configuration of
 // klagx: which Kafka clusters to poll and how to reach them (brokers, TLS,
-// SASL), how often to poll, at which label granularity lag is exported, and
-// which groups and topics are kept.
+// SASL), how often to poll, at which label granularity lag is exported,
+// which groups and topics are kept, how time lag is estimated and which
+// thresholds decide the status of a group.
 //
 // Read first:
 //
@@ -16,6 +17,9 @@
 //     keys are errors; a "password" key is rejected with a pointer to
 //     password_file / password_env.
 //   - [Filter]: fully anchored include/exclude regexes (exclude wins).
+//   - [Thresholds] and [TimeLag]: the group status thresholds (defaults plus
+//     per-group overrides, [Thresholds.For] picks the first matching one) and
+//     how the time lag is estimated (interpolate or exact).
 //
 // The package does no Kafka I/O and does not parse command-line flags: the
 // flag layer lives in cmd/klagx and produces a [Config].

@@ -20,9 +20,10 @@ import (
 // `a: {b_c: ...}` (dots nest, dashes become underscores), read through
 // [File.Lookup] by the flag layer, which gives flags and KLAGX_* environment
 // variables precedence over the file. On top of that, `clusters:` is a list
-// of clusters, returned as [File.Clusters]. The accepted keys are those of
-// [FileKeys] plus clusters; anything else is an error naming the key, the line
-// and the file. There is no password key anywhere: use password_file or
+// of clusters, returned as [File.Clusters], and `thresholds:` a list of
+// per-group threshold overrides, returned as [File.Thresholds]. The accepted
+// keys are those of [FileKeys] plus clusters and thresholds; anything else is
+// an error naming the key, the line and the file. There is no password key anywhere: use password_file or
 // password_env.
 //
 // Example:
@@ -30,6 +31,12 @@ import (
 //	poll_interval: 30s
 //	granularity: topic
 //	group: {include: ["orders-.*"], exclude: [".*-test"]}
+//	warn_lag_seconds: 1m
+//	time_lag: {mode: exact, fetch_budget: 500}
+//	thresholds:
+//	  - group: "batch-.*"
+//	    warn_lag_seconds: 30m
+//	    crit_lag_seconds: 2h
 //	clusters:
 //	  - name: prod
 //	    brokers: [k1:9092, k2:9092]
@@ -42,6 +49,9 @@ type File struct {
 	// Clusters from the `clusters:` key, neither defaulted nor validated
 	// (see Config.Validate).
 	Clusters []Cluster
+	// Thresholds from the `thresholds:` key, in order, neither defaulted nor
+	// validated: only Source is set, Config.Validate compiles it into Group.
+	Thresholds []ThresholdOverride
 
 	values map[string]any
 }
@@ -50,17 +60,45 @@ type File struct {
 // contract with the flags of cmd/klagx (a test there checks that each flag
 // has its key here and the other way round).
 type fileSchema struct {
-	PollInterval duration    `yaml:"poll_interval"`
-	Granularity  string      `yaml:"granularity"`
-	Group        fileFilter  `yaml:"group"`
-	Topic        fileTopics  `yaml:"topic"`
-	Brokers      stringList  `yaml:"brokers"`
-	ClusterName  string      `yaml:"cluster_name"`
-	Isolation    string      `yaml:"isolation"`
-	Kafka        fileKafka   `yaml:"kafka"`
-	Web          fileWeb     `yaml:"web"`
-	Log          fileLog     `yaml:"log"`
-	Clusters     []fileClust `yaml:"clusters"`
+	PollInterval duration   `yaml:"poll_interval"`
+	Granularity  string     `yaml:"granularity"`
+	Group        fileFilter `yaml:"group"`
+	Topic        fileTopics `yaml:"topic"`
+	Brokers      stringList `yaml:"brokers"`
+	ClusterName  string     `yaml:"cluster_name"`
+	Isolation    string     `yaml:"isolation"`
+	Kafka        fileKafka  `yaml:"kafka"`
+	Web          fileWeb    `yaml:"web"`
+	Log          fileLog    `yaml:"log"`
+
+	WarnLagSeconds duration    `yaml:"warn_lag_seconds"`
+	CritLagSeconds duration    `yaml:"crit_lag_seconds"`
+	WarnLag        int64       `yaml:"warn_lag"`
+	CritLag        int64       `yaml:"crit_lag"`
+	StallAfter     duration    `yaml:"stall_after"`
+	GrowthWindow   duration    `yaml:"growth_window"`
+	TimeLag        fileTimeLag `yaml:"time_lag"`
+
+	Clusters   []fileClust     `yaml:"clusters"`
+	Thresholds []fileThreshold `yaml:"thresholds"`
+}
+
+// fileTimeLag mirrors --time-lag.mode (alias --time-lag) and
+// --time-lag.fetch-budget.
+type fileTimeLag struct {
+	Mode        string `yaml:"mode"`
+	FetchBudget int    `yaml:"fetch_budget"`
+}
+
+// fileThreshold is one entry of thresholds:; absent keys inherit.
+type fileThreshold struct {
+	Group          string    `yaml:"group"`
+	WarnLagSeconds *duration `yaml:"warn_lag_seconds"`
+	CritLagSeconds *duration `yaml:"crit_lag_seconds"`
+	WarnLag        *int64    `yaml:"warn_lag"`
+	CritLag        *int64    `yaml:"crit_lag"`
+	StallAfter     *duration `yaml:"stall_after"`
+	GrowthWindow   *duration `yaml:"growth_window"`
 }
 
 type fileFilter struct {
@@ -238,16 +276,35 @@ func ParseFile(path string, data []byte) (*File, error) {
 			},
 		})
 	}
+	for _, t := range s.Thresholds {
+		f.Thresholds = append(f.Thresholds, ThresholdOverride{
+			Source:         t.Group,
+			WarnLagSeconds: (*time.Duration)(t.WarnLagSeconds),
+			CritLagSeconds: (*time.Duration)(t.CritLagSeconds),
+			WarnLag:        t.WarnLag,
+			CritLag:        t.CritLag,
+			StallAfter:     (*time.Duration)(t.StallAfter),
+			GrowthWindow:   (*time.Duration)(t.GrowthWindow),
+		})
+	}
 	return f, nil
 }
+
+// listKeys are the top-level keys that are lists of objects rather than
+// flag mirrors.
+var listKeys = map[string]bool{"clusters": true, "thresholds": true}
 
 // Lookup returns the raw value the file sets for a command-line flag name
 // ("poll-interval", "web.listen-address", "kafka.tls.ca-file"): a string,
 // bool, number or []any. ok is false when the file does not set it (an
-// explicit null counts as not set). `clusters` is never returned: it is not a
-// flag, read it from [File.Clusters]. The receiver may be nil.
+// explicit null counts as not set). `clusters` and `thresholds` are never
+// returned: they are not flags, read them from [File.Clusters] and
+// [File.Thresholds]. The receiver may be nil.
 func (f *File) Lookup(flag string) (value any, ok bool) {
-	if f == nil || flag == "clusters" || strings.HasPrefix(flag, "clusters.") {
+	if f == nil {
+		return nil, false
+	}
+	if top, _, _ := strings.Cut(flag, "."); listKeys[top] {
 		return nil, false
 	}
 	var cur any = f.values
@@ -267,7 +324,7 @@ func (f *File) Lookup(flag string) (value any, ok bool) {
 }
 
 // FileKeys lists the dotted keys ("kafka.tls.ca_file") that mirror a flag,
-// sorted; `clusters` and its sub-keys are not included.
+// sorted; `clusters`, `thresholds` and their sub-keys are not included.
 func FileKeys() []string {
 	var keys []string
 	var walk func(t reflect.Type, prefix string)
@@ -275,7 +332,7 @@ func FileKeys() []string {
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			name := yamlName(sf)
-			if name == "clusters" && prefix == "" {
+			if listKeys[name] && prefix == "" {
 				continue
 			}
 			if sf.Type.Kind() == reflect.Struct {
@@ -338,8 +395,17 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 				return err
 			}
 		}
+	case t.Kind() == reflect.Struct && n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+		// `time_lag: exact` is the natural mistake next to --time-lag=exact.
+		// The value is not quoted: it might be a secret (sasl: hunter2).
+		var valid []string
+		for i := range t.NumField() {
+			valid = append(valid, yamlName(t.Field(i)))
+		}
+		key := strings.TrimSuffix(prefix, ".")
+		return fmt.Errorf("%s:%d: %s: want a mapping with keys %s, not a single value (e.g. %s: {%s: ...})", file, n.Line, key, strings.Join(valid, ", "), key, valid[0])
 	}
-	// Kind mismatches are reported by the typed decode.
+	// Other kind mismatches are reported by the typed decode.
 	return nil
 }
 

@@ -8,17 +8,21 @@ import (
 	"time"
 )
 
-// loadAndValidate loads a testdata file and validates its clusters the way
-// the flag layer would (flag-level keys are checked in cmd/klagx).
+// loadAndValidate loads a testdata file and validates its clusters and
+// thresholds the way the flag layer would (flag-level keys are checked in
+// cmd/klagx).
 func loadAndValidate(path string) (*File, error) {
 	f, err := LoadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(f.Clusters) == 0 {
+	if len(f.Clusters) == 0 && len(f.Thresholds) == 0 {
 		return f, nil
 	}
-	c := Config{Clusters: f.Clusters}
+	c := Config{Clusters: f.Clusters, Thresholds: Thresholds{Overrides: f.Thresholds}}
+	if len(c.Clusters) == 0 {
+		c.Clusters = []Cluster{validCluster("placeholder")}
+	}
 	return f, c.Validate()
 }
 
@@ -59,6 +63,17 @@ func TestBadFiles(t *testing.T) {
 		"not_a_mapping.yaml":        `testdata/bad/not_a_mapping.yaml:1: the top level must be a mapping of keys`,
 		"duplicate_key.yaml":        `mapping key "granularity" already defined`,
 		"syntax.yaml":               `testdata/bad/syntax.yaml: yaml:`,
+
+		"threshold_warn_above_crit.yaml":           `thresholds[0].warn_lag_seconds (15m0s) is above crit_lag_seconds (5m0s): the warning threshold must not exceed the critical one`,
+		"threshold_warn_above_inherited_crit.yaml": `thresholds[0].warn_lag_seconds (15m0s) is above crit_lag_seconds (10m0s, inherited)`,
+		"threshold_negative.yaml":                  `thresholds[0].warn_lag: -100 is negative (0 disables the rule)`,
+		"threshold_bad_regex.yaml":                 `thresholds[2].group: invalid regex "orders-(": missing closing )`,
+		"threshold_unknown_key.yaml":               `testdata/bad/threshold_unknown_key.yaml:3: unknown key "thresholds[0].warn_lag_second" (valid here: group, warn_lag_seconds, crit_lag_seconds, warn_lag, crit_lag, stall_after, growth_window)`,
+		"threshold_stall_below_poll.yaml":          `thresholds[0].stall_after: 10s is below poll_interval (15s); it must be at least one poll interval`,
+		"threshold_no_group.yaml":                  `thresholds[0].group: required`,
+		"threshold_numeric_duration.yaml":          `line 3: 600 is not a duration (want a Go duration such as "15s")`,
+		"time_lag_scalar.yaml":                     `testdata/bad/time_lag_scalar.yaml:1: time_lag: want a mapping with keys mode, fetch_budget, not a single value`,
+		"time_lag_unknown_key.yaml":                `testdata/bad/time_lag_unknown_key.yaml:3: unknown key "time_lag.budget" (valid here: mode, fetch_budget)`,
 	}
 	files, _ := filepath.Glob("testdata/bad/*.yaml")
 	if len(files) != len(tests) {
@@ -95,6 +110,12 @@ func TestFullFile(t *testing.T) {
 		"web.config.file":              "/etc/klagx/web.yml",
 		"web.disable-exporter-metrics": true,
 		"log.level":                    "debug",
+		"time-lag.mode":                "exact",
+		"time-lag.fetch-budget":        500,
+		"warn-lag-seconds":             "1m",
+		"warn-lag":                     10000,
+		"crit-lag":                     0,
+		"growth-window":                "10m",
 	}
 	for flag, want := range lookups {
 		got, ok := f.Lookup(flag)
@@ -102,7 +123,7 @@ func TestFullFile(t *testing.T) {
 			t.Errorf("Lookup(%q) = %#v, %v; want %#v", flag, got, ok, want)
 		}
 	}
-	for _, flag := range []string{"brokers", "kafka.tls.enabled", "web", "clusters", "nope.nope", "topic.exclude"} {
+	for _, flag := range []string{"brokers", "kafka.tls.enabled", "web", "clusters", "nope.nope", "topic.exclude", "time-lag", "thresholds", "threshold", "thresholds.group"} {
 		if got, ok := f.Lookup(flag); ok && flag != "topic.exclude" {
 			t.Errorf("Lookup(%q) = %#v, want not set", flag, got)
 		}
@@ -134,6 +155,46 @@ func TestFullFile(t *testing.T) {
 	if c.PollInterval != 15*time.Second {
 		t.Errorf("PollInterval default = %s", c.PollInterval)
 	}
+
+	if len(f.Thresholds) != 2 {
+		t.Fatalf("got %d thresholds, want 2", len(f.Thresholds))
+	}
+	th := f.Thresholds[0]
+	if th.Source != "batch-.*" || th.Group != nil || *th.WarnLagSeconds != time.Hour || *th.CritLagSeconds != 6*time.Hour ||
+		*th.WarnLag != 1000000 || *th.CritLag != 5000000 || *th.StallAfter != 30*time.Minute || *th.GrowthWindow != time.Hour {
+		t.Errorf("thresholds[0] = %+v", th)
+	}
+	th = f.Thresholds[1]
+	if th.Source != "reports-[0-9]{1,3}" || *th.CritLagSeconds != 0 || th.WarnLagSeconds != nil || th.WarnLag != nil ||
+		th.CritLag != nil || th.StallAfter != nil || th.GrowthWindow != nil {
+		t.Errorf("thresholds[1] = %+v", th)
+	}
+	c = Config{Clusters: f.Clusters, Thresholds: Thresholds{Overrides: f.Thresholds}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Thresholds.For("reports-12"); got.CritLagSeconds != 0 || got.WarnLagSeconds != DefaultWarnLagSeconds {
+		t.Errorf("For(reports-12) = %+v", got)
+	}
+}
+
+func TestThresholdsFile(t *testing.T) {
+	f, err := loadAndValidate("testdata/good/thresholds.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Clusters) != 0 || len(f.Thresholds) != 3 || f.Thresholds[1].Source != "x{1,3}" {
+		t.Errorf("file = %+v", f)
+	}
+	if v, ok := f.Lookup("crit-lag-seconds"); !ok || v != "0s" {
+		t.Errorf("Lookup(crit-lag-seconds) = %v, %v", v, ok)
+	}
+	if v, ok := f.Lookup("time-lag.mode"); !ok || v != "exact" {
+		t.Errorf("Lookup(time-lag.mode) = %v, %v", v, ok)
+	}
+	if _, ok := f.Lookup("time-lag.fetch-budget"); ok {
+		t.Error("time-lag.fetch-budget is not set in the file")
+	}
 }
 
 func TestLookupNilAndEmpty(t *testing.T) {
@@ -155,7 +216,8 @@ func TestLookupNilAndEmpty(t *testing.T) {
 
 func TestFileKeys(t *testing.T) {
 	keys := FileKeys()
-	for _, want := range []string{"poll_interval", "kafka.tls.ca_file", "kafka.sasl.password_file", "web.config.file", "topic.include_internal", "log.format"} {
+	for _, want := range []string{"poll_interval", "kafka.tls.ca_file", "kafka.sasl.password_file", "web.config.file", "topic.include_internal", "log.format",
+		"warn_lag_seconds", "crit_lag_seconds", "warn_lag", "crit_lag", "stall_after", "growth_window", "time_lag.mode", "time_lag.fetch_budget"} {
 		found := false
 		for _, k := range keys {
 			found = found || k == want
@@ -165,7 +227,7 @@ func TestFileKeys(t *testing.T) {
 		}
 	}
 	for _, k := range keys {
-		if strings.HasPrefix(k, "clusters") || strings.Contains(k, "password_env") || strings.HasSuffix(k, "password") {
+		if strings.HasPrefix(k, "clusters") || strings.HasPrefix(k, "thresholds") || strings.Contains(k, "password_env") || strings.HasSuffix(k, "password") {
 			t.Errorf("FileKeys() has unexpected %q", k)
 		}
 	}

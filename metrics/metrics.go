@@ -21,6 +21,8 @@ const (
 	LabelStatus    = "status"
 	LabelAPI       = "api"
 	LabelStage     = "stage"
+	LabelMethod    = "method"
+	LabelSeverity  = "severity"
 )
 
 // Family names.
@@ -35,6 +37,24 @@ const (
 	GroupTopicLag                 = "klagx_group_topic_lag"
 	GroupLag                      = "klagx_group_lag"
 	GroupPartitionsWithoutCommit  = "klagx_group_partitions_without_commit"
+
+	GroupPartitionLagSeconds      = "klagx_group_partition_lag_seconds"
+	GroupTopicLagSeconds          = "klagx_group_topic_lag_seconds"
+	GroupLagSeconds               = "klagx_group_lag_seconds"
+	GroupTimeLagError             = "klagx_group_time_lag_error_seconds"
+	GroupTimeLagPartitions        = "klagx_group_time_lag_partitions"
+	GroupPartitionLastCommit      = "klagx_group_partition_last_commit_timestamp_seconds"
+	GroupCommitLatency            = "klagx_group_commit_latency_seconds"
+	GroupCommitGap                = "klagx_group_commit_gap_seconds"
+	GroupCommitGaps               = "klagx_group_commit_gaps_total"
+	GroupRewinds                  = "klagx_group_rewinds_total"
+	GroupMessagesLost             = "klagx_group_messages_lost_total"
+	GroupRetentionHeadroom        = "klagx_group_retention_headroom"
+	GroupRetentionHeadroomSeconds = "klagx_group_retention_headroom_seconds"
+	GroupStatus                   = "klagx_group_status"
+	GroupLagThreshold             = "klagx_group_lag_threshold"
+	GroupLagThresholdSeconds      = "klagx_group_lag_threshold_seconds"
+	GroupStallThresholdSeconds    = "klagx_group_stall_threshold_seconds"
 
 	GroupState           = "klagx_group_state"
 	GroupMembers         = "klagx_group_members"
@@ -96,6 +116,11 @@ type Family struct {
 	GroupScoped bool
 }
 
+// CommitLatencyBuckets are the histogram buckets of
+// klagx_group_commit_latency_seconds: from sub-second stream processors to
+// hourly batch jobs.
+var CommitLatencyBuckets = []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 10800}
+
 // PollDurationBuckets are the histogram buckets of klagx_poll_duration_seconds.
 var PollDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
@@ -149,6 +174,41 @@ var Families = []Family{
 	{Name: GroupPartitionsWithoutCommit, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Partitions of the group's topics for which the group has no committed offset; their lag is counted from the log start offset."},
 
+	{Name: GroupPartitionLagSeconds, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+		Help: "Time lag: age in seconds of the oldest message the group has not consumed from the partition (now minus the timestamp of the record at the committed offset); 0 when caught up, never negative. See klagx_group_time_lag_partitions for how it was obtained."},
+	{Name: GroupTopicLagSeconds, Type: Gauge, Labels: clgt, Level: LevelTopic, GroupScoped: true, Stability: Stable,
+		Help: "Largest klagx_group_partition_lag_seconds over the topic's partitions."},
+	{Name: GroupLagSeconds, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Largest klagx_group_partition_lag_seconds over all partitions the group consumes."},
+	{Name: GroupTimeLagError, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Largest error bound, in seconds, of the group's time-lag estimates: each true value lies within this distance of the exported one (0 when every value is exact or caught up)."},
+	{Name: GroupTimeLagPartitions, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelMethod}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Partitions of the group by how their time lag was obtained: caught_up, exact, interpolated, lower_bound (older than every known point: the value is a lower bound), unknown."},
+	{Name: GroupPartitionLastCommit, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+		Help: "Unix time the committed offset was first seen at its current value: the last observed advance, or the first poll after klagx started. Absent without a commit."},
+	{Name: GroupCommitLatency, Type: Histogram, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Age of the newest message a commit covered, observed when a partition's committed offset advances: the produce-to-commit latency of the group's pipeline."},
+	{Name: GroupCommitGap, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Longest time, in seconds, any partition with lag has gone without commit progress (0 when none has lag). A partition with nothing to consume is never in a gap."},
+	{Name: GroupCommitGaps, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Times the group entered a commit gap longer than its stall threshold (became stalled)."},
+	{Name: GroupRewinds, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Committed offsets seen moving backwards (offset resets, reprocessing)."},
+	{Name: GroupMessagesLost, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Sum of klagx_group_partition_messages_lost_total over the group's partitions."},
+	{Name: GroupRetentionHeadroom, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Smallest distance, in messages, between the log start offset and the committed offset over partitions with lag: how many more messages retention can delete before the group loses data. Absent when no partition has lag."},
+	{Name: GroupRetentionHeadroomSeconds, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Smallest distance, in record time, between the oldest retained message and the oldest unconsumed one over partitions with lag. Absent when no partition has lag or the times are not known."},
+	{Name: GroupStatus, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelStatus}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Group health: 1 for the current status (ok, warning, stalled, stopped, rewind, lost, rebalancing, unknown), 0 for the others. The reason is in /status and klagx check."},
+	{Name: GroupLagThreshold, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelSeverity}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Offset-lag threshold of the group, by severity (warning, critical); absent when disabled."},
+	{Name: GroupLagThresholdSeconds, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelSeverity}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Time-lag threshold of the group in seconds, by severity (warning, critical); absent when disabled. Alert rules compare klagx_group_lag_seconds against it."},
+	{Name: GroupStallThresholdSeconds, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Time without commit progress, with lag, after which the group is stalled."},
+
 	{Name: GroupState, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelState}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Group state reported by the coordinator: 1 for the current state, 0 for the others."},
 	{Name: GroupMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
@@ -167,13 +227,13 @@ var Families = []Family{
 	{Name: KafkaRequests, Type: Counter, Labels: []string{LabelCluster, LabelAPI}, Level: LevelCluster, Stability: Stable,
 		Help: "Kafka requests sent by the exporter, by API name: the cost of klagx to the cluster it watches."},
 	{Name: PollErrors, Type: Counter, Labels: []string{LabelCluster, LabelStage}, Level: LevelCluster, Stability: Stable,
-		Help: "Errors met while polling, by stage (list_groups, describe_groups, describe_consumer_groups, offset_fetch, metadata, list_offsets); one per failed request shard, group or partition."},
+		Help: "Errors met while polling, by stage (list_groups, describe_groups, describe_consumer_groups, offset_fetch, metadata, list_offsets, time_lookup, record_fetch); one per failed request shard, group or partition."},
 	{Name: BuildInfo, Type: Gauge, Labels: []string{"version", "revision", "goversion"}, Level: LevelCluster, Stability: Stable,
 		Help: "Always 1; labels carry the klagx version, git revision and Go version."},
 }
 
 // PollStages are the values of the stage label of klagx_poll_errors_total.
-var PollStages = []string{"list_groups", "describe_groups", "describe_consumer_groups", "offset_fetch", "metadata", "list_offsets"}
+var PollStages = []string{"list_groups", "describe_groups", "describe_consumer_groups", "offset_fetch", "metadata", "list_offsets", "time_lookup", "record_fetch"}
 
 // Lookup returns the family with the given name.
 func Lookup(name string) (Family, bool) {

@@ -139,7 +139,9 @@ func (g *Group) StaticMembers() int {
 
 // Topic is one topic's partitions as seen in one cycle.
 type Topic struct {
-	Name       string
+	Name string
+	// ID is the topic ID (all zero when the broker predates topic IDs).
+	ID         [16]byte
 	Partitions map[int32]*Partition
 }
 

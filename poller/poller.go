@@ -16,6 +16,7 @@ import (
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/observation"
 	"github.com/klagx/klagx/snapshot"
+	"github.com/klagx/klagx/timelag"
 )
 
 // StaleCycles is how many poll intervals a last good value is kept while it
@@ -31,7 +32,14 @@ type Poller struct {
 	interval time.Duration
 	logger   *slog.Logger
 	wasUp    *bool
+	timeLag  config.TimeLag
 }
+
+// MaxLookupRounds bounds the ListOffsets-by-time rounds of one cycle (each
+// round is one request per partition leader). Right after start a few
+// rounds bracket every committed offset; in steady state the end offsets
+// read anyway keep the brackets tight and no round is needed.
+const MaxLookupRounds = 12
 
 // New returns a Poller for cluster publishing to store.
 func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logger *slog.Logger) (*Poller, error) {
@@ -45,9 +53,11 @@ func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logg
 			Cluster:       cluster.Name,
 			ReadCommitted: cluster.Isolation == config.IsolationReadCommitted,
 			StaleAfter:    StaleCycles * cfg.PollInterval,
+			Thresholds:    cfg.Thresholds,
 		}),
 		store:    store,
 		interval: cfg.PollInterval,
+		timeLag:  cfg.TimeLag,
 		logger:   logger.With("cluster", cluster.Name),
 	}, nil
 }
@@ -64,6 +74,10 @@ func (p *Poller) Close() { p.coll.Close() }
 func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Observation) {
 	cctx, cancel := context.WithTimeout(ctx, p.interval)
 	obs := p.coll.Poll(cctx)
+	if obs.Err == nil {
+		p.builder.ObserveOffsets(obs)
+		p.resolveTimes(cctx, obs)
+	}
 	cancel()
 	reqs := p.coll.Requests()
 	counts := make([]snapshot.Count, len(reqs))
@@ -74,6 +88,67 @@ func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Obs
 	p.store.Publish(cl)
 	p.log(obs)
 	return cl, obs
+}
+
+// resolveTimes tightens the time-lag estimates this cycle needs: in exact
+// mode by fetching the records at the committed offsets (within the fetch
+// budget), then by ListOffsets lookups by timestamp, batched per leader,
+// for whatever is still too loosely bracketed.
+func (p *Poller) resolveTimes(ctx context.Context, obs *observation.Observation) {
+	needs := p.builder.Needs(obs)
+	if len(needs) == 0 {
+		return
+	}
+	tr := p.builder.TimeLag()
+	now := obs.End
+	if p.timeLag.Mode == config.TimeLagExact {
+		var recs []collector.RecordAt
+		for _, n := range needs {
+			if e := tr.Track(n.TP).Estimate(n.Offset, n.End, now); e.Method != timelag.Exact {
+				recs = append(recs, collector.RecordAt{TP: n.TP, Offset: n.Offset})
+			}
+		}
+		for r, ts := range p.coll.FetchTimestamps(ctx, obs, recs, p.timeLag.FetchBudget) {
+			tr.Track(r.TP).ObserveRecord(r.Offset, ts)
+		}
+	}
+	target := timelag.Target(p.interval)
+	asked := map[timelag.TP]time.Time{}
+	for round := 0; round < MaxLookupRounds && ctx.Err() == nil; round++ {
+		at := tr.Lookups(needs, now, target)
+		for tp, t := range at {
+			// A lookup that did not narrow the bracket would be asked
+			// again: stop for this partition this cycle.
+			if prev, ok := asked[tp]; ok && prev.Equal(t) {
+				delete(at, tp)
+			}
+		}
+		if len(at) == 0 {
+			return
+		}
+		for tp, l := range p.coll.LookupTimes(ctx, obs, at) {
+			off := l.Offset
+			if !l.Found {
+				off = endOf(obs, tp)
+				if off < 0 {
+					continue
+				}
+			}
+			tr.Track(tp).ObserveLookup(l.Asked, off, l.RecordTime, l.Found)
+		}
+		for tp, t := range at {
+			asked[tp] = t
+		}
+	}
+}
+
+func endOf(obs *observation.Observation, tp timelag.TP) int64 {
+	if t, ok := obs.Topics[tp.Topic]; ok {
+		if p, ok := t.Partitions[tp.Partition]; ok && p.Err == nil {
+			return p.End
+		}
+	}
+	return -1
 }
 
 // Run polls until ctx is done.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/snapshot"
+	"github.com/klagx/klagx/status"
 )
 
 // Options configures a Collector.
@@ -87,11 +88,7 @@ func (c *Collector) collectCluster(ch chan<- prometheus.Metric, cl *snapshot.Clu
 		c.emit(ch, metrics.LastPollSuccess, unix(cl.LastSuccess), name)
 	}
 	if cl.PollDuration.Count > 0 {
-		buckets := make(map[float64]uint64, len(cl.PollDuration.Bounds))
-		for i, b := range cl.PollDuration.Bounds {
-			buckets[b] = cl.PollDuration.Counts[i]
-		}
-		ch <- prometheus.MustNewConstHistogram(c.descs[metrics.PollDuration], cl.PollDuration.Count, cl.PollDuration.Sum, buckets, name)
+		c.histogram(ch, metrics.PollDuration, cl.PollDuration, name)
 	}
 	for _, r := range cl.Requests {
 		c.emit(ch, metrics.KafkaRequests, float64(r.Value), name, r.Name)
@@ -120,6 +117,13 @@ func (c *Collector) collectGroup(ch chan<- prometheus.Metric, cluster string, g 
 	for _, s := range metrics.GroupStates {
 		c.emit(ch, metrics.GroupState, boolf(s == state), cluster, g.Name, s)
 	}
+	st := g.Status
+	if st == "" || !g.HasData {
+		st = string(status.Unknown)
+	}
+	for _, s := range status.All {
+		c.emit(ch, metrics.GroupStatus, boolf(string(s) == st), cluster, g.Name, string(s))
+	}
 	if !g.HasData {
 		return
 	}
@@ -128,9 +132,31 @@ func (c *Collector) collectGroup(ch chan<- prometheus.Metric, cluster string, g 
 	c.emit(ch, metrics.GroupStaticMembers, float64(g.StaticMembers), cluster, g.Name)
 	c.emit(ch, metrics.GroupLag, float64(g.Lag), cluster, g.Name)
 	c.emit(ch, metrics.GroupPartitionsWithoutCommit, float64(g.PartitionsWithoutCommit), cluster, g.Name)
+	if g.LagSecondsKnown {
+		c.emit(ch, metrics.GroupLagSeconds, g.LagSeconds, cluster, g.Name)
+	}
+	c.emit(ch, metrics.GroupTimeLagError, g.TimeLagError, cluster, g.Name)
+	for _, m := range g.TimeLagMethods {
+		c.emit(ch, metrics.GroupTimeLagPartitions, float64(m.Value), cluster, g.Name, m.Name)
+	}
+	c.emit(ch, metrics.GroupCommitGap, g.CommitGap, cluster, g.Name)
+	c.emit(ch, metrics.GroupCommitGaps, float64(g.CommitGaps), cluster, g.Name)
+	c.emit(ch, metrics.GroupRewinds, float64(g.Rewinds), cluster, g.Name)
+	c.emit(ch, metrics.GroupMessagesLost, float64(g.MessagesLost), cluster, g.Name)
+	if g.HeadroomKnown {
+		c.emit(ch, metrics.GroupRetentionHeadroom, float64(g.RetentionHeadroom), cluster, g.Name)
+	}
+	if g.HeadroomSecondsKnown {
+		c.emit(ch, metrics.GroupRetentionHeadroomSeconds, g.RetentionHeadroomSeconds, cluster, g.Name)
+	}
+	c.histogram(ch, metrics.GroupCommitLatency, g.CommitLatency, cluster, g.Name)
+	c.thresholds(ch, cluster, g)
 	if c.on(metrics.LevelTopic) {
 		for _, t := range g.Topics {
 			c.emit(ch, metrics.GroupTopicLag, float64(t.Lag), cluster, g.Name, t.Topic)
+			if t.LagSecondsKnown {
+				c.emit(ch, metrics.GroupTopicLagSeconds, t.LagSeconds, cluster, g.Name, t.Topic)
+			}
 		}
 	}
 	if c.on(metrics.LevelPartition) {
@@ -142,7 +168,48 @@ func (c *Collector) collectGroup(ch chan<- prometheus.Metric, cluster string, g 
 			if p.LagKnown {
 				c.emit(ch, metrics.GroupPartitionLag, float64(p.Lag), cluster, g.Name, p.Topic, part)
 			}
+			if p.TimeLagMethod != "" && p.TimeLagMethod != "unknown" {
+				c.emit(ch, metrics.GroupPartitionLagSeconds, p.LagSeconds, cluster, g.Name, p.Topic, part)
+			}
+			if p.HasCommit && !p.LastCommitAt.IsZero() {
+				c.emit(ch, metrics.GroupPartitionLastCommit, unix(p.LastCommitAt), cluster, g.Name, p.Topic, part)
+			}
 			c.emit(ch, metrics.GroupPartitionMessagesLost, float64(p.LostTotal), cluster, g.Name, p.Topic, part)
 		}
+	}
+}
+
+func (c *Collector) histogram(ch chan<- prometheus.Metric, name string, h snapshot.Histogram, labels ...string) {
+	if len(h.Bounds) == 0 {
+		return
+	}
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		buckets[b] = h.Counts[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(c.descs[name], h.Count, h.Sum, buckets, labels...)
+}
+
+// thresholds exports the group's status thresholds, so that alert rules
+// compare each group against its own (per-group overrides included).
+func (c *Collector) thresholds(ch chan<- prometheus.Metric, cluster string, g *snapshot.Group) {
+	th := g.Thresholds
+	for _, t := range []struct {
+		sev  string
+		secs float64
+		msgs int64
+	}{
+		{"warning", th.WarnLagSeconds.Seconds(), th.WarnLag},
+		{"critical", th.CritLagSeconds.Seconds(), th.CritLag},
+	} {
+		if t.secs > 0 {
+			c.emit(ch, metrics.GroupLagThresholdSeconds, t.secs, cluster, g.Name, t.sev)
+		}
+		if t.msgs > 0 {
+			c.emit(ch, metrics.GroupLagThreshold, float64(t.msgs), cluster, g.Name, t.sev)
+		}
+	}
+	if th.StallAfter > 0 {
+		c.emit(ch, metrics.GroupStallThresholdSeconds, th.StallAfter.Seconds(), cluster, g.Name)
 	}
 }

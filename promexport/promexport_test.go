@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
+	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/snapshot"
 )
@@ -36,14 +37,22 @@ func fixture() *snapshot.Store {
 		},
 		Groups: []snapshot.Group{
 			{Name: "billing", Kind: "classic", State: "Stable", Members: 2, StaticMembers: 1, ObservedAt: at, HasData: true,
-				Lag: 20, PartitionsWithoutCommit: 1,
-				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20}},
+				Lag: 20, PartitionsWithoutCommit: 1, LagSeconds: 42.5, LagSecondsKnown: true, TimeLagError: 15,
+				TimeLagMethods: []snapshot.Count{{Name: "exact", Value: 1}, {Name: "interpolated", Value: 1}},
+				Status:         "warning", Reason: "lag rose from 3 to 20 over 5m0s",
+				Thresholds: config.GroupThresholds{WarnLagSeconds: 2 * time.Minute, CritLagSeconds: 10 * time.Minute, CritLag: 5000, StallAfter: 3 * time.Minute, GrowthWindow: 5 * time.Minute},
+				CommitGap:  12, CommitGaps: 1, Rewinds: 2,
+				CommitLatency: snapshot.Histogram{Count: 3, Sum: 4.5, Bounds: metrics.CommitLatencyBuckets,
+					Counts: []uint64{0, 0, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}},
+				RetentionHeadroom: 10, HeadroomKnown: true, RetentionHeadroomSeconds: 3600, HeadroomSecondsKnown: true,
+				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true}},
 				Partitions: []snapshot.GroupPartition{
-					{Topic: "orders", Partition: 0, Committed: 10, HasCommit: true, Lag: 5, LagKnown: true},
-					{Topic: "orders", Partition: 1, Lag: 15, LagKnown: true},
+					{Topic: "orders", Partition: 0, Committed: 10, HasCommit: true, Lag: 5, LagKnown: true,
+						LagSeconds: 30, TimeLagMethod: "exact", LastCommitAt: at.Add(-12 * time.Second)},
+					{Topic: "orders", Partition: 1, Lag: 15, LagKnown: true, LagSeconds: 42.5, TimeLagMethod: "interpolated", TimeLagError: 15},
 				}},
 			{Name: "late", Kind: "consumer", State: "Reconciling", ObservedAt: at.Add(-30 * time.Second), HasData: true,
-				Error: "UNKNOWN_SERVER_ERROR", Lag: 3,
+				Error: "UNKNOWN_SERVER_ERROR", Lag: 3, Status: "lost", MessagesLost: 3,
 				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 3}},
 				Partitions: []snapshot.GroupPartition{
 					{Topic: "orders", Partition: 1, Committed: 2, HasCommit: true, Lag: 15, LagKnown: true, BelowStart: 3, LostTotal: 3},

@@ -1,8 +1,15 @@
 package snapshot
 
 import (
+	"fmt"
 	"sort"
+	"strconv"
 	"time"
+
+	"github.com/klagx/klagx/commits"
+	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 
 	"github.com/klagx/klagx/lag"
 	"github.com/klagx/klagx/metrics"
@@ -20,6 +27,8 @@ type BuilderOptions struct {
 	// refreshed; older values are dropped instead of frozen. 0 keeps
 	// values forever.
 	StaleAfter time.Duration
+	// Thresholds are the status thresholds (global and per group).
+	Thresholds config.Thresholds
 }
 
 // Builder turns one cluster's observations into Cluster snapshots. It keeps
@@ -29,7 +38,9 @@ type BuilderOptions struct {
 type Builder struct {
 	o        BuilderOptions
 	prev     *Cluster
-	lost     map[gtp]*lag.LostCounter
+	parts    map[gtp]*partState
+	groupSt  map[string]*groupState
+	times    *timelag.Tracker
 	hist     Histogram
 	errs     map[string]uint64
 	everUp   bool
@@ -41,13 +52,39 @@ type gtp struct {
 	partition    int32
 }
 
+// partState is what spans cycles for one group on one partition.
+type partState struct {
+	lost    lag.LostCounter
+	commits commits.Partition
+}
+
+// groupState is what spans cycles for one group.
+type groupState struct {
+	samples    []status.Sample
+	latency    Histogram
+	gaps       uint64
+	inGap      bool
+	rewinds    uint64
+	rewoundAt  time.Time
+	rewoundOn  string
+	lostEvents []lostEvent
+}
+
+type lostEvent struct {
+	at    time.Time
+	n     int64
+	where string
+}
+
 // NewBuilder returns a Builder for one cluster.
 func NewBuilder(o BuilderOptions) *Builder {
 	b := &Builder{
-		o:    o,
-		lost: map[gtp]*lag.LostCounter{},
-		errs: map[string]uint64{},
-		hist: Histogram{Bounds: metrics.PollDurationBuckets, Counts: make([]uint64, len(metrics.PollDurationBuckets))},
+		o:       o,
+		parts:   map[gtp]*partState{},
+		groupSt: map[string]*groupState{},
+		times:   timelag.NewTracker(),
+		errs:    map[string]uint64{},
+		hist:    Histogram{Bounds: metrics.PollDurationBuckets, Counts: make([]uint64, len(metrics.PollDurationBuckets))},
 	}
 	for _, s := range metrics.PollStages {
 		b.errs[s] = 0
@@ -89,6 +126,7 @@ func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster
 	b.everUp, b.lastGood = true, obs.End
 	c.Up, c.Ready, c.LastSuccess = true, true, obs.End
 
+	b.ObserveOffsets(obs)
 	c.Partitions = b.partitions(obs)
 	parts := indexPartitions(c.Partitions)
 	c.Groups = b.groups(obs, parts)
@@ -228,11 +266,24 @@ func firstErr(errs ...error) error {
 }
 
 func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partition, now time.Time) Group {
+	th := b.o.Thresholds.For(og.Name)
 	g := Group{
 		Name: og.Name, Kind: og.Kind, State: og.State, Protocol: og.Protocol, Coordinator: og.Coordinator,
 		Members: len(og.Members), StaticMembers: og.StaticMembers(),
-		ObservedAt: now, HasData: true,
+		ObservedAt: now, HasData: true, Thresholds: th,
 	}
+	gs := b.groupSt[og.Name]
+	if gs == nil {
+		gs = &groupState{latency: newHistogram(metrics.CommitLatencyBuckets)}
+		b.groupSt[og.Name] = gs
+	}
+	methods := map[timelag.Method]int{}
+	var (
+		gap      time.Duration
+		gapWhere string
+		lostNow  int64
+		lostAt   string
+	)
 	for _, topic := range og.Topics() {
 		ps, ok := topicParts[topic]
 		if !ok {
@@ -242,55 +293,285 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 		}
 		gt := GroupTopic{Topic: topic}
 		for _, p := range ps {
+			where := topic + "/" + strconv.Itoa(int(p.Partition))
 			commit := lag.Commit{}
 			if off, ok := og.Commits[topic][p.Partition]; ok {
 				commit = lag.CommitAt(off)
 			}
-			end := p.End
-			if b.o.ReadCommitted && p.Stable >= 0 {
-				end = p.Stable
-			}
+			end := b.lagEnd(p)
 			r := lag.Partition(commit, lag.Offsets{Start: p.Start, End: end})
 			key := gtp{og.Name, topic, p.Partition}
-			lc := b.lost[key]
-			if lc == nil {
-				lc = &lag.LostCounter{}
-				b.lost[key] = lc
+			st := b.parts[key]
+			if st == nil {
+				st = &partState{}
+				b.parts[key] = st
 			}
-			lc.Observe(commit, p.Start)
+			if n := st.lost.Observe(commit, p.Start); n > 0 {
+				gs.lostEvents = append(gs.lostEvents, lostEvent{now, int64(n), where})
+			}
+			ch := st.commits.Observe(commit, r.Lag, now)
+			track := b.times.Track(timelag.TP{Topic: topic, Partition: p.Partition})
+			if ch.Advanced && ch.To > 0 && ch.To <= end && ch.From >= 0 {
+				// The newest message this commit covers is To-1.
+				if e := track.Estimate(ch.To-1, ch.To, now); e.Method == timelag.Exact || e.Method == timelag.Interpolated {
+					gs.latency.observe(e.Seconds)
+				}
+			}
+			if ch.Rewound {
+				gs.rewinds++
+				gs.rewoundAt = now
+				gs.rewoundOn = fmt.Sprintf("%s (from %d to %d)", where, ch.From, ch.To)
+			}
+			pos := positionFor(commit, p.Start)
+			est := track.Estimate(pos, end, now)
+			methods[est.Method]++
 			gp := GroupPartition{
 				Topic: topic, Partition: p.Partition,
 				Committed: commit.Offset, HasCommit: commit.Valid,
 				Lag: r.Lag, LagKnown: true,
-				BelowStart: r.BelowStart, LostTotal: lc.Total,
+				BelowStart: r.BelowStart, LostTotal: st.lost.Total,
+				LagSeconds: est.Seconds, TimeLagMethod: string(est.Method), TimeLagError: est.ErrorBound,
 			}
-			if !commit.Valid {
+			if commit.Valid {
+				gp.LastCommitAt = st.commits.Since
+			} else {
 				gp.Committed = 0
 				g.PartitionsWithoutCommit++
 			}
+			if est.Method != timelag.Unknown {
+				if !gt.LagSecondsKnown || est.Seconds > gt.LagSeconds {
+					gt.LagSeconds = est.Seconds
+				}
+				gt.LagSecondsKnown = true
+				if est.ErrorBound > g.TimeLagError {
+					g.TimeLagError = est.ErrorBound
+				}
+			}
+			if d := st.commits.Gap(r.Lag, now); d > gap {
+				gap, gapWhere = d, where
+			}
+			if r.BelowStart > 0 {
+				lostNow += r.BelowStart
+				lostAt = where
+			}
+			if r.Lag > 0 && commit.Valid && r.BelowStart == 0 {
+				b.headroom(&g, track, commit.Offset, p.Start, end, now)
+			}
+			g.MessagesLost += st.lost.Total
 			g.Partitions = append(g.Partitions, gp)
 			gt.Lag += r.Lag
 		}
 		g.Topics = append(g.Topics, gt)
 		g.Lag += gt.Lag
+		if gt.LagSecondsKnown {
+			if !g.LagSecondsKnown || gt.LagSeconds > g.LagSeconds {
+				g.LagSeconds = gt.LagSeconds
+			}
+			g.LagSecondsKnown = true
+		}
 	}
+	for _, m := range timelag.Methods {
+		if n := methods[m]; n > 0 {
+			g.TimeLagMethods = append(g.TimeLagMethods, Count{Name: string(m), Value: uint64(n)})
+		}
+	}
+	g.CommitGap = gap.Seconds()
+
+	// Status.
+	window := th.GrowthWindow
+	gs.samples = status.Trim(append(gs.samples, status.Sample{At: now, Lag: g.Lag}), now, window)
+	growing, from := status.Growing(gs.samples, now, window)
+	var lostRecent int64
+	keep := gs.lostEvents[:0]
+	for _, e := range gs.lostEvents {
+		if now.Sub(e.at) <= window {
+			keep = append(keep, e)
+			lostRecent += e.n
+			lostAt = e.where
+		}
+	}
+	gs.lostEvents = keep
+	in := status.Input{
+		HasData: true, State: og.State, Members: len(og.Members),
+		Lag: g.Lag, LagSeconds: g.LagSeconds, LagSecondsKnown: g.LagSecondsKnown,
+		Gap: gap, GapWhere: gapWhere,
+		LostNow: lostNow, LostRecent: lostRecent, LostWhere: lostAt,
+		Growing: growing, GrowthFrom: from,
+	}
+	if !gs.rewoundAt.IsZero() && now.Sub(gs.rewoundAt) <= window {
+		in.Rewound = gs.rewoundOn
+	}
+	res := status.Evaluate(in, th)
+	g.Status, g.Reason = string(res.Status), res.Reason
+	stalled := res.Status == status.Stalled
+	if stalled && !gs.inGap {
+		gs.gaps++
+	}
+	gs.inGap = stalled
+	g.CommitGaps = gs.gaps
+	g.Rewinds = gs.rewinds
+	g.CommitLatency = gs.latency.copy()
 	return g
 }
 
-// prune forgets lost counters of group partitions that no longer exist, so
-// churn of groups and topics never grows memory.
+// positionFor is the offset whose record is the oldest unconsumed one:
+// the commit, or the log start offset without a commit or below it.
+func positionFor(c lag.Commit, start int64) int64 {
+	if !c.Valid || c.Offset < start {
+		return start
+	}
+	return c.Offset
+}
+
+// lagEnd is the offset lag is measured to.
+func (b *Builder) lagEnd(p *Partition) int64 {
+	if b.o.ReadCommitted && p.Stable >= 0 {
+		return p.Stable
+	}
+	return p.End
+}
+
+// headroom folds one lagging partition into the group's retention
+// headroom: how far the commit is ahead of the log start, in messages and
+// in record time.
+func (b *Builder) headroom(g *Group, track *timelag.Track, commit, start, end int64, now time.Time) {
+	msgs := commit - start
+	if !g.HeadroomKnown || msgs < g.RetentionHeadroom {
+		g.RetentionHeadroom = msgs
+	}
+	g.HeadroomKnown = true
+	ec := track.Estimate(commit, end, now)
+	es := track.Estimate(start, end, now)
+	if !usable(ec) || !usable(es) {
+		return
+	}
+	secs := ec.RecordTime.Sub(es.RecordTime).Seconds()
+	if secs < 0 {
+		secs = 0
+	}
+	if !g.HeadroomSecondsKnown || secs < g.RetentionHeadroomSeconds {
+		g.RetentionHeadroomSeconds = secs
+	}
+	g.HeadroomSecondsKnown = true
+}
+
+func usable(e timelag.Estimate) bool {
+	return e.Method == timelag.Exact || e.Method == timelag.Interpolated
+}
+
+// ObserveOffsets feeds the cycle's end offsets to the time-lag tracker. The
+// poller calls it before asking for Needs; Build calls it too, and a second
+// call for the same observation changes nothing.
+func (b *Builder) ObserveOffsets(obs *observation.Observation) {
+	if obs.Err != nil || !obs.MetadataOK {
+		return
+	}
+	for name, t := range obs.Topics {
+		for n, p := range t.Partitions {
+			if p.Err != nil || p.End < 0 {
+				continue
+			}
+			b.times.Track(timelag.TP{Topic: name, Partition: n}).ObserveEnd(p.End, obs.End)
+		}
+	}
+}
+
+// TimeLag returns the tracker, for the poller to feed lookups and fetched
+// record timestamps into.
+func (b *Builder) TimeLag() *timelag.Tracker { return b.times }
+
+// Needs lists the offsets whose record timestamps this cycle's estimates
+// depend on: for every readable group, each partition with lag at its
+// oldest unconsumed offset, and the log start offset of that partition (for
+// the retention headroom).
+func (b *Builder) Needs(obs *observation.Observation) []timelag.Need {
+	if obs.Err != nil {
+		return nil
+	}
+	seen := map[timelag.Need]bool{}
+	var out []timelag.Need
+	add := func(n timelag.Need) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, name := range obs.SortedGroups() {
+		og := obs.Groups[name]
+		if og.DescribeErr != nil || og.FetchErr != nil {
+			continue
+		}
+		for _, topic := range og.Topics() {
+			t, ok := obs.Topics[topic]
+			if !ok {
+				continue
+			}
+			for n, p := range t.Partitions {
+				if p.Err != nil || p.Start < 0 || p.End < 0 {
+					continue
+				}
+				commit := lag.Commit{}
+				if off, ok := og.Commits[topic][n]; ok {
+					commit = lag.CommitAt(off)
+				}
+				end := p.End
+				if b.o.ReadCommitted && p.Stable >= 0 {
+					end = p.Stable
+				}
+				pos := positionFor(commit, p.Start)
+				if pos >= end {
+					continue
+				}
+				tp := timelag.TP{Topic: topic, Partition: n}
+				add(timelag.Need{TP: tp, Offset: pos, End: end})
+				if pos > p.Start {
+					add(timelag.Need{TP: tp, Offset: p.Start, End: end})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// prune forgets the state of group partitions, groups and partitions that
+// no longer exist, so churn of groups and topics never grows memory.
 func (b *Builder) prune(c *Cluster) {
-	keep := make(map[gtp]bool, len(b.lost))
+	keep := make(map[gtp]bool, len(b.parts))
+	groups := make(map[string]bool, len(c.Groups))
+	minPos := map[timelag.TP]int64{}
+	for _, p := range c.Partitions {
+		minPos[timelag.TP{Topic: p.Topic, Partition: p.Partition}] = p.End
+	}
 	for _, g := range c.Groups {
+		groups[g.Name] = true
 		for _, p := range g.Partitions {
 			keep[gtp{g.Name, p.Topic, p.Partition}] = true
 		}
 	}
-	for k := range b.lost {
+	for k, st := range b.parts {
 		if !keep[k] {
-			delete(b.lost, k)
+			delete(b.parts, k)
+			continue
+		}
+		tp := timelag.TP{Topic: k.topic, Partition: k.partition}
+		if cur, ok := minPos[tp]; ok && st.commits.HasCommit && st.commits.Offset < cur {
+			minPos[tp] = st.commits.Offset
 		}
 	}
+	for _, p := range c.Partitions {
+		tp := timelag.TP{Topic: p.Topic, Partition: p.Partition}
+		if p.Start < minPos[tp] {
+			// Keep what the log start needs too (headroom, no-commit
+			// groups).
+			minPos[tp] = p.Start
+		}
+	}
+	for name := range b.groupSt {
+		if !groups[name] {
+			delete(b.groupSt, name)
+		}
+	}
+	b.times.Retain(minPos)
 }
 
 func (b *Builder) observeDuration(sec float64) {
@@ -316,4 +597,23 @@ func (b *Builder) errCounts() []Count {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+func newHistogram(bounds []float64) Histogram {
+	return Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds))}
+}
+
+func (h *Histogram) observe(v float64) {
+	h.Count++
+	h.Sum += v
+	for i, ub := range h.Bounds {
+		if v <= ub {
+			h.Counts[i]++
+		}
+	}
+}
+
+func (h Histogram) copy() Histogram {
+	h.Counts = append([]uint64(nil), h.Counts...)
+	return h
 }

@@ -117,8 +117,8 @@ func TestBuilderDeletedGroupVanishesUnlessBrokerUnlisted(t *testing.T) {
 	if g := c.Group("on2"); g == nil || g.Error == "" {
 		t.Fatal("group on2's coordinator did not answer ListGroups: keep it")
 	}
-	if len(b.lost) != 2 {
-		t.Fatalf("lost counters not pruned with the deleted group: %d", len(b.lost))
+	if len(b.parts) != 2 {
+		t.Fatalf("lost counters not pruned with the deleted group: %d", len(b.parts))
 	}
 }
 

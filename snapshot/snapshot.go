@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klagx/klagx/config"
 )
 
 // Snapshot is the state of every cluster at one moment. Treat it as
@@ -136,6 +138,42 @@ type Group struct {
 
 	// Lag sums Partitions[].Lag over partitions whose lag is known.
 	Lag int64
+	// LagSeconds is the largest time lag of any partition (valid if
+	// LagSecondsKnown); TimeLagError the largest error bound among them.
+	LagSeconds      float64
+	LagSecondsKnown bool
+	TimeLagError    float64
+	// TimeLagMethods counts partitions by how their time lag was obtained
+	// (timelag.Method names), sorted by name.
+	TimeLagMethods []Count
+
+	// Status and Reason are the group's health (status package).
+	Status string
+	Reason string
+	// Thresholds are the status thresholds that apply to this group.
+	Thresholds config.GroupThresholds
+
+	// CommitGap is the longest time, in seconds, without commit progress
+	// on a partition with lag (0 when none); CommitGaps counts the times
+	// the group entered a gap longer than its stall threshold.
+	CommitGap  float64
+	CommitGaps uint64
+	// Rewinds counts committed offsets seen moving backwards.
+	Rewinds uint64
+	// MessagesLost sums the partitions' LostTotal.
+	MessagesLost uint64
+	// CommitLatency is the histogram of the age of the newest message a
+	// commit covered, observed when commits advance.
+	CommitLatency Histogram
+
+	// RetentionHeadroom is, over partitions with lag, the smallest
+	// distance in messages from the log start offset to the committed
+	// offset (valid if HeadroomKnown); RetentionHeadroomSeconds the same
+	// in record time (valid if HeadroomSecondsKnown).
+	RetentionHeadroom        int64
+	HeadroomKnown            bool
+	RetentionHeadroomSeconds float64
+	HeadroomSecondsKnown     bool
 	// PartitionsWithoutCommit counts partitions with no committed offset.
 	PartitionsWithoutCommit int
 	// Topics is sorted by topic.
@@ -146,8 +184,12 @@ type Group struct {
 
 // GroupTopic is a group's lag summed over one topic.
 type GroupTopic struct {
-	Topic string
-	Lag   int64
+	Topic      string
+	Lag        int64
+	LagSeconds float64
+	// LagSecondsKnown is false when no partition of the topic has a time
+	// lag estimate.
+	LagSecondsKnown bool
 }
 
 // GroupPartition is a group's position on one partition.
@@ -166,6 +208,17 @@ type GroupPartition struct {
 	// LostTotal counts messages deleted by retention before the group
 	// committed them, since this exporter started.
 	LostTotal uint64
+
+	// LagSeconds is the age of the oldest unconsumed message (valid if
+	// TimeLagMethod is not "unknown"); TimeLagError its error bound in
+	// seconds.
+	LagSeconds    float64
+	TimeLagMethod string
+	TimeLagError  float64
+	// LastCommitAt is when the committed offset was first seen at its
+	// current value: the last observed advance, or the first observation
+	// after start. Zero without a commit.
+	LastCommitAt time.Time
 }
 
 // Store publishes snapshots. The zero value is not usable; use NewStore.

@@ -37,6 +37,31 @@ type configFlags struct {
 	TopicExclude []string `name:"topic.exclude" sep:"none" placeholder:"REGEX" help:"Drop topics whose name matches this fully anchored regex (wins over --topic.include); repeatable. Default: none."`
 
 	TopicIncludeInternal bool `name:"topic.include-internal" help:"Also report internal topics (names starting with __). Default: false."`
+
+	TimeLag    timeLagFlags   `embed:"" prefix:"time-lag."`
+	Thresholds thresholdFlags `embed:""`
+}
+
+// timeLagFlags configure the time-lag estimation. The mode flag is
+// --time-lag.mode rather than --time-lag because the YAML mirror of
+// --time-lag.fetch-budget makes time_lag a mapping (time_lag: {mode: ...,
+// fetch_budget: ...}); --time-lag is kept as an alias of --time-lag.mode.
+type timeLagFlags struct {
+	Mode        string `name:"mode" aliases:"time-lag" default:"interpolate" placeholder:"MODE" help:"How the time lag (seconds behind) is estimated: interpolate (from the end offsets seen over time, no extra reads) or exact (reads the record at each committed offset for its timestamp). Also accepted as --time-lag. Default: interpolate."`
+	FetchBudget int    `name:"fetch-budget" default:"1000" placeholder:"N" help:"With --time-lag.mode=exact, the maximum number of record fetches per poll cycle per cluster; at least 1. Default: 1000."`
+}
+
+// thresholdFlags decide the status of each consumer group. They are shared
+// by serve and (later) check: embed the struct to get the same flags.
+type thresholdFlags struct {
+	WarnLagSeconds time.Duration `name:"warn-lag-seconds" default:"2m" placeholder:"DURATION" help:"A group is warning when its time lag reaches this; 0 disables the rule. Default: 2m."`
+	CritLagSeconds time.Duration `name:"crit-lag-seconds" default:"10m" placeholder:"DURATION" help:"A group is critical when its time lag reaches this; 0 disables the rule. Default: 10m."`
+	WarnLag        int64         `name:"warn-lag" default:"0" placeholder:"MESSAGES" help:"A group is warning when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
+	CritLag        int64         `name:"crit-lag" default:"0" placeholder:"MESSAGES" help:"A group is critical when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
+	StallAfter     time.Duration `name:"stall-after" default:"3m" placeholder:"DURATION" help:"A group with lag but no commit progress for this long is stalled; at least --poll-interval. Default: 3m."`
+	GrowthWindow   time.Duration `name:"growth-window" default:"5m" placeholder:"DURATION" help:"A group whose lag rises through this whole window is warning; at least --poll-interval. Default: 5m."`
+
+	Overrides []string `name:"threshold" sep:";" placeholder:"group=REGEX,KEY=VALUE,..." help:"Thresholds for the groups whose name fully matches REGEX; repeatable, the first matching entry wins, unset keys come from the flags above (in KLAGX_THRESHOLD, separate entries with ';'). Comma-separated key=value pairs; group is required. Keys: group, warn-lag-seconds, crit-lag-seconds, warn-lag, crit-lag, stall-after, growth-window. A comma in the regex only works when the text after it has no '='; write such regexes in the config file's thresholds: list instead. Overrides the config file's thresholds. Default: none."`
 }
 
 // tlsFlags configure TLS for the --brokers cluster.
@@ -81,6 +106,10 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	thresholds, err := f.Thresholds.thresholds(file)
+	if err != nil {
+		return nil, err
+	}
 	cfg := &config.Config{
 		Clusters:              clusters,
 		PollInterval:          f.PollInterval,
@@ -88,11 +117,27 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 		Groups:                groups,
 		Topics:                topics,
 		IncludeInternalTopics: f.TopicIncludeInternal,
+		TimeLag: config.TimeLag{
+			Mode:        config.TimeLagMode(f.TimeLag.Mode),
+			FetchBudget: f.TimeLag.FetchBudget,
+		},
+		Thresholds: thresholds,
 	}
+	// 0 would silently become the default in Validate; an explicit 0 is a
+	// mistake.
 	if f.PollInterval == 0 {
-		// 0 would silently become the default in Validate; an explicit
-		// --poll-interval=0 is a mistake.
 		return nil, errors.New("poll_interval: 0s is below the minimum of 1s")
+	}
+	if f.TimeLag.FetchBudget == 0 {
+		return nil, errors.New("time_lag.fetch_budget: 0 is below the minimum of 1")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"stall_after", f.Thresholds.StallAfter}, {"growth_window", f.Thresholds.GrowthWindow}} {
+		if d.v == 0 {
+			return nil, fmt.Errorf("%s: 0s is below poll_interval (%s); it must be at least one poll interval", d.name, f.PollInterval)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -149,6 +194,87 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 	return nil, errNoCluster
 }
 
+// thresholds builds the default thresholds from the flags and the overrides
+// from --threshold, else from the config file's thresholds: list. The
+// override regexes are compiled by config.Config.Validate.
+func (t *thresholdFlags) thresholds(file *config.File) (config.Thresholds, error) {
+	out := config.Thresholds{Default: config.GroupThresholds{
+		WarnLagSeconds: t.WarnLagSeconds,
+		CritLagSeconds: t.CritLagSeconds,
+		WarnLag:        t.WarnLag,
+		CritLag:        t.CritLag,
+		StallAfter:     t.StallAfter,
+		GrowthWindow:   t.GrowthWindow,
+	}}
+	if len(t.Overrides) > 0 {
+		for i, spec := range t.Overrides {
+			o, err := parseThresholdSpec(spec)
+			if err != nil {
+				return config.Thresholds{}, fmt.Errorf("--threshold[%d]: %w", i, err)
+			}
+			out.Overrides = append(out.Overrides, o)
+		}
+	} else if file != nil {
+		out.Overrides = slices.Clone(file.Thresholds)
+	}
+	return out, nil
+}
+
+// thresholdKeys are the keys of a --threshold value.
+var thresholdKeys = []string{"group", "warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window"}
+
+// parseThresholdSpec parses one --threshold value:
+// group=batch-.*,warn-lag-seconds=30m,crit-lag=100000. As in --cluster, a
+// token without '=' continues the previous value, so group=x{1,3} works.
+func parseThresholdSpec(spec string) (config.ThresholdOverride, error) {
+	values, order, err := splitKeyValues(spec, thresholdKeys, nil, "group=orders-.*,warn-lag-seconds=30s")
+	if err != nil {
+		return config.ThresholdOverride{}, err
+	}
+	if _, ok := values["group"]; !ok {
+		return config.ThresholdOverride{}, errors.New(`key "group" is required (a regex of the group names the entry applies to)`)
+	}
+	var o config.ThresholdOverride
+	dur := func(key, v string) (*time.Duration, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a duration (want a Go duration such as \"30s\")", key, v)
+		}
+		return &d, nil
+	}
+	count := func(key, v string) (*int64, error) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a whole number of messages", key, v)
+		}
+		return &n, nil
+	}
+	for _, key := range order {
+		v := strings.TrimSpace(values[key])
+		var err error
+		switch key {
+		case "group":
+			o.Source = v
+		case "warn-lag-seconds":
+			o.WarnLagSeconds, err = dur(key, v)
+		case "crit-lag-seconds":
+			o.CritLagSeconds, err = dur(key, v)
+		case "warn-lag":
+			o.WarnLag, err = count(key, v)
+		case "crit-lag":
+			o.CritLag, err = count(key, v)
+		case "stall-after":
+			o.StallAfter, err = dur(key, v)
+		case "growth-window":
+			o.GrowthWindow, err = dur(key, v)
+		}
+		if err != nil {
+			return config.ThresholdOverride{}, err
+		}
+	}
+	return o, nil
+}
+
 // clusterKeys are the keys of a --cluster value.
 var clusterKeys = []string{
 	"name", "brokers", "isolation",
@@ -161,34 +287,15 @@ var clusterKeys = []string{
 // without '=' is appended (with its comma) to the previous key's value.
 // Errors never quote values, which might be secrets typed in by mistake.
 func parseClusterSpec(spec string) (config.Cluster, error) {
-	values := map[string]string{}
-	var order []string
-	last := ""
-	for _, tok := range strings.Split(spec, ",") {
-		key, val, hasEq := strings.Cut(tok, "=")
-		if !hasEq {
-			if last == "" {
-				if strings.TrimSpace(tok) == "" {
-					continue
-				}
-				return config.Cluster{}, errors.New("want comma-separated key=value pairs starting with a key, e.g. name=prod,brokers=k1:9092,k2:9092")
-			}
-			values[last] += "," + tok
-			continue
+	rejectPassword := func(key string) error {
+		if key == "password" || key == "sasl-password" || key == "pass" || key == "sasl-pass" {
+			return fmt.Errorf("key %q is not accepted: passwords are never taken from the command line; use sasl-password-file=PATH or sasl-password-env=VARIABLE", key)
 		}
-		key = strings.ToLower(strings.TrimSpace(key))
-		switch {
-		case key == "password" || key == "sasl-password" || key == "pass" || key == "sasl-pass":
-			return config.Cluster{}, fmt.Errorf("key %q is not accepted: passwords are never taken from the command line; use sasl-password-file=PATH or sasl-password-env=VARIABLE", key)
-		case !slices.Contains(clusterKeys, key):
-			return config.Cluster{}, fmt.Errorf("unknown key %q (valid keys: %s)", key, strings.Join(clusterKeys, ", "))
-		}
-		if _, dup := values[key]; dup {
-			return config.Cluster{}, fmt.Errorf("key %q given twice", key)
-		}
-		values[key] = val
-		order = append(order, key)
-		last = key
+		return nil
+	}
+	values, order, err := splitKeyValues(spec, clusterKeys, rejectPassword, "name=prod,brokers=k1:9092,k2:9092")
+	if err != nil {
+		return config.Cluster{}, err
 	}
 	var c config.Cluster
 	for _, key := range order {
@@ -229,6 +336,46 @@ func parseClusterSpec(spec string) (config.Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// splitKeyValues splits a comma-separated key=value spec (--cluster,
+// --threshold). A token without '=' is appended (with its comma) to the
+// previous key's value. Keys are lower-cased and must be in valid; reject,
+// when not nil, may refuse a key first. example is shown when the spec does
+// not start with a key. Values are returned untrimmed, keys in spec order.
+func splitKeyValues(spec string, valid []string, reject func(key string) error, example string) (map[string]string, []string, error) {
+	values := map[string]string{}
+	var order []string
+	last := ""
+	for _, tok := range strings.Split(spec, ",") {
+		key, val, hasEq := strings.Cut(tok, "=")
+		if !hasEq {
+			if last == "" {
+				if strings.TrimSpace(tok) == "" {
+					continue
+				}
+				return nil, nil, fmt.Errorf("want comma-separated key=value pairs starting with a key, e.g. %s", example)
+			}
+			values[last] += "," + tok
+			continue
+		}
+		key = strings.ToLower(strings.TrimSpace(key))
+		if reject != nil {
+			if err := reject(key); err != nil {
+				return nil, nil, err
+			}
+		}
+		if !slices.Contains(valid, key) {
+			return nil, nil, fmt.Errorf("unknown key %q (valid keys: %s)", key, strings.Join(valid, ", "))
+		}
+		if _, dup := values[key]; dup {
+			return nil, nil, fmt.Errorf("key %q given twice", key)
+		}
+		values[key] = val
+		order = append(order, key)
+		last = key
+	}
+	return values, order, nil
 }
 
 func parseBool(key, v string) (bool, error) {

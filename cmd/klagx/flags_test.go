@@ -392,6 +392,8 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 		"kafka.sasl.mechanism", "kafka.sasl.username", "kafka.sasl.password-file", "kafka.sasl.token-file",
 		"poll-interval", "granularity", "group.include", "group.exclude", "topic.include", "topic.exclude",
 		"topic.include-internal",
+		"time-lag.mode", "time-lag.fetch-budget",
+		"warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window", "threshold",
 		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics",
 	}
 	for _, f := range flags {
@@ -440,13 +442,14 @@ func serveFlags(t *testing.T) []*kong.Flag {
 }
 
 // TestFileKeysMirrorFlags keeps config.FileKeys and the flags in step: each
-// flag (but --config.file and --cluster) has its YAML key and back.
+// flag (but --config.file, --cluster and --threshold) has its YAML key and
+// back.
 func TestFileKeysMirrorFlags(t *testing.T) {
 	keys := config.FileKeys()
 	var fromFlags []string
 	for _, fl := range serveFlags(t) {
 		switch fl.Name {
-		case "help", "config.file", "cluster":
+		case "help", "config.file", "cluster", "threshold":
 			continue
 		}
 		fromFlags = append(fromFlags, strings.ReplaceAll(fl.Name, "-", "_"))
@@ -502,5 +505,178 @@ func TestVersionAndUsage(t *testing.T) {
 	code, out, _ = runCLI(t, "--help")
 	if code != exitOK || !strings.Contains(out, "serve") || !strings.Contains(out, "version") {
 		t.Errorf("--help: code %d, out %q", code, out)
+	}
+}
+
+func TestParseThresholdSpec(t *testing.T) {
+	o, err := parseThresholdSpec("group=batch-.*,warn-lag-seconds=30s,crit-lag-seconds=2m,warn-lag=1000,crit-lag=5000,stall-after=1m,growth-window=10m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Source != "batch-.*" || o.Group != nil || *o.WarnLagSeconds != 30*time.Second || *o.CritLagSeconds != 2*time.Minute ||
+		*o.WarnLag != 1000 || *o.CritLag != 5000 || *o.StallAfter != time.Minute || *o.GrowthWindow != 10*time.Minute {
+		t.Errorf("got %+v", o)
+	}
+	// Unset keys stay nil (inherit); a comma continues the regex.
+	o, err = parseThresholdSpec("crit-lag=0,group=x{1,3}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Source != "x{1,3}" || *o.CritLag != 0 || o.WarnLag != nil || o.WarnLagSeconds != nil || o.StallAfter != nil {
+		t.Errorf("got %+v", o)
+	}
+
+	bad := []struct{ spec, want string }{
+		{"group=a,colour=blue", `unknown key "colour" (valid keys: group, warn-lag-seconds, crit-lag-seconds, warn-lag, crit-lag, stall-after, growth-window)`},
+		{"warn-lag=5", `key "group" is required`},
+		{"orders,group=a", "want comma-separated key=value pairs starting with a key, e.g. group=orders-.*,warn-lag-seconds=30s"},
+		{"group=a,group=b", `key "group" given twice`},
+		{"group=a,warn-lag-seconds=30", `warn-lag-seconds: "30" is not a duration (want a Go duration such as "30s")`},
+		{"group=a,crit-lag=lots", `crit-lag: "lots" is not a whole number of messages`},
+	}
+	for _, tt := range bad {
+		_, err := parseThresholdSpec(tt.spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseThresholdSpec(%q) = %v, want %q", tt.spec, err, tt.want)
+		}
+	}
+}
+
+func TestThresholdAndTimeLagFlags(t *testing.T) {
+	// Defaults.
+	cfg, err := serveConfig(t, "--brokers=a:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Thresholds.Default != config.DefaultGroupThresholds() || len(cfg.Thresholds.Overrides) != 0 {
+		t.Errorf("thresholds = %+v", cfg.Thresholds)
+	}
+	if cfg.TimeLag != (config.TimeLag{Mode: config.TimeLagInterpolate, FetchBudget: 1000}) {
+		t.Errorf("time lag = %+v", cfg.TimeLag)
+	}
+
+	// Every flag, and 0 disabling the time-lag rules.
+	cfg, err = serveConfig(t, "--brokers=a:9092",
+		"--warn-lag-seconds=0", "--crit-lag-seconds=0s", "--warn-lag=100", "--crit-lag=1000", "--stall-after=1m", "--growth-window=20m",
+		"--time-lag=exact", "--time-lag.fetch-budget=50",
+		"--threshold=group=batch-.*,crit-lag-seconds=1h", "--threshold", "group=orders,stall-after=30s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.GroupThresholds{WarnLag: 100, CritLag: 1000, StallAfter: time.Minute, GrowthWindow: 20 * time.Minute}
+	if cfg.Thresholds.Default != want {
+		t.Errorf("default = %+v\nwant %+v", cfg.Thresholds.Default, want)
+	}
+	if cfg.TimeLag != (config.TimeLag{Mode: config.TimeLagExact, FetchBudget: 50}) {
+		t.Errorf("time lag = %+v", cfg.TimeLag)
+	}
+	if got := cfg.Thresholds.For("batch-1"); got.CritLagSeconds != time.Hour || got.WarnLag != 100 {
+		t.Errorf("For(batch-1) = %+v", got)
+	}
+	if got := cfg.Thresholds.For("orders"); got.StallAfter != 30*time.Second || got.CritLagSeconds != 0 {
+		t.Errorf("For(orders) = %+v", got)
+	}
+	cfg, err = serveConfig(t, "--brokers=a:9092", "--time-lag.mode=exact")
+	if err != nil || cfg.TimeLag.Mode != config.TimeLagExact {
+		t.Errorf("--time-lag.mode: %v", err)
+	}
+
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--time-lag=fast"}, `time_lag.mode: "fast" is not one of interpolate, exact`},
+		{[]string{"--time-lag.fetch-budget=0"}, "time_lag.fetch_budget: 0 is below the minimum of 1"},
+		{[]string{"--time-lag.fetch-budget=-5"}, "time_lag.fetch_budget: -5 is below the minimum of 1"},
+		{[]string{"--warn-lag-seconds=11m"}, "warn_lag_seconds (11m0s) is above crit_lag_seconds (10m0s)"},
+		{[]string{"--warn-lag=10", "--crit-lag=5"}, "warn_lag (10) is above crit_lag (5)"},
+		{[]string{"--crit-lag=-1"}, "crit_lag: -1 is negative (0 disables the rule)"},
+		{[]string{"--stall-after=0"}, "stall_after: 0s is below poll_interval (15s); it must be at least one poll interval"},
+		{[]string{"--growth-window=0s"}, "growth_window: 0s is below poll_interval (15s)"},
+		{[]string{"--poll-interval=1m", "--stall-after=30s"}, "stall_after: 30s is below poll_interval (1m0s)"},
+		{[]string{"--threshold=group=a", "--threshold=group=b,warn-lag=x"}, `--threshold[1]: warn-lag: "x" is not a whole number of messages`},
+		{[]string{"--threshold=group=a", "--threshold=group=b", "--threshold=group=c("}, `thresholds[2].group: invalid regex "c(": missing closing )`},
+		{[]string{"--threshold=group=a,warn-lag-seconds=1h"}, "thresholds[0].warn_lag_seconds (1h0m0s) is above crit_lag_seconds (10m0s, inherited)"},
+		{[]string{"--threshold=group=a,colour=red"}, `--threshold[0]: unknown key "colour" (valid keys: group,`},
+	}
+	for _, tt := range tests {
+		_, err := serveConfig(t, append([]string{"--brokers=a:9092"}, tt.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestThresholdPrecedence(t *testing.T) {
+	path := writeYAML(t, `
+warn_lag_seconds: 3m
+crit_lag: 500
+time_lag: {mode: exact, fetch_budget: 7}
+thresholds:
+  - group: "file-.*"
+    warn_lag_seconds: 1m
+  - group: "x{1,3}"
+    crit_lag: 9
+`)
+	t.Setenv("KLAGX_CONFIG_FILE", path)
+	base := []string{"--brokers=a:9092"}
+
+	// file > default
+	cfg, err := serveConfig(t, base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Thresholds.Default
+	if d.WarnLagSeconds != 3*time.Minute || d.CritLag != 500 || d.CritLagSeconds != 10*time.Minute || d.StallAfter != 3*time.Minute {
+		t.Errorf("file layer not applied: %+v", d)
+	}
+	if cfg.TimeLag != (config.TimeLag{Mode: config.TimeLagExact, FetchBudget: 7}) {
+		t.Errorf("time lag from file = %+v", cfg.TimeLag)
+	}
+	if len(cfg.Thresholds.Overrides) != 2 || cfg.Thresholds.For("file-a").WarnLagSeconds != time.Minute || cfg.Thresholds.For("xxx").CritLag != 9 {
+		t.Errorf("file thresholds = %+v", cfg.Thresholds.Overrides)
+	}
+
+	// env > file; KLAGX_THRESHOLD replaces the file's list.
+	t.Setenv("KLAGX_WARN_LAG_SECONDS", "4m")
+	t.Setenv("KLAGX_TIME_LAG_MODE", "interpolate")
+	t.Setenv("KLAGX_THRESHOLD", "group=env-.*,crit-lag=1;group=env2,crit-lag=2")
+	cfg, err = serveConfig(t, base...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Thresholds.Default.WarnLagSeconds != 4*time.Minute || cfg.Thresholds.Default.CritLag != 500 {
+		t.Errorf("env does not override file: %+v", cfg.Thresholds.Default)
+	}
+	if cfg.TimeLag != (config.TimeLag{Mode: config.TimeLagInterpolate, FetchBudget: 7}) {
+		t.Errorf("time lag env > file = %+v", cfg.TimeLag)
+	}
+	if o := cfg.Thresholds.Overrides; len(o) != 2 || o[0].Source != "env-.*" || o[1].Source != "env2" {
+		t.Errorf("KLAGX_THRESHOLD does not replace the file's list: %+v", o)
+	}
+
+	// flag > env > file; --threshold replaces both.
+	cfg, err = serveConfig(t, append(base, "--warn-lag-seconds=5m", "--time-lag=exact", "--threshold=group=flag")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Thresholds.Default.WarnLagSeconds != 5*time.Minute || cfg.TimeLag.Mode != config.TimeLagExact {
+		t.Errorf("flag does not override env and file: %+v %+v", cfg.Thresholds.Default, cfg.TimeLag)
+	}
+	if o := cfg.Thresholds.Overrides; len(o) != 1 || o[0].Source != "flag" || cfg.Thresholds.For("file-a") != cfg.Thresholds.Default {
+		t.Errorf("--threshold does not replace the other lists: %+v", o)
+	}
+
+	// A file stall_after below the file's poll interval.
+	os.Unsetenv("KLAGX_THRESHOLD")
+	bad := writeYAML(t, "poll_interval: 1m\nstall_after: 30s\n")
+	code, _, stderr := runCLI(t, "serve", "--brokers=a:9092", "--config.file", bad)
+	if code != exitUsage || !strings.Contains(stderr, "stall_after: 30s is below poll_interval (1m0s)") {
+		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+	bad = writeYAML(t, "thresholds:\n  - group: a\n    crit_lag: 5\n    stall_after: 1m\n    warn_lag_seconds: 1m\n    typo: 1\n")
+	code, _, stderr = runCLI(t, "serve", "--brokers=a:9092", "--config.file", bad)
+	if code != exitUsage || !strings.Contains(stderr, `:6: unknown key "thresholds[0].typo"`) {
+		t.Errorf("code %d, stderr %q", code, stderr)
 	}
 }

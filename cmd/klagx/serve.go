@@ -27,7 +27,9 @@ type webFlags struct {
 func (s *serveCmd) Help() string {
 	return `Settings are taken, highest precedence first, from command-line flags, KLAGX_* environment variables (--a.b-c is KLAGX_A_B_C), the YAML --config.file (--a.b-c is a: {b_c: ...}), and the defaults.
 
-Clusters come from the first of these that is set: --cluster (repeatable), --brokers (one cluster, configured by --cluster-name, --isolation, --kafka.tls.* and --kafka.sasl.*), the clusters: list of --config.file.`
+Clusters come from the first of these that is set: --cluster (repeatable), --brokers (one cluster, configured by --cluster-name, --isolation, --kafka.tls.* and --kafka.sasl.*), the clusters: list of --config.file.
+
+Group status thresholds: --warn-lag-seconds, --crit-lag-seconds, --warn-lag, --crit-lag, --stall-after and --growth-window apply to every group; --threshold (repeatable, first match wins) or else the thresholds: list of --config.file overrides them for the groups whose name fully matches a regex.`
 }
 
 // flagConfig returns the exporter-toolkit view of the web flags.
@@ -63,7 +65,8 @@ func (s *serveCmd) Run(g *globals) error {
 		names[i] = c.Name
 	}
 	g.Logger.Info("starting klagx", "version", version, "clusters", names,
-		"poll_interval", cfg.PollInterval.String(), "granularity", string(cfg.Granularity))
+		"poll_interval", cfg.PollInterval.String(), "granularity", string(cfg.Granularity),
+		"time_lag", string(cfg.TimeLag.Mode), "threshold_overrides", len(cfg.Thresholds.Overrides))
 	return server.Run(g.Context, server.Options{
 		Config:                 cfg,
 		Web:                    webCfg,

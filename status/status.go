@@ -1,0 +1,167 @@
+// Package status turns a group's lag, commit history and state into one
+// status with a reason, the way an operator would judge it. It is pure: the
+// inputs are facts computed elsewhere, and the same inputs always give the
+// same answer.
+//
+// Rules are time-based, not commit-count windows (Burrow's false STALL on
+// idle topics came from counting commits). In order, the first that applies
+// wins:
+//
+//	unknown      the group has never been read
+//	lost         retention deleted messages the group had not consumed (now or within the growth window)
+//	stopped      lag > 0 and no members
+//	rebalancing  the group is rebalancing (lag is expected to pause)
+//	stalled      lag > 0 and no commit progress for StallAfter
+//	rewind       the committed offset moved backwards within the growth window
+//	warning      time lag >= WarnLagSeconds, lag >= WarnLag, or lag rising through GrowthWindow
+//	ok           none of the above (an idle topic with lag 0 is always ok)
+package status
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/klagx/klagx/config"
+)
+
+// Status is one of the values below.
+type Status string
+
+// Statuses.
+const (
+	OK          Status = "ok"
+	Warning     Status = "warning"
+	Stalled     Status = "stalled"
+	Stopped     Status = "stopped"
+	Rewind      Status = "rewind"
+	Lost        Status = "lost"
+	Rebalancing Status = "rebalancing"
+	Unknown     Status = "unknown"
+)
+
+// All lists every status, for state-set metrics and docs.
+var All = []Status{OK, Warning, Stalled, Stopped, Rewind, Lost, Rebalancing, Unknown}
+
+// RebalancingStates are the group states during which a group is
+// rebalancing (classic and KIP-848).
+var RebalancingStates = map[string]bool{
+	"PreparingRebalance": true, "CompletingRebalance": true, // classic
+	"Assigning": true, "Reconciling": true, // KIP-848
+}
+
+// Input is what the rules look at, for one group.
+type Input struct {
+	// HasData is false when the group was never read successfully.
+	HasData bool
+	State   string
+	Members int
+
+	// Lag is the total offset lag; LagSeconds the max time lag (valid if
+	// LagSecondsKnown).
+	Lag             int64
+	LagSeconds      float64
+	LagSecondsKnown bool
+
+	// Gap is the longest time without commit progress among partitions
+	// with lag; GapWhere names that partition ("topic/partition").
+	Gap      time.Duration
+	GapWhere string
+
+	// LostNow counts messages currently lost (commit below log start);
+	// LostRecent counts messages newly lost within the growth window.
+	LostNow, LostRecent int64
+	LostWhere           string
+
+	// Rewound names where the commit last moved backwards within the
+	// growth window ("" if it did not).
+	Rewound string
+
+	// Growing is true when the lag rose through the whole growth window;
+	// GrowthFrom is the lag at the start of the window.
+	Growing    bool
+	GrowthFrom int64
+}
+
+// Result is a status and why.
+type Result struct {
+	Status Status
+	Reason string
+}
+
+// Evaluate applies the rules to one group.
+func Evaluate(in Input, th config.GroupThresholds) Result {
+	switch {
+	case !in.HasData:
+		return Result{Unknown, "no successful read of this group yet"}
+	case in.LostNow > 0:
+		return Result{Lost, fmt.Sprintf("retention deleted %d messages the group had not consumed (%s)", in.LostNow, in.LostWhere)}
+	case in.LostRecent > 0:
+		return Result{Lost, fmt.Sprintf("retention deleted %d unconsumed messages within the last %s (%s)", in.LostRecent, th.GrowthWindow, in.LostWhere)}
+	case in.Lag > 0 && in.Members == 0:
+		return Result{Stopped, fmt.Sprintf("no members and %d messages behind", in.Lag)}
+	case RebalancingStates[in.State]:
+		return Result{Rebalancing, "group state " + in.State}
+	case in.Lag > 0 && th.StallAfter > 0 && in.Gap >= th.StallAfter:
+		return Result{Stalled, fmt.Sprintf("no commit progress for %s on %s with %d messages behind", in.Gap.Round(time.Second), in.GapWhere, in.Lag)}
+	case in.Rewound != "":
+		return Result{Rewind, "committed offset moved backwards on " + in.Rewound}
+	}
+	if th.WarnLagSeconds > 0 && in.LagSecondsKnown && in.LagSeconds >= th.WarnLagSeconds.Seconds() {
+		return Result{Warning, fmt.Sprintf("time lag %s is above %s", roundSeconds(in.LagSeconds), th.WarnLagSeconds)}
+	}
+	if th.WarnLag > 0 && in.Lag >= th.WarnLag {
+		return Result{Warning, fmt.Sprintf("lag %d messages is above %d", in.Lag, th.WarnLag)}
+	}
+	if in.Growing {
+		return Result{Warning, fmt.Sprintf("lag rose from %d to %d over %s", in.GrowthFrom, in.Lag, th.GrowthWindow)}
+	}
+	return Result{OK, ""}
+}
+
+func roundSeconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Second)
+}
+
+// Sample is one (time, lag) point of a group's lag history.
+type Sample struct {
+	At  time.Time
+	Lag int64
+}
+
+// Growing reports whether lag rose through the whole window: the samples
+// span at least window, every one is >= the one before and > 0, and the last
+// is above the first sample of the window. It returns the lag at the start
+// of the window. Samples must be in time order.
+func Growing(samples []Sample, now time.Time, window time.Duration) (bool, int64) {
+	if window <= 0 || len(samples) < 3 {
+		return false, 0
+	}
+	// The window starts at the newest sample at or before now-window.
+	start := -1
+	for i, s := range samples {
+		if !s.At.After(now.Add(-window)) {
+			start = i
+		}
+	}
+	if start < 0 || len(samples)-start < 3 {
+		return false, 0
+	}
+	w := samples[start:]
+	for i := 1; i < len(w); i++ {
+		if w[i].Lag < w[i-1].Lag || w[i].Lag <= 0 {
+			return false, 0
+		}
+	}
+	return w[len(w)-1].Lag > w[0].Lag, w[0].Lag
+}
+
+// Trim drops samples older than needed for window (keeping one before it).
+func Trim(samples []Sample, now time.Time, window time.Duration) []Sample {
+	cut := 0
+	for i, s := range samples {
+		if !s.At.After(now.Add(-window)) {
+			cut = i
+		}
+	}
+	return samples[cut:]
+}
