@@ -55,7 +55,7 @@ func TestIdlePartitionKeepsAging(t *testing.T) {
 	var tr Track
 	tr.ObserveEnd(0, t0)
 	tr.ObserveEnd(100, t0.Add(15*time.Second)) // 100 records in the first interval
-	for i := 2; i < 240; i++ {                  // then idle for an hour
+	for i := 2; i < 240; i++ {                 // then idle for an hour
 		tr.ObserveEnd(100, t0.Add(time.Duration(i)*15*time.Second))
 	}
 	now := t0.Add(time.Hour)
