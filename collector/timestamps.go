@@ -149,17 +149,31 @@ func (c *Collector) FetchTimestamps(ctx context.Context, obs *observation.Observ
 			return out
 		}
 		for leader, parts := range round {
-			c.fetchFrom(ctx, obs, leader, parts, out)
+			missing := c.fetchFrom(ctx, obs, leader, parts, out, batchedPartitionBytes)
+			// A batch larger than the per-partition limit is only
+			// returned for the first partition of a request: ask for
+			// those alone.
+			for _, tp := range timelag.SortedTPs(missing) {
+				c.fetchFrom(ctx, obs, leader, map[timelag.TP]int64{tp: missing[tp]}, out, 1)
+			}
 		}
 	}
 }
 
-func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation, leader int32, parts map[timelag.TP]int64, out map[RecordAt]time.Time) {
+// batchedPartitionBytes is the per-partition byte limit of batched record
+// fetches: enough for the batch holding a record in most topics, small
+// enough that a fetch of many partitions stays cheap.
+const batchedPartitionBytes = 64 << 10
+
+// fetchFrom fetches the records at parts from one leader and returns the
+// partitions whose record was not in what the broker returned.
+func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation, leader int32, parts map[timelag.TP]int64, out map[RecordAt]time.Time, partitionBytes int32) map[timelag.TP]int64 {
+	missing := map[timelag.TP]int64{}
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
 	req.MaxWaitMillis = 0
 	req.MinBytes = 0
-	req.MaxBytes = 1 << 20
+	req.MaxBytes = min(int32(len(parts))*max(partitionBytes, 1<<10), 16<<20)
 	req.SessionID = 0
 	req.SessionEpoch = -1
 	idx := map[string]int{}
@@ -183,7 +197,7 @@ func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation,
 		p.FetchOffset = parts[tp]
 		p.LastFetchedEpoch = -1
 		p.LogStartOffset = -1
-		p.PartitionMaxBytes = 1 // the broker still returns the first whole batch
+		p.PartitionMaxBytes = partitionBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
 	}
 	kresp, err := req.RequestWith(ctx, c.cl.Broker(int(leader)))
@@ -191,13 +205,13 @@ func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation,
 		for tp := range parts {
 			obs.AddError(observation.Error{Stage: StageRecordFetch, Topic: tp.Topic, Partition: tp.Partition, Broker: leader, Err: err})
 		}
-		return
+		return nil
 	}
 	if err := kerr.ErrorForCode(kresp.ErrorCode); err != nil {
 		for tp := range parts {
 			obs.AddError(observation.Error{Stage: StageRecordFetch, Topic: tp.Topic, Partition: tp.Partition, Broker: leader, Err: err})
 		}
-		return
+		return nil
 	}
 	for _, rt := range kresp.Topics {
 		topic := rt.Topic
@@ -215,6 +229,10 @@ func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation,
 				continue
 			}
 			ts, err := recordTimestamp(rp.RecordBatches, off, c.decompressor)
+			if errors.Is(err, errNotInBatches) && partitionBytes > 1 {
+				missing[tp] = off
+				continue
+			}
 			if err != nil {
 				obs.AddError(observation.Error{Stage: StageRecordFetch, Topic: topic, Partition: rp.Partition, Broker: leader, Err: err})
 				continue
@@ -222,6 +240,7 @@ func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation,
 			out[RecordAt{TP: tp, Offset: off}] = ts
 		}
 	}
+	return missing
 }
 
 var errNotInBatches = errors.New("record not in the fetched batches")

@@ -103,17 +103,17 @@ const (
 func groupSpecs(o Options) []GroupSpec {
 	return []GroupSpec{
 		{GroupOrdersProcessor, TopicOrders, Healthy, ProtocolClassic, "cooperative-sticky",
-			`klagx_group_lag{group="orders-processor"} stays small`},
+			`klagx_group_status{group="orders-processor",status="ok"} is 1; lag and lag_seconds stay small`},
 		{GroupPaymentsLedger, TopicPayments, Healthy, ProtocolConsumer, "uniform (server side)",
 			`KIP-848 group: klagx_group_state{group="payments-ledger",state="Stable"} is 1; lag stays small`},
 		{GroupAnalyticsBatch, TopicClickstream, Lagging, ProtocolClassic, "cooperative-sticky",
-			`klagx_group_lag{group="analytics-batch"} grows steadily while its committed offsets keep advancing`},
+			`klagx_group_lag_seconds{group="analytics-batch"} grows while commits keep advancing; status warning`},
 		{GroupFraudDetector, TopicPayments, Stalled, ProtocolClassic, "cooperative-sticky",
-			fmt.Sprintf(`after ~%s klagx_group_partition_committed_offset{group="fraud-detector"} freezes while members stay and lag grows`, o.Warmup)},
+			fmt.Sprintf(`after ~%s commits freeze while members stay: klagx_group_commit_gap_seconds grows, then status stalled`, o.Warmup)},
 		{GroupEmailSender, TopicNotifications, Stopped, ProtocolClassic, "cooperative-sticky",
-			fmt.Sprintf(`after ~%s klagx_group_members{group="email-sender"} is 0 and state="Empty" while lag grows`, o.Warmup)},
+			fmt.Sprintf(`after ~%s klagx_group_members{group="email-sender"} is 0 while lag grows: status stopped`, o.Warmup)},
 		{GroupAuditArchiver, TopicAuditLog, Idle, ProtocolClassic, "cooperative-sticky",
-			`idle topic: klagx_group_lag{group="audit-archiver"} stays 0 although it never commits again`},
+			`idle topic: lag 0 and status ok although it never commits again (never stalled)`},
 		{GroupInventorySync, TopicOrders, Rebalancing, ProtocolClassic, "range (eager)",
 			fmt.Sprintf(`klagx_group_members{group="inventory-sync"} alternates 1 and 2 every %s (a rebalance each time)`, o.RebalanceEvery)},
 	}

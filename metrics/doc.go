@@ -29,6 +29,9 @@ func Markdown() []byte {
 	fmt.Fprintf(&b, "- `state` of `%s`: %s. Any other state a broker reports is exported as `Unknown`.\n",
 		GroupState, quoteList(GroupStates))
 	fmt.Fprintf(&b, "- `stage` of `%s`: %s.\n", PollErrors, quoteList(PollStages))
+	fmt.Fprintf(&b, "- `status` of `%s`: %s; see [time-lag.md](time-lag.md#status).\n", GroupStatus, quoteList(Statuses))
+	fmt.Fprintf(&b, "- `method` of `%s`: %s; see [time-lag.md](time-lag.md#methods---time-lagmode).\n", GroupTimeLagPartitions, quoteList(TimeLagMethods))
+	fmt.Fprintf(&b, "- `severity` of `%s` and `%s`: `warning`, `critical`.\n", GroupLagThreshold, GroupLagThresholdSeconds)
 	fmt.Fprintf(&b, "- `api` of `%s`: Kafka's API name (`ListGroups`, `DescribeGroups`, `ConsumerGroupDescribe`, `OffsetFetch`, `Metadata`, `ListOffsets`, `FindCoordinator`, `ApiVersions`, ...).\n", KafkaRequests)
 	b.WriteString("\n## Semantics\n\n")
 	b.WriteString("- **Lag** is `end − committed`, never negative. `end` is the high-water mark, or the last stable offset for\n")
@@ -37,6 +40,8 @@ func Markdown() []byte {
 	b.WriteString("  message (`end − log start`), and the partition is counted in `klagx_group_partitions_without_commit`.\n")
 	b.WriteString("- **Retention overtook the group** (commit below the log start offset): the deleted messages are added once to\n")
 	b.WriteString("  `klagx_group_partition_messages_lost_total` and the lag is clamped to the retained range.\n")
+	b.WriteString("- **Time lag** is the age of the oldest unconsumed message, never negative, NaN or +Inf; how it is estimated and\n")
+	b.WriteString("  its error bound are in [time-lag.md](time-lag.md).\n")
 	b.WriteString("- A group's partitions are all partitions of every topic it has commits on, is assigned, or subscribes to.\n")
 	b.WriteString("- **Errors**: a group or partition that cannot be read keeps its last good values, with their age in\n")
 	b.WriteString("  `klagx_group_last_poll_success_timestamp_seconds`, for up to 5 poll intervals; then it is dropped rather than\n")

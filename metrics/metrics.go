@@ -232,6 +232,14 @@ var Families = []Family{
 		Help: "Always 1; labels carry the klagx version, git revision and Go version."},
 }
 
+// Statuses are the values of the status label of klagx_group_status
+// (status.All; repeated here so the contract has no dependencies).
+var Statuses = []string{"ok", "warning", "stalled", "stopped", "rewind", "lost", "rebalancing", "unknown"}
+
+// TimeLagMethods are the values of the method label of
+// klagx_group_time_lag_partitions (timelag.Methods).
+var TimeLagMethods = []string{"caught_up", "exact", "interpolated", "lower_bound", "unknown"}
+
 // PollStages are the values of the stage label of klagx_poll_errors_total.
 var PollStages = []string{"list_groups", "describe_groups", "describe_consumer_groups", "offset_fetch", "metadata", "list_offsets", "time_lookup", "record_fetch"}
 

@@ -33,13 +33,18 @@ type Poller struct {
 	logger   *slog.Logger
 	wasUp    *bool
 	timeLag  config.TimeLag
+	statuses map[string]string // group → last logged status
 }
 
 // MaxLookupRounds bounds the ListOffsets-by-time rounds of one cycle (each
-// round is one request per partition leader). Right after start a few
-// rounds bracket every committed offset; in steady state the end offsets
-// read anyway keep the brackets tight and no round is needed.
-const MaxLookupRounds = 12
+// round is one request per partition leader, whatever the number of
+// partitions; a partition can be asked once per round). Right after start,
+// each committed offset takes a handful of rounds to bracket, and partitions
+// shared by many groups at different offsets take more; whatever is not
+// done continues in the next cycles. In steady state the end offsets read
+// anyway keep the brackets tight and no round is needed. Rounds also stop
+// when half the cycle's deadline is used.
+const MaxLookupRounds = 48
 
 // New returns a Poller for cluster publishing to store.
 func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logger *slog.Logger) (*Poller, error) {
@@ -87,6 +92,7 @@ func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Obs
 	cl := p.builder.Build(obs, counts)
 	p.store.Publish(cl)
 	p.log(obs)
+	p.logStatusChanges(cl)
 	return cl, obs
 }
 
@@ -114,7 +120,12 @@ func (p *Poller) resolveTimes(ctx context.Context, obs *observation.Observation)
 	}
 	target := timelag.Target(p.interval)
 	asked := map[timelag.TP]time.Time{}
+	deadline, hasDeadline := ctx.Deadline()
+	halfway := time.Now().Add(time.Until(deadline) / 2)
 	for round := 0; round < MaxLookupRounds && ctx.Err() == nil; round++ {
+		if hasDeadline && time.Now().After(halfway) {
+			return
+		}
 		at := tr.Lookups(needs, now, target)
 		for tp, t := range at {
 			// A lookup that did not narrow the bracket would be asked
@@ -169,6 +180,44 @@ func (p *Poller) Run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// logStatusChanges logs one line per group whose status changed, with the
+// reason: the event trail behind klagx_group_status.
+func (p *Poller) logStatusChanges(cl *snapshot.Cluster) {
+	if !cl.Up {
+		return
+	}
+	if p.statuses == nil {
+		p.statuses = map[string]string{}
+	}
+	seen := make(map[string]bool, len(cl.Groups))
+	for _, g := range cl.Groups {
+		seen[g.Name] = true
+		prev, ok := p.statuses[g.Name]
+		if ok && prev == g.Status {
+			continue
+		}
+		p.statuses[g.Name] = g.Status
+		if !ok && g.Status == "ok" {
+			continue // a healthy group appearing is not news
+		}
+		level := slog.LevelInfo
+		if g.Status != "ok" && g.Status != "rebalancing" {
+			level = slog.LevelWarn
+		}
+		from := prev
+		if !ok {
+			from = "none"
+		}
+		p.logger.Log(context.Background(), level, "group status changed", "group", g.Name,
+			"from", from, "to", g.Status, "reason", g.Reason, "lag", g.Lag, "lag_seconds", g.LagSeconds)
+	}
+	for name := range p.statuses {
+		if !seen[name] {
+			delete(p.statuses, name)
 		}
 	}
 }

@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/poller"
 	"github.com/klagx/klagx/promexport"
+	"github.com/klagx/klagx/report"
 	"github.com/klagx/klagx/snapshot"
 )
 
@@ -207,6 +209,16 @@ func Handler(store *snapshot.Store, o Options) http.Handler {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, "not ready:\n"+strings.Join(waiting, "\n"))
 	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		var keep report.Filter
+		if g := r.URL.Query().Get("group"); g != "" {
+			keep = func(_, group string) bool { return group == g }
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(report.FromSnapshot(store.Load(), time.Now(), keep))
+	})
 	if path != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "klagx",
@@ -214,6 +226,7 @@ func Handler(store *snapshot.Store, o Options) http.Handler {
 			Version:     o.Version,
 			Links: []web.LandingLinks{
 				{Address: path, Text: "Metrics"},
+				{Address: "/status", Text: "Status (JSON)"},
 				{Address: "/readyz", Text: "Readiness"},
 				{Address: "/healthz", Text: "Health"},
 			},

@@ -99,6 +99,10 @@ func TestServeEndpoints(t *testing.T) {
 	if !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "promhttp_metric_handler_requests_total") {
 		t.Error("exporter self metrics missing")
 	}
+	code, st := get(t, base+"/status?group=billing")
+	if code != 200 || !strings.Contains(st, `"schema": "klagx.report/v1"`) || !strings.Contains(st, `"name": "billing"`) {
+		t.Errorf("/status: %d %s", code, st)
+	}
 	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, "/metrics") {
 		t.Errorf("landing page: %d", code)
 	}

@@ -279,10 +279,10 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 	}
 	methods := map[timelag.Method]int{}
 	var (
-		gap      time.Duration
-		gapWhere string
-		lostNow  int64
-		lostAt   string
+		gap     time.Duration
+		lagging int
+		lostNow int64
+		lostAt  string
 	)
 	for _, topic := range og.Topics() {
 		ps, ok := topicParts[topic]
@@ -347,8 +347,16 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 					g.TimeLagError = est.ErrorBound
 				}
 			}
-			if d := st.commits.Gap(r.Lag, now); d > gap {
-				gap, gapWhere = d, where
+			if r.Lag > 0 {
+				// The group is in a gap only while none of its partitions
+				// with lag makes progress: a consumer working through a
+				// backlog can leave some partitions untouched for a while.
+				// A single stuck partition shows in its time lag instead.
+				d := st.commits.Gap(r.Lag, now)
+				if lagging == 0 || d < gap {
+					gap = d
+				}
+				lagging++
 			}
 			if r.BelowStart > 0 {
 				lostNow += r.BelowStart
@@ -394,7 +402,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 	in := status.Input{
 		HasData: true, State: og.State, Members: len(og.Members),
 		Lag: g.Lag, LagSeconds: g.LagSeconds, LagSecondsKnown: g.LagSecondsKnown,
-		Gap: gap, GapWhere: gapWhere,
+		Gap: gap, GapWhere: fmt.Sprintf("any of its %d partitions with lag", lagging),
 		LostNow: lostNow, LostRecent: lostRecent, LostWhere: lostAt,
 		Growing: growing, GrowthFrom: from,
 	}

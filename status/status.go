@@ -11,9 +11,9 @@
 //	lost         retention deleted messages the group had not consumed (now or within the growth window)
 //	stopped      lag > 0 and no members
 //	rebalancing  the group is rebalancing (lag is expected to pause)
-//	stalled      lag > 0 and no commit progress for StallAfter
+//	stalled      lag > 0 and no partition with lag has made commit progress for StallAfter
 //	rewind       the committed offset moved backwards within the growth window
-//	warning      time lag >= WarnLagSeconds, lag >= WarnLag, or lag rising through GrowthWindow
+//	warning      time lag >= WarnLagSeconds, lag >= WarnLag, or lag rising at every poll through GrowthWindow
 //	ok           none of the above (an idle topic with lag 0 is always ok)
 package status
 
@@ -62,8 +62,8 @@ type Input struct {
 	LagSeconds      float64
 	LagSecondsKnown bool
 
-	// Gap is the longest time without commit progress among partitions
-	// with lag; GapWhere names that partition ("topic/partition").
+	// Gap is how long none of the group's partitions with lag has made
+	// commit progress; GapWhere describes them.
 	Gap      time.Duration
 	GapWhere string
 
@@ -102,7 +102,7 @@ func Evaluate(in Input, th config.GroupThresholds) Result {
 	case RebalancingStates[in.State]:
 		return Result{Rebalancing, "group state " + in.State}
 	case in.Lag > 0 && th.StallAfter > 0 && in.Gap >= th.StallAfter:
-		return Result{Stalled, fmt.Sprintf("no commit progress for %s on %s with %d messages behind", in.Gap.Round(time.Second), in.GapWhere, in.Lag)}
+		return Result{Stalled, fmt.Sprintf("no commit progress for %s on %s (%d messages behind)", in.Gap.Round(time.Second), in.GapWhere, in.Lag)}
 	case in.Rewound != "":
 		return Result{Rewind, "committed offset moved backwards on " + in.Rewound}
 	}
@@ -129,9 +129,10 @@ type Sample struct {
 }
 
 // Growing reports whether lag rose through the whole window: the samples
-// span at least window, every one is >= the one before and > 0, and the last
-// is above the first sample of the window. It returns the lag at the start
-// of the window. Samples must be in time order.
+// span at least window, the first is > 0, and every one is strictly above
+// the one before (a consumer that keeps up lets its lag fall now and then;
+// one that does not, never does). It returns the lag at the start of the
+// window. Samples must be in time order.
 func Growing(samples []Sample, now time.Time, window time.Duration) (bool, int64) {
 	if window <= 0 || len(samples) < 3 {
 		return false, 0
@@ -147,12 +148,15 @@ func Growing(samples []Sample, now time.Time, window time.Duration) (bool, int64
 		return false, 0
 	}
 	w := samples[start:]
+	if w[0].Lag <= 0 {
+		return false, 0
+	}
 	for i := 1; i < len(w); i++ {
-		if w[i].Lag < w[i-1].Lag || w[i].Lag <= 0 {
+		if w[i].Lag <= w[i-1].Lag {
 			return false, 0
 		}
 	}
-	return w[len(w)-1].Lag > w[0].Lag, w[0].Lag
+	return true, w[0].Lag
 }
 
 // Trim drops samples older than needed for window (keeping one before it).

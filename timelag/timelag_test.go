@@ -6,6 +6,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/klagx/klagx/metrics"
 )
 
 var t0 = time.Unix(1_700_000_000, 0)
@@ -208,4 +210,15 @@ func FuzzEstimateNeverNegativeOrNaN(f *testing.F) {
 			t.Fatalf("%+v", e)
 		}
 	})
+}
+
+func TestContractListsEveryMethod(t *testing.T) {
+	if len(metrics.TimeLagMethods) != len(Methods) {
+		t.Fatalf("%v vs %v", metrics.TimeLagMethods, Methods)
+	}
+	for i, m := range Methods {
+		if metrics.TimeLagMethods[i] != string(m) {
+			t.Fatalf("%v vs %v", metrics.TimeLagMethods, Methods)
+		}
+	}
 }

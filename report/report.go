@@ -1,0 +1,171 @@
+// Package report is the JSON view of a snapshot: the documented, stable
+// schema served on /status and printed by `klagx check --output json`.
+//
+// Fields are only added, never renamed or retyped, within a schema version
+// (Schema). Optional values are pointers and are omitted when unknown:
+// "committed" is absent without a commit, never -1; "lag_seconds" is absent
+// when it cannot be estimated, never NaN or Inf.
+package report
+
+import (
+	"time"
+
+	"github.com/klagx/klagx/snapshot"
+)
+
+// Schema names this JSON format and its version.
+const Schema = "klagx.report/v1"
+
+// Report is the whole document.
+type Report struct {
+	Schema      string    `json:"schema"`
+	GeneratedAt time.Time `json:"generated_at"`
+	Clusters    []Cluster `json:"clusters"`
+}
+
+// Cluster is one Kafka cluster.
+type Cluster struct {
+	Name string `json:"name"`
+	// Up is true when the last poll cycle reached the cluster.
+	Up          bool       `json:"up"`
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	Groups      []Group    `json:"groups"`
+}
+
+// Group is one consumer group.
+type Group struct {
+	Name string `json:"name"`
+	// Kind is "classic" or "consumer" (KIP-848).
+	Kind          string `json:"kind"`
+	State         string `json:"state"`
+	Status        string `json:"status"`
+	Reason        string `json:"reason,omitempty"`
+	Members       int    `json:"members"`
+	StaticMembers int    `json:"static_members"`
+	// Lag is the total offset lag in messages; LagSeconds the largest time
+	// lag of any partition, with its error bound.
+	Lag                 int64    `json:"lag"`
+	LagSeconds          *float64 `json:"lag_seconds,omitempty"`
+	TimeLagErrorSeconds float64  `json:"time_lag_error_seconds"`
+	CommitGapSeconds    float64  `json:"commit_gap_seconds"`
+	MessagesLost        uint64   `json:"messages_lost"`
+	// ObservedAt is when these values were read; Error says why they are
+	// older than the cluster's last cycle, if they are.
+	ObservedAt time.Time `json:"observed_at"`
+	Error      string    `json:"error,omitempty"`
+	Topics     []Topic   `json:"topics"`
+}
+
+// Topic is a group's position on one topic.
+type Topic struct {
+	Name       string      `json:"name"`
+	Lag        int64       `json:"lag"`
+	LagSeconds *float64    `json:"lag_seconds,omitempty"`
+	Partitions []Partition `json:"partitions"`
+}
+
+// Partition is a group's position on one partition.
+type Partition struct {
+	Partition int32  `json:"partition"`
+	Committed *int64 `json:"committed,omitempty"`
+	// Start and End are the log start offset and the end offset lag is
+	// measured to.
+	Start         int64      `json:"start"`
+	End           int64      `json:"end"`
+	Lag           int64      `json:"lag"`
+	LagSeconds    *float64   `json:"lag_seconds,omitempty"`
+	TimeLagMethod string     `json:"time_lag_method"`
+	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
+	MessagesLost  uint64     `json:"messages_lost"`
+}
+
+// Filter selects groups; nil keeps all.
+type Filter func(cluster, group string) bool
+
+// FromSnapshot renders s. Groups are sorted by cluster and name, topics and
+// partitions by name and number.
+func FromSnapshot(s *snapshot.Snapshot, now time.Time, keep Filter) Report {
+	r := Report{Schema: Schema, GeneratedAt: now.UTC(), Clusters: []Cluster{}}
+	for _, c := range s.Clusters {
+		rc := Cluster{Name: c.Name, Up: c.Up, Error: c.LastError, Groups: []Group{}}
+		if !c.LastSuccess.IsZero() {
+			t := c.LastSuccess.UTC()
+			rc.LastSuccess = &t
+		}
+		ends := map[tpKey]snapshot.Partition{}
+		for _, p := range c.Partitions {
+			ends[tpKey{p.Topic, p.Partition}] = p
+		}
+		for _, g := range c.Groups {
+			if keep != nil && !keep(c.Name, g.Name) {
+				continue
+			}
+			rc.Groups = append(rc.Groups, group(g, ends))
+		}
+		r.Clusters = append(r.Clusters, rc)
+	}
+	return r
+}
+
+type tpKey struct {
+	topic     string
+	partition int32
+}
+
+func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
+	st := g.Status
+	if st == "" || !g.HasData {
+		st = "unknown"
+	}
+	rg := Group{
+		Name: g.Name, Kind: g.Kind, State: g.State, Status: st, Reason: g.Reason,
+		Members: g.Members, StaticMembers: g.StaticMembers,
+		Lag: g.Lag, TimeLagErrorSeconds: g.TimeLagError, CommitGapSeconds: g.CommitGap,
+		MessagesLost: g.MessagesLost, ObservedAt: g.ObservedAt.UTC(), Error: g.Error, Topics: []Topic{},
+	}
+	if !g.HasData && rg.Reason == "" {
+		rg.Reason = "no successful read of this group yet"
+	}
+	if g.LagSecondsKnown {
+		rg.LagSeconds = ptr(g.LagSeconds)
+	}
+	byTopic := map[string]int{}
+	for _, t := range g.Topics {
+		rt := Topic{Name: t.Topic, Lag: t.Lag, Partitions: []Partition{}}
+		if t.LagSecondsKnown {
+			rt.LagSeconds = ptr(t.LagSeconds)
+		}
+		byTopic[t.Topic] = len(rg.Topics)
+		rg.Topics = append(rg.Topics, rt)
+	}
+	for _, p := range g.Partitions {
+		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, MessagesLost: p.LostTotal}
+		if rp.TimeLagMethod == "" {
+			rp.TimeLagMethod = "unknown"
+		}
+		if p.HasCommit {
+			rp.Committed = ptr(p.Committed)
+		}
+		if rp.TimeLagMethod != "unknown" {
+			rp.LagSeconds = ptr(p.LagSeconds)
+		}
+		if !p.LastCommitAt.IsZero() {
+			t := p.LastCommitAt.UTC()
+			rp.LastCommitAt = &t
+		}
+		if e, ok := ends[tpKey{p.Topic, p.Partition}]; ok {
+			rp.Start, rp.End = e.Start, e.End
+		}
+		i, ok := byTopic[p.Topic]
+		if !ok {
+			byTopic[p.Topic] = len(rg.Topics)
+			i = len(rg.Topics)
+			rg.Topics = append(rg.Topics, Topic{Name: p.Topic, Partitions: []Partition{}})
+		}
+		rg.Topics[i].Partitions = append(rg.Topics[i].Partitions, rp)
+	}
+	return rg
+}
+
+func ptr[T any](v T) *T { return &v }
