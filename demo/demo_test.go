@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/klagx/klagx/metrics"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -242,7 +245,7 @@ func TestDemo(t *testing.T) {
 
 	var guide bytes.Buffer
 	e.WriteGuide(&guide, "http://127.0.0.1:9999/metrics")
-	for _, want := range append([]string{"http://127.0.0.1:9999/metrics", `klagx_group_lag{group="analytics-batch"}`}, func() []string {
+	for _, want := range append([]string{"http://127.0.0.1:9999/metrics", `klagx_group_lag_seconds{group="analytics-batch"}`}, func() []string {
 		var names []string
 		for _, g := range specs {
 			names = append(names, g.Name)
@@ -251,6 +254,13 @@ func TestDemo(t *testing.T) {
 	}()...) {
 		if !strings.Contains(guide.String(), want) {
 			t.Errorf("guide lacks %q:\n%s", want, guide.String())
+		}
+	}
+
+	// Every metric the guide tells people to look at exists.
+	for _, name := range regexp.MustCompile(`klagx_[a-z_]+`).FindAllString(guide.String(), -1) {
+		if _, ok := metrics.Lookup(name); !ok {
+			t.Errorf("the guide names %s, which klagx does not export", name)
 		}
 	}
 
