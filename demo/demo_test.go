@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/klagx/klagx/metrics"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // waitFor polls cond every 100ms until it holds, failing the test after timeout.
