@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -304,4 +305,31 @@ func (c *Collector) groupErr(obs *observation.Observation, stage, group string, 
 		}
 	}
 	obs.AddError(observation.Error{Stage: stage, Group: group, Partition: -1, Broker: broker, Err: err})
+}
+
+// GroupRef names a group to describe: its name and kind (observation
+// KindClassic or KindConsumer), as a previous ListGroups found it.
+type GroupRef struct {
+	Name, Kind string
+}
+
+// DescribeGroups describes the given groups only: one DescribeGroups and one
+// ConsumerGroupDescribe request per coordinator, no listing, commits or
+// offsets. It feeds rebalance detection between offset cycles. Groups that
+// no longer exist are absent from the result.
+func (c *Collector) DescribeGroups(ctx context.Context, refs []GroupRef) *observation.Observation {
+	obs := &observation.Observation{
+		Cluster:         c.cluster.Name,
+		Start:           time.Now(),
+		Groups:          map[string]*observation.Group{},
+		UnlistedBrokers: map[int32]bool{},
+		Topics:          map[string]*observation.Topic{},
+	}
+	listed := make([]listedGroup, 0, len(refs))
+	for _, r := range refs {
+		listed = append(listed, listedGroup{name: r.Name, kind: r.Kind, coordinator: -1})
+	}
+	c.describeGroups(ctx, obs, listed)
+	obs.End = time.Now()
+	return obs
 }

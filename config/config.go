@@ -17,6 +17,11 @@ const (
 	DefaultPollInterval = 15 * time.Second
 	// MinPollInterval is the smallest accepted poll interval.
 	MinPollInterval = time.Second
+	// DefaultGroupPollInterval is the default time between two reads of
+	// group state (rebalance detection).
+	DefaultGroupPollInterval = 2 * time.Second
+	// MinGroupPollInterval is the smallest accepted group poll interval.
+	MinGroupPollInterval = 100 * time.Millisecond
 	// DefaultPasswordEnv is the environment variable a SASL password is read
 	// from when a plain/scram cluster sets neither password_file nor
 	// password_env.
@@ -31,6 +36,10 @@ type Config struct {
 	// PollInterval is the time between two poll cycles of one cluster.
 	// Default 15s; must be >= 1s.
 	PollInterval time.Duration
+	// GroupPollInterval is the time between two reads of group state
+	// (DescribeGroups / ConsumerGroupDescribe only), for rebalance
+	// detection. Default 2s; at least 100ms and at most PollInterval.
+	GroupPollInterval time.Duration
 	// Granularity is the finest level of the exported lag series.
 	// Default GranularityPartition.
 	Granularity Granularity
@@ -230,6 +239,9 @@ func (c *Config) SetDefaults() {
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
 	}
+	if c.GroupPollInterval == 0 {
+		c.GroupPollInterval = min(DefaultGroupPollInterval, c.PollInterval)
+	}
 	if c.Granularity == "" {
 		c.Granularity = GranularityPartition
 	}
@@ -260,6 +272,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	if c.GroupPollInterval < MinGroupPollInterval {
+		add("group_poll_interval: %s is below the minimum of %s", c.GroupPollInterval, MinGroupPollInterval)
+	} else if c.GroupPollInterval > c.PollInterval {
+		add("group_poll_interval: %s is above poll_interval (%s); group state is read at least as often as offsets", c.GroupPollInterval, c.PollInterval)
+	}
 	if c.PollInterval < MinPollInterval {
 		add("poll_interval: %s is below the minimum of %s", c.PollInterval, MinPollInterval)
 	}

@@ -60,16 +60,17 @@ type File struct {
 // contract with the flags of cmd/klagx (a test there checks that each flag
 // has its key here and the other way round).
 type fileSchema struct {
-	PollInterval duration   `yaml:"poll_interval"`
-	Granularity  string     `yaml:"granularity"`
-	Group        fileFilter `yaml:"group"`
-	Topic        fileTopics `yaml:"topic"`
-	Brokers      stringList `yaml:"brokers"`
-	ClusterName  string     `yaml:"cluster_name"`
-	Isolation    string     `yaml:"isolation"`
-	Kafka        fileKafka  `yaml:"kafka"`
-	Web          fileWeb    `yaml:"web"`
-	Log          fileLog    `yaml:"log"`
+	PollInterval      duration   `yaml:"poll_interval"`
+	GroupPollInterval duration   `yaml:"group_poll_interval"`
+	Granularity       string     `yaml:"granularity"`
+	Group             fileFilter `yaml:"group"`
+	Topic             fileTopics `yaml:"topic"`
+	Brokers           stringList `yaml:"brokers"`
+	ClusterName       string     `yaml:"cluster_name"`
+	Isolation         string     `yaml:"isolation"`
+	Kafka             fileKafka  `yaml:"kafka"`
+	Web               fileWeb    `yaml:"web"`
+	Log               fileLog    `yaml:"log"`
 
 	WarnLagSeconds duration    `yaml:"warn_lag_seconds"`
 	CritLagSeconds duration    `yaml:"crit_lag_seconds"`

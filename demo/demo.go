@@ -115,7 +115,7 @@ func groupSpecs(o Options) []GroupSpec {
 		{GroupAuditArchiver, TopicAuditLog, Idle, ProtocolClassic, "cooperative-sticky",
 			`idle topic: lag 0 and status ok although it never commits again (never stalled)`},
 		{GroupInventorySync, TopicOrders, Rebalancing, ProtocolClassic, "range (eager)",
-			fmt.Sprintf(`klagx_group_members{group="inventory-sync"} alternates 1 and 2 every %s (a rebalance each time)`, o.RebalanceEvery)},
+			fmt.Sprintf(`klagx_group_rebalances_total{group="inventory-sync"} rises by one every %s; see klagx_group_rebalance_duration_seconds`, o.RebalanceEvery)},
 	}
 }
 

@@ -67,6 +67,10 @@ func (e *Env) startWorkload() error {
 		}
 	}
 	coop := classic(kgo.CooperativeStickyBalancer())
+	// The rebalancing group uses Kafka's default heartbeat interval (3s),
+	// so that, as on a real cluster, a rebalance lasts until every member
+	// has heard of it at its next heartbeat: long enough to be timed.
+	churning := append(classic(kgo.RangeBalancer()), kgo.HeartbeatInterval(3*time.Second), kgo.SessionTimeout(10*time.Second))
 
 	type consumer struct {
 		group, topic string
@@ -80,7 +84,7 @@ func (e *Env) startWorkload() error {
 		{GroupFraudDetector, TopicPayments, append(coop, kgo.DisableAutoCommit()), e.consumeThenStall},
 		{GroupEmailSender, TopicNotifications, coop, e.consumeThenStop},
 		{GroupAuditArchiver, TopicAuditLog, coop, e.consumeAll},
-		{GroupInventorySync, TopicOrders, classic(kgo.RangeBalancer()), e.consumeAll},
+		{GroupInventorySync, TopicOrders, churning, e.consumeAll},
 	}
 	for _, c := range consumers {
 		cl, err := e.newConsumer(c.group, c.topic, c.group+"-1", c.opts...)
@@ -93,7 +97,7 @@ func (e *Env) startWorkload() error {
 			}
 		})
 	}
-	e.wg.Go(func() { e.churn(GroupInventorySync, TopicOrders, classic(kgo.RangeBalancer())) })
+	e.wg.Go(func() { e.churn(GroupInventorySync, TopicOrders, churning) })
 	return nil
 }
 

@@ -56,6 +56,15 @@ const (
 	GroupLagThresholdSeconds      = "klagx_group_lag_threshold_seconds"
 	GroupStallThresholdSeconds    = "klagx_group_stall_threshold_seconds"
 
+	GroupRebalances          = "klagx_group_rebalances_total"
+	GroupRebalanceDuration   = "klagx_group_rebalance_duration_seconds"
+	GroupRebalanceInProgress = "klagx_group_rebalance_in_progress"
+	GroupMemberJoins         = "klagx_group_member_joins_total"
+	GroupMemberLeaves        = "klagx_group_member_leaves_total"
+	GroupPartitionsMoved     = "klagx_group_partitions_moved_total"
+	GroupLastRebalance       = "klagx_group_last_rebalance_timestamp_seconds"
+	GroupUnownedPartitions   = "klagx_group_unowned_partitions"
+
 	GroupState           = "klagx_group_state"
 	GroupMembers         = "klagx_group_members"
 	GroupStaticMembers   = "klagx_group_static_members"
@@ -120,6 +129,11 @@ type Family struct {
 // klagx_group_commit_latency_seconds: from sub-second stream processors to
 // hourly batch jobs.
 var CommitLatencyBuckets = []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 10800}
+
+// RebalanceDurationBuckets are the histogram buckets of
+// klagx_group_rebalance_duration_seconds: from a quick cooperative rebalance
+// to one stuck on max.poll.interval.ms.
+var RebalanceDurationBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 
 // PollDurationBuckets are the histogram buckets of klagx_poll_duration_seconds.
 var PollDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
@@ -217,6 +231,23 @@ var Families = []Family{
 		Help: "Members of the group with a static group.instance.id."},
 	{Name: GroupLastPollSuccess, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Unix time when this group's description and offsets were last read successfully; older than the last cycle means the values are the last good ones."},
+
+	{Name: GroupRebalances, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Rebalances observed: classic groups by state, membership and assignment changes between polls (exact where members send KIP-792 generations), KIP-848 groups by group epoch advances."},
+	{Name: GroupRebalanceDuration, Type: Histogram, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Time from the first poll that saw a rebalance in progress to the first that saw the group settled again. Rebalances that start and end between two polls are counted but not timed."},
+	{Name: GroupRebalanceInProgress, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "1 while a rebalance is in progress (classic PreparingRebalance/CompletingRebalance, KIP-848 epochs not yet reconciled)."},
+	{Name: GroupMemberJoins, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Members that joined the group in observed rebalances (static members counted by group.instance.id)."},
+	{Name: GroupMemberLeaves, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Members that left the group in observed rebalances."},
+	{Name: GroupPartitionsMoved, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Partitions whose owner changed from one member to another in observed rebalances."},
+	{Name: GroupLastRebalance, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Unix time the last observed rebalance ended. Absent before the first."},
+	{Name: GroupUnownedPartitions, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Partitions the group has committed offsets for but no member owns, while the group is Stable with members: nobody will consume them."},
 
 	{Name: Up, Type: Gauge, Labels: cl, Level: LevelCluster, Stability: Stable,
 		Help: "1 if the last poll cycle reached the cluster, 0 if it failed as a whole."},

@@ -34,6 +34,11 @@ type Poller struct {
 	wasUp    *bool
 	timeLag  config.TimeLag
 	statuses map[string]string // group → last logged status
+
+	groupInterval time.Duration
+	// refs are the groups the last offset cycle listed, described again
+	// on every group tick.
+	refs []collector.GroupRef
 }
 
 // MaxLookupRounds bounds the ListOffsets-by-time rounds of one cycle (each
@@ -60,10 +65,11 @@ func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logg
 			StaleAfter:    StaleCycles * cfg.PollInterval,
 			Thresholds:    cfg.Thresholds,
 		}),
-		store:    store,
-		interval: cfg.PollInterval,
-		timeLag:  cfg.TimeLag,
-		logger:   logger.With("cluster", cluster.Name),
+		store:         store,
+		interval:      cfg.PollInterval,
+		groupInterval: cfg.GroupPollInterval,
+		timeLag:       cfg.TimeLag,
+		logger:        logger.With("cluster", cluster.Name),
 	}, nil
 }
 
@@ -93,7 +99,53 @@ func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Obs
 	p.store.Publish(cl)
 	p.log(obs)
 	p.logStatusChanges(cl)
+	p.logRebalances()
+	if obs.Err == nil {
+		p.refs = p.refs[:0]
+		for _, name := range obs.SortedGroups() {
+			p.refs = append(p.refs, collector.GroupRef{Name: name, Kind: obs.Groups[name].Kind})
+		}
+	}
 	return cl, obs
+}
+
+// GroupTick reads the state of the groups the last cycle listed (one
+// DescribeGroups and one ConsumerGroupDescribe per coordinator), feeds
+// rebalance detection, and publishes the updated snapshot. It returns the
+// published cluster, or nil when nothing was published.
+func (p *Poller) GroupTick(ctx context.Context) *snapshot.Cluster {
+	if len(p.refs) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.groupInterval)
+	obs := p.coll.DescribeGroups(cctx, p.refs)
+	cancel()
+	cl := p.builder.RefreshGroups(obs)
+	if cl == nil {
+		return nil
+	}
+	p.store.Publish(cl)
+	p.logStatusChanges(cl)
+	p.logRebalances()
+	return cl
+}
+
+// logRebalances writes one structured line per completed rebalance.
+func (p *Poller) logRebalances() {
+	for _, ev := range p.builder.DrainEvents() {
+		attrs := []any{"group", ev.Group, "kind", ev.Kind, "cause", ev.Cause,
+			"rebalances", ev.Generations, "exact_count", ev.Exact,
+			"start", ev.Start.UTC().Format(time.RFC3339Nano), "end", ev.End.UTC().Format(time.RFC3339Nano),
+			"members_before", ev.MembersBefore, "members_after", ev.MembersAfter,
+			"joined", ev.Joined, "left", ev.Left, "static_joined", ev.StaticJoined, "static_left", ev.StaticLeft,
+			"partitions_moved", ev.Moved, "partitions_assigned", ev.Assigned, "partitions_unassigned", ev.Unassigned}
+		if ev.DurationKnown {
+			attrs = append(attrs, "duration_seconds", ev.Duration.Seconds())
+		} else {
+			attrs = append(attrs, "duration_seconds", "between polls")
+		}
+		p.logger.Info("group rebalanced", attrs...)
+	}
 }
 
 // resolveTimes tightens the time-lag estimates this cycle needs: in exact
@@ -162,19 +214,33 @@ func endOf(obs *observation.Observation, tp timelag.TP) int64 {
 	return -1
 }
 
-// Run polls until ctx is done.
+// Run polls until ctx is done: an offset cycle every poll interval and a
+// group-state tick every group poll interval in between, on one goroutine,
+// so that nothing here needs a lock and cycles never overlap.
 func (p *Poller) Run(ctx context.Context) {
-	for {
-		start := time.Now()
-		p.Cycle(ctx)
-		if ctx.Err() != nil {
-			return
+	nextCycle := time.Now()
+	nextTick := nextCycle.Add(p.groupInterval)
+	for ctx.Err() == nil {
+		now := time.Now()
+		switch {
+		case !now.Before(nextCycle):
+			p.Cycle(ctx)
+			nextCycle = nextCycle.Add(p.interval)
+			if after := time.Now(); nextCycle.Before(after) {
+				nextCycle = after // overran: start the next one now, never pile up
+			}
+			nextTick = time.Now().Add(p.groupInterval)
+			continue
+		case !now.Before(nextTick):
+			p.GroupTick(ctx)
+			nextTick = time.Now().Add(p.groupInterval)
+			continue
 		}
-		wait := p.interval - time.Since(start)
-		if wait < 0 {
-			wait = 0
+		wake := nextCycle
+		if nextTick.Before(wake) {
+			wake = nextTick
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(time.Until(wake))
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -150,6 +150,16 @@ func (c *Collector) collectGroup(ch chan<- prometheus.Metric, cluster string, g 
 		c.emit(ch, metrics.GroupRetentionHeadroomSeconds, g.RetentionHeadroomSeconds, cluster, g.Name)
 	}
 	c.histogram(ch, metrics.GroupCommitLatency, g.CommitLatency, cluster, g.Name)
+	c.emit(ch, metrics.GroupRebalances, float64(g.Rebalances), cluster, g.Name)
+	c.emit(ch, metrics.GroupRebalanceInProgress, boolf(g.RebalanceInProgress), cluster, g.Name)
+	c.emit(ch, metrics.GroupMemberJoins, float64(g.MemberJoins), cluster, g.Name)
+	c.emit(ch, metrics.GroupMemberLeaves, float64(g.MemberLeaves), cluster, g.Name)
+	c.emit(ch, metrics.GroupPartitionsMoved, float64(g.PartitionsMoved), cluster, g.Name)
+	c.emit(ch, metrics.GroupUnownedPartitions, float64(g.UnownedPartitions), cluster, g.Name)
+	if !g.LastRebalance.IsZero() {
+		c.emit(ch, metrics.GroupLastRebalance, unix(g.LastRebalance), cluster, g.Name)
+	}
+	c.histogram(ch, metrics.GroupRebalanceDuration, g.RebalanceDuration, cluster, g.Name)
 	c.thresholds(ch, cluster, g)
 	if c.on(metrics.LevelTopic) {
 		for _, t := range g.Topics {

@@ -44,6 +44,9 @@ func fixture() *snapshot.Store {
 				CommitGap:  12, CommitGaps: 1, Rewinds: 2,
 				CommitLatency: snapshot.Histogram{Count: 3, Sum: 4.5, Bounds: metrics.CommitLatencyBuckets,
 					Counts: []uint64{0, 0, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}},
+				Rebalances: 3, MemberJoins: 2, MemberLeaves: 1, PartitionsMoved: 4, LastRebalance: at.Add(-time.Minute), UnownedPartitions: 1,
+				RebalanceDuration: snapshot.Histogram{Count: 2, Sum: 3, Bounds: metrics.RebalanceDurationBuckets,
+					Counts: []uint64{0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 2}},
 				RetentionHeadroom: 10, HeadroomKnown: true, RetentionHeadroomSeconds: 3600, HeadroomSecondsKnown: true,
 				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true}},
 				Partitions: []snapshot.GroupPartition{
@@ -52,7 +55,7 @@ func fixture() *snapshot.Store {
 					{Topic: "orders", Partition: 1, Lag: 15, LagKnown: true, LagSeconds: 42.5, TimeLagMethod: "interpolated", TimeLagError: 15},
 				}},
 			{Name: "late", Kind: "consumer", State: "Reconciling", ObservedAt: at.Add(-30 * time.Second), HasData: true,
-				Error: "UNKNOWN_SERVER_ERROR", Lag: 3, Status: "lost", MessagesLost: 3,
+				Error: "UNKNOWN_SERVER_ERROR", Lag: 3, Status: "lost", MessagesLost: 3, RebalanceInProgress: true,
 				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 3}},
 				Partitions: []snapshot.GroupPartition{
 					{Topic: "orders", Partition: 1, Committed: 2, HasCommit: true, Lag: 15, LagKnown: true, BelowStart: 3, LostTotal: 3},

@@ -14,6 +14,7 @@ import (
 	"github.com/klagx/klagx/lag"
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/observation"
+	"github.com/klagx/klagx/rebalance"
 )
 
 // BuilderOptions configures a Builder.
@@ -41,6 +42,8 @@ type Builder struct {
 	parts    map[gtp]*partState
 	groupSt  map[string]*groupState
 	times    *timelag.Tracker
+	rebal    map[string]*rebalance.Tracker
+	events   []RebalanceEvent
 	hist     Histogram
 	errs     map[string]uint64
 	everUp   bool
@@ -61,6 +64,7 @@ type partState struct {
 // groupState is what spans cycles for one group.
 type groupState struct {
 	samples    []status.Sample
+	lastInput  status.Input
 	latency    Histogram
 	gaps       uint64
 	inGap      bool
@@ -68,6 +72,13 @@ type groupState struct {
 	rewoundAt  time.Time
 	rewoundOn  string
 	lostEvents []lostEvent
+}
+
+// RebalanceEvent is a rebalance of one group, for logging and tracing.
+type RebalanceEvent struct {
+	Group string
+	Kind  string
+	rebalance.Event
 }
 
 type lostEvent struct {
@@ -83,6 +94,7 @@ func NewBuilder(o BuilderOptions) *Builder {
 		parts:   map[gtp]*partState{},
 		groupSt: map[string]*groupState{},
 		times:   timelag.NewTracker(),
+		rebal:   map[string]*rebalance.Tracker{},
 		errs:    map[string]uint64{},
 		hist:    Histogram{Bounds: metrics.PollDurationBuckets, Counts: make([]uint64, len(metrics.PollDurationBuckets))},
 	}
@@ -277,6 +289,20 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 		gs = &groupState{latency: newHistogram(metrics.CommitLatencyBuckets)}
 		b.groupSt[og.Name] = gs
 	}
+	b.observeRebalance(og, now)
+	b.rebalanceFields(&g)
+	owned := map[string]map[int32]bool{}
+	for _, m := range og.Members {
+		for topic, ps := range m.Assigned {
+			if owned[topic] == nil {
+				owned[topic] = map[int32]bool{}
+			}
+			for _, p := range ps {
+				owned[topic][p] = true
+			}
+		}
+	}
+	countUnowned := len(og.Members) > 0 && og.State == "Stable"
 	methods := map[timelag.Method]int{}
 	var (
 		gap     time.Duration
@@ -334,6 +360,9 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 			}
 			if commit.Valid {
 				gp.LastCommitAt = st.commits.Since
+				if countUnowned && !owned[topic][p.Partition] {
+					g.UnownedPartitions++
+				}
 			} else {
 				gp.Committed = 0
 				g.PartitionsWithoutCommit++
@@ -405,10 +434,12 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 		Gap: gap, GapWhere: fmt.Sprintf("any of its %d partitions with lag", lagging),
 		LostNow: lostNow, LostRecent: lostRecent, LostWhere: lostAt,
 		Growing: growing, GrowthFrom: from,
+		Rebalancing: g.RebalanceInProgress,
 	}
 	if !gs.rewoundAt.IsZero() && now.Sub(gs.rewoundAt) <= window {
 		in.Rewound = gs.rewoundOn
 	}
+	gs.lastInput = in
 	res := status.Evaluate(in, th)
 	g.Status, g.Reason = string(res.Status), res.Reason
 	stalled := res.Status == status.Stalled
@@ -579,6 +610,11 @@ func (b *Builder) prune(c *Cluster) {
 			delete(b.groupSt, name)
 		}
 	}
+	for name := range b.rebal {
+		if !groups[name] {
+			delete(b.rebal, name)
+		}
+	}
 	b.times.Retain(minPos)
 }
 
@@ -624,4 +660,75 @@ func (h *Histogram) observe(v float64) {
 func (h Histogram) copy() Histogram {
 	h.Counts = append([]uint64(nil), h.Counts...)
 	return h
+}
+
+// observeRebalance feeds one group description to the group's rebalance
+// tracker and keeps the events it completes.
+func (b *Builder) observeRebalance(og *observation.Group, at time.Time) {
+	if og.DescribeErr != nil {
+		return
+	}
+	tr := b.rebal[og.Name]
+	if tr == nil {
+		tr = rebalance.NewTracker(metrics.RebalanceDurationBuckets)
+		b.rebal[og.Name] = tr
+	}
+	o := rebalance.Observation{At: at, Kind: og.Kind, State: og.State, Epoch: og.Epoch, AssignmentEpoch: og.AssignmentEpoch}
+	for _, m := range og.Members {
+		o.Members = append(o.Members, rebalance.Member{ID: m.ID, InstanceID: m.InstanceID, Assigned: m.Assigned, Generation: m.Generation})
+	}
+	for _, ev := range tr.Observe(o) {
+		b.events = append(b.events, RebalanceEvent{Group: og.Name, Kind: og.Kind, Event: ev})
+	}
+}
+
+// rebalanceFields copies the group's rebalance counters into g.
+func (b *Builder) rebalanceFields(g *Group) {
+	tr := b.rebal[g.Name]
+	if tr == nil {
+		return
+	}
+	st := tr.Stats()
+	g.Rebalances, g.RebalanceInProgress = st.Rebalances, st.InProgress
+	g.MemberJoins, g.MemberLeaves, g.PartitionsMoved = st.Joins, st.Leaves, st.Moved
+	g.LastRebalance = st.Last
+	g.RebalanceDuration = Histogram{Count: st.DurationCount, Sum: st.DurationSum, Bounds: tr.Bounds(), Counts: st.DurationCounts}
+}
+
+// DrainEvents returns the rebalances completed since the last call.
+func (b *Builder) DrainEvents() []RebalanceEvent {
+	ev := b.events
+	b.events = nil
+	return ev
+}
+
+// RefreshGroups folds a group-state-only observation (collector
+// DescribeGroups, between offset cycles) into the latest snapshot: the
+// described groups get their new state, members, rebalance counters and a
+// re-evaluated status; everything else is shared with the previous
+// snapshot. It returns nil before the first successful offset cycle.
+func (b *Builder) RefreshGroups(obs *observation.Observation) *Cluster {
+	if b.prev == nil || !b.prev.Up {
+		return nil
+	}
+	c := *b.prev
+	c.Groups = append([]Group(nil), b.prev.Groups...)
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		og, ok := obs.Groups[g.Name]
+		if !ok || og.DescribeErr != nil || !g.HasData {
+			continue
+		}
+		b.observeRebalance(og, obs.End)
+		g.State, g.Members, g.StaticMembers = og.State, len(og.Members), og.StaticMembers()
+		b.rebalanceFields(g)
+		if gs := b.groupSt[g.Name]; gs != nil {
+			in := gs.lastInput
+			in.State, in.Members, in.Rebalancing = og.State, len(og.Members), g.RebalanceInProgress
+			res := status.Evaluate(in, g.Thresholds)
+			g.Status, g.Reason = string(res.Status), res.Reason
+		}
+	}
+	b.prev = &c
+	return &c
 }

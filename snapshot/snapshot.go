@@ -166,6 +166,22 @@ type Group struct {
 	// commit covered, observed when commits advance.
 	CommitLatency Histogram
 
+	// Rebalances counts rebalances observed since start (rebalance
+	// package); RebalanceInProgress is true while one is under way.
+	Rebalances          uint64
+	RebalanceInProgress bool
+	MemberJoins         uint64
+	MemberLeaves        uint64
+	PartitionsMoved     uint64
+	// LastRebalance is when the last rebalance was seen ending.
+	LastRebalance time.Time
+	// RebalanceDuration is the histogram of rebalance durations (those
+	// seen in progress).
+	RebalanceDuration Histogram
+	// UnownedPartitions counts partitions the group has committed offsets
+	// for but no member owns, while the group is stable with members.
+	UnownedPartitions int
+
 	// RetentionHeadroom is, over partitions with lag, the smallest
 	// distance in messages from the log start offset to the committed
 	// offset (valid if HeadroomKnown); RetentionHeadroomSeconds the same

@@ -76,6 +76,10 @@ type Input struct {
 	// growth window ("" if it did not).
 	Rewound string
 
+	// Rebalancing is true while a rebalance is observed in progress (the
+	// rebalance package), even if the described state is already Stable.
+	Rebalancing bool
+
 	// Growing is true when the lag rose through the whole growth window;
 	// GrowthFrom is the lag at the start of the window.
 	Growing    bool
@@ -101,6 +105,8 @@ func Evaluate(in Input, th config.GroupThresholds) Result {
 		return Result{Stopped, fmt.Sprintf("no members and %d messages behind", in.Lag)}
 	case RebalancingStates[in.State]:
 		return Result{Rebalancing, "group state " + in.State}
+	case in.Rebalancing:
+		return Result{Rebalancing, "rebalance in progress"}
 	case in.Lag > 0 && th.StallAfter > 0 && in.Gap >= th.StallAfter:
 		return Result{Stalled, fmt.Sprintf("no commit progress for %s on %s (%d messages behind)", in.Gap.Round(time.Second), in.GapWhere, in.Lag)}
 	case in.Rewound != "":

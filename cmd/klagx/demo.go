@@ -16,11 +16,12 @@ import (
 // demoCmd runs an in-process kfake cluster with a realistic workload and
 // the exporter against it.
 type demoCmd struct {
-	ListenAddress  string        `name:"web.listen-address" default:"127.0.0.1:9308" placeholder:"ADDRESS" help:"Address to serve metrics on. If it is taken, a free port on 127.0.0.1 is used instead and printed. Default: 127.0.0.1:9308."`
-	PollInterval   time.Duration `name:"poll-interval" default:"5s" placeholder:"DURATION" help:"Time between two polls of the demo cluster. Default: 5s."`
-	RebalanceEvery time.Duration `name:"rebalance-every" default:"1m" placeholder:"DURATION" help:"How often the inventory-sync group changes membership (and rebalances). Default: 1m."`
-	Warmup         time.Duration `name:"warmup" default:"15s" placeholder:"DURATION" help:"How long fraud-detector and email-sender work before one stalls and the other stops. Default: 15s."`
-	Brokers        int           `name:"brokers" default:"3" help:"Number of in-process brokers. Default: 3."`
+	ListenAddress     string        `name:"web.listen-address" default:"127.0.0.1:9308" placeholder:"ADDRESS" help:"Address to serve metrics on. If it is taken, a free port on 127.0.0.1 is used instead and printed. Default: 127.0.0.1:9308."`
+	PollInterval      time.Duration `name:"poll-interval" default:"5s" placeholder:"DURATION" help:"Time between two polls of the demo cluster. Default: 5s."`
+	GroupPollInterval time.Duration `name:"group-poll-interval" default:"100ms" placeholder:"DURATION" help:"Time between two reads of group state. The in-process cluster finishes a rebalance in a fraction of a second, so the demo looks ten times a second to time them. Default: 100ms."`
+	RebalanceEvery    time.Duration `name:"rebalance-every" default:"1m" placeholder:"DURATION" help:"How often the inventory-sync group changes membership (and rebalances). Default: 1m."`
+	Warmup            time.Duration `name:"warmup" default:"15s" placeholder:"DURATION" help:"How long fraud-detector and email-sender work before one stalls and the other stops. Default: 15s."`
+	Brokers           int           `name:"brokers" default:"3" help:"Number of in-process brokers. Default: 3."`
 }
 
 // Help is the detailed help of klagx demo.
@@ -59,8 +60,9 @@ func (d *demoCmd) Run(g *globals) error {
 	// Thresholds scaled to a demo that should show every status within a
 	// minute or two, instead of the production defaults.
 	cfg := &config.Config{
-		Clusters:     []config.Cluster{{Name: "demo", Brokers: env.Brokers()}},
-		PollInterval: d.PollInterval,
+		Clusters:          []config.Cluster{{Name: "demo", Brokers: env.Brokers()}},
+		PollInterval:      d.PollInterval,
+		GroupPollInterval: d.GroupPollInterval,
 		Thresholds: config.Thresholds{Default: config.GroupThresholds{
 			WarnLagSeconds: 30 * time.Second,
 			CritLagSeconds: 2 * time.Minute,

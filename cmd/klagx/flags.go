@@ -28,8 +28,9 @@ type configFlags struct {
 	TLS  tlsFlags  `embed:"" prefix:"kafka.tls."`
 	SASL saslFlags `embed:"" prefix:"kafka.sasl."`
 
-	PollInterval time.Duration `name:"poll-interval" default:"15s" placeholder:"DURATION" help:"Time between two polls of each cluster; at least 1s. Default: 15s."`
-	Granularity  string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
+	PollInterval      time.Duration `name:"poll-interval" default:"15s" placeholder:"DURATION" help:"Time between two polls of each cluster; at least 1s. Default: 15s."`
+	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s."`
+	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
 
 	GroupInclude []string `name:"group.include" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
 	GroupExclude []string `name:"group.exclude" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
@@ -113,6 +114,7 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 	cfg := &config.Config{
 		Clusters:              clusters,
 		PollInterval:          f.PollInterval,
+		GroupPollInterval:     f.GroupPollInterval,
 		Granularity:           config.Granularity(f.Granularity),
 		Groups:                groups,
 		Topics:                topics,
