@@ -36,6 +36,9 @@ type Poller struct {
 	statuses map[string]string // group → last logged status
 
 	groupInterval time.Duration
+	// quiet turns off the event log lines (status changes, rebalances,
+	// first cycle): a one-shot check is not an event stream.
+	quiet bool
 	// refs are the groups the last offset cycle listed, described again
 	// on every group tick.
 	refs []collector.GroupRef
@@ -72,6 +75,10 @@ func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logg
 		logger:        logger.With("cluster", cluster.Name),
 	}, nil
 }
+
+// Quiet turns off the event log lines (status changes, rebalances); errors
+// are still logged.
+func (p *Poller) Quiet() { p.quiet = true }
 
 // Collector returns the underlying collector (for request counts in tests
 // and benchmarks).
@@ -132,7 +139,11 @@ func (p *Poller) GroupTick(ctx context.Context) *snapshot.Cluster {
 
 // logRebalances writes one structured line per completed rebalance.
 func (p *Poller) logRebalances() {
-	for _, ev := range p.builder.DrainEvents() {
+	events := p.builder.DrainEvents()
+	if p.quiet {
+		return
+	}
+	for _, ev := range events {
 		attrs := []any{"group", ev.Group, "kind", ev.Kind, "cause", ev.Cause,
 			"rebalances", ev.Generations, "exact_count", ev.Exact,
 			"start", ev.Start.UTC().Format(time.RFC3339Nano), "end", ev.End.UTC().Format(time.RFC3339Nano),
@@ -253,7 +264,7 @@ func (p *Poller) Run(ctx context.Context) {
 // logStatusChanges logs one line per group whose status changed, with the
 // reason: the event trail behind klagx_group_status.
 func (p *Poller) logStatusChanges(cl *snapshot.Cluster) {
-	if !cl.Up {
+	if !cl.Up || p.quiet {
 		return
 	}
 	if p.statuses == nil {
@@ -298,7 +309,7 @@ func (p *Poller) log(obs *observation.Observation) {
 		p.logger.Warn("cluster unreachable; keeping last values", "err", obs.Err, "duration_seconds", dur)
 	case up && p.wasUp != nil && !*p.wasUp:
 		p.logger.Info("cluster reachable again", "duration_seconds", dur)
-	case up && p.wasUp == nil:
+	case up && p.wasUp == nil && !p.quiet:
 		p.logger.Info("first poll cycle done", "groups", len(obs.Groups), "topics", len(obs.Topics), "duration_seconds", dur)
 	}
 	p.wasUp = &up

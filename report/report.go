@@ -20,7 +20,13 @@ const Schema = "klagx.report/v1"
 type Report struct {
 	Schema      string    `json:"schema"`
 	GeneratedAt time.Time `json:"generated_at"`
-	Clusters    []Cluster `json:"clusters"`
+	// Severity and ExitCode are set by klagx check only: the overall
+	// result (OK, WARNING, CRITICAL, UNKNOWN) and the exit code.
+	Severity *string `json:"severity,omitempty"`
+	ExitCode *int    `json:"exit_code,omitempty"`
+	// Error is why a check could not judge anything (severity UNKNOWN).
+	Error    string    `json:"error,omitempty"`
+	Clusters []Cluster `json:"clusters"`
 }
 
 // Cluster is one Kafka cluster.
@@ -54,7 +60,12 @@ type Group struct {
 	// older than the cluster's last cycle, if they are.
 	ObservedAt time.Time `json:"observed_at"`
 	Error      string    `json:"error,omitempty"`
-	Topics     []Topic   `json:"topics"`
+	// Severity (OK, WARNING, CRITICAL, UNKNOWN) and the rates in messages
+	// per second between the two samples are set by klagx check only.
+	Severity    string   `json:"severity,omitempty"`
+	ProduceRate *float64 `json:"produce_rate,omitempty"`
+	CommitRate  *float64 `json:"commit_rate,omitempty"`
+	Topics      []Topic  `json:"topics"`
 }
 
 // Topic is a group's position on one topic.

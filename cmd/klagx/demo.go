@@ -82,6 +82,7 @@ func (d *demoCmd) Run(g *globals) error {
 			env.WriteGuide(g.Stdout, url)
 			fmt.Fprintf(g.Stdout, "\nBrokers: %s (cluster label \"demo\"). Poll interval %s. Press Ctrl-C to stop.\n",
 				joinComma(env.Brokers()), d.PollInterval)
+			fmt.Fprintf(g.Stdout, "In another terminal: klagx check --brokers %s\n", joinComma(env.Brokers()))
 		},
 		Logger:  g.Logger,
 		Version: version,

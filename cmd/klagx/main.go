@@ -68,6 +68,7 @@ type cli struct {
 	Log        logFlags `embed:"" prefix:"log."`
 
 	Serve   serveCmd   `cmd:"" help:"Run the exporter: poll Kafka in the background and serve Prometheus metrics."`
+	Check   checkCmd   `cmd:"" help:"One-shot health check of consumer groups: table, JSON or Nagios output and an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)."`
 	Demo    demoCmd    `cmd:"" help:"Run a self-contained demo: an in-process Kafka cluster with producers and consumers, and the exporter."`
 	Version versionCmd `cmd:"" help:"Print the version, git revision and Go version."`
 }
@@ -90,6 +91,22 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// exitError carries a command's own exit code (klagx check); silent means
+// the command has already said everything on stdout.
+type exitError struct {
+	code   int
+	err    error
+	silent bool
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e exitError) Unwrap() error { return e.err }
+
 // exitRequest is how kong's Exit (after --help) unwinds back into run.
 type exitRequest struct{ code int }
 
@@ -106,14 +123,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	case errors.As(err, &exit):
 		return exit.code
 	case err != nil:
-		return fail(exitUsage, err)
+		return fail(usageCode(err, args), err)
 	}
 	logger, err := newLogger(c.Log, stderr)
 	if err != nil {
-		return fail(exitUsage, err)
+		return fail(usageCode(nil, args), err)
 	}
 	g := &globals{Context: ctx, Logger: logger, ConfigFile: file, Stdout: stdout, Stderr: stderr}
 	if err := kctx.Run(g); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			if !ee.silent {
+				fmt.Fprintf(stderr, "klagx: error: %s\n", ee)
+			}
+			return ee.code
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			return fail(exitUsage, err)
@@ -121,6 +145,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return fail(exitFailure, err)
 	}
 	return exitOK
+}
+
+// usageCode is the exit code of a command-line error: 2, except for klagx
+// check, where 2 means CRITICAL and a usage error is UNKNOWN (3).
+func usageCode(err error, args []string) int {
+	var pe *kong.ParseError
+	if errors.As(err, &pe) && pe.Context != nil {
+		if cmd := pe.Context.Command(); cmd != "" {
+			if strings.HasPrefix(cmd, "check") {
+				return checkUnknown
+			}
+			return exitUsage
+		}
+	}
+	for _, a := range args {
+		if a == "check" {
+			return checkUnknown
+		}
+		if !strings.HasPrefix(a, "-") && (a == "serve" || a == "demo" || a == "version") {
+			break
+		}
+	}
+	return exitUsage
 }
 
 // parse loads the config file named on the command line (or in

@@ -1,0 +1,327 @@
+// Package check is the one-shot `klagx check`: poll each cluster once (or
+// twice, --window apart, to see commit progress and rates), judge every
+// matching group, and render a table, JSON or a Nagios line with an exit
+// code. It uses the same collector, time-lag method and status rules as the
+// exporter; only the schedule differs.
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/poller"
+	"github.com/klagx/klagx/report"
+	"github.com/klagx/klagx/snapshot"
+	"github.com/klagx/klagx/status"
+)
+
+// Severity is a Nagios-style result. Its value is the exit code.
+type Severity int
+
+// Severities, in exit-code order.
+const (
+	OK       Severity = 0
+	Warning  Severity = 1
+	Critical Severity = 2
+	Unknown  Severity = 3
+)
+
+func (s Severity) String() string {
+	switch s {
+	case OK:
+		return "OK"
+	case Warning:
+		return "WARNING"
+	case Critical:
+		return "CRITICAL"
+	default:
+		return "UNKNOWN"
+	}
+}
+
+// worse reports whether a is worse than b: CRITICAL > WARNING > UNKNOWN > OK
+// (a definite problem outranks a group that could not be judged).
+func worse(a, b Severity) bool { return rank(a) > rank(b) }
+
+func rank(s Severity) int {
+	switch s {
+	case Critical:
+		return 3
+	case Warning:
+		return 2
+	case Unknown:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// Options configures a check.
+type Options struct {
+	Config *config.Config
+	// Window is the time between the two samples; 0 takes one sample (no
+	// commit-progress or rate judgement).
+	Window time.Duration
+	Logger *slog.Logger
+}
+
+// Error is a failure that makes the whole check UNKNOWN: a cluster that
+// cannot be reached, an authentication failure, no group matched.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Result is a finished check.
+type Result struct {
+	// Report is the JSON view of the last sample, with Severity and the
+	// rates filled in per group.
+	Report   report.Report
+	Severity Severity
+	// Counts of groups by severity.
+	Counts map[Severity]int
+	// thresholds per "cluster\x00group", for the Nagios perfdata.
+	thresholds map[string]groupThresholds
+}
+
+type groupThresholds struct{ warnLag, critLag, warnSecs, critSecs int64 }
+
+// Checker holds one poller per cluster across samples, so that each sample
+// is judged against the previous one (commit progress, rates).
+type Checker struct {
+	o       Options
+	store   *snapshot.Store
+	pollers []*poller.Poller
+	prev    map[string]*snapshot.Cluster
+	prevAt  time.Time
+}
+
+// New builds a Checker; it does not contact Kafka.
+func New(o Options) (*Checker, error) {
+	names := make([]string, len(o.Config.Clusters))
+	for i, c := range o.Config.Clusters {
+		names[i] = c.Name
+	}
+	c := &Checker{o: o, store: snapshot.NewStore(names...)}
+	for _, cc := range o.Config.Clusters {
+		p, err := poller.New(o.Config, cc, c.store, o.Logger)
+		if err != nil {
+			c.Close()
+			return nil, &Error{err}
+		}
+		p.Quiet()
+		c.pollers = append(c.pollers, p)
+	}
+	return c, nil
+}
+
+// Close releases the Kafka clients.
+func (c *Checker) Close() {
+	for _, p := range c.pollers {
+		p.Close()
+	}
+}
+
+// Sample polls every cluster once and judges every matching group, against
+// the previous sample when there is one. It returns an *Error when a
+// cluster cannot be polled or no group matches.
+func (c *Checker) Sample(ctx context.Context) (*Result, error) {
+	cur := map[string]*snapshot.Cluster{}
+	for _, p := range c.pollers {
+		cl, _ := p.Cycle(ctx)
+		if !cl.Up {
+			return nil, &Error{fmt.Errorf("cluster %s: %s", cl.Name, cl.LastError)}
+		}
+		cur[cl.Name] = cl
+	}
+	now := time.Now()
+	window := now.Sub(c.prevAt)
+	prev := c.prev
+	c.prev, c.prevAt = cur, now
+	snap := c.store.Load()
+	res := &Result{Report: report.FromSnapshot(snap, now, nil), Counts: map[Severity]int{}, thresholds: map[string]groupThresholds{}}
+	matched := 0
+	for ci := range res.Report.Clusters {
+		rc := &res.Report.Clusters[ci]
+		cl := snap.Cluster(rc.Name)
+		var before *snapshot.Cluster
+		if prev != nil {
+			before = prev[rc.Name]
+		}
+		for gi := range rc.Groups {
+			rg := &rc.Groups[gi]
+			matched++
+			g := cl.Group(rg.Name)
+			var bg *snapshot.Group
+			if before != nil {
+				bg = before.Group(rg.Name)
+			}
+			judge(rg, g, bg, cl, before, window.Round(time.Millisecond))
+			th := g.Thresholds
+			res.thresholds[rc.Name+"\x00"+rg.Name] = groupThresholds{th.WarnLag, th.CritLag,
+				int64(th.WarnLagSeconds.Seconds()), int64(th.CritLagSeconds.Seconds())}
+			sev := parseSeverity(rg.Severity)
+			res.Counts[sev]++
+			if worse(sev, res.Severity) {
+				res.Severity = sev
+			}
+		}
+	}
+	if matched == 0 {
+		return res, &Error{errors.New("no consumer group matched: check --group / --group.include and that the groups exist")}
+	}
+	sev := res.Severity.String()
+	res.Report.Severity = &sev
+	code := int(res.Severity)
+	res.Report.ExitCode = &code
+	return res, nil
+}
+
+// Run performs a one-shot check: one sample, or two Window apart.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	c, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	res, err := c.Sample(ctx)
+	if err != nil || o.Window <= 0 {
+		return res, err
+	}
+	t := time.NewTimer(o.Window)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return nil, &Error{ctx.Err()}
+	case <-t.C:
+	}
+	return c.Sample(ctx)
+}
+
+func parseSeverity(s string) Severity {
+	switch s {
+	case "OK":
+		return OK
+	case "WARNING":
+		return Warning
+	case "CRITICAL":
+		return Critical
+	default:
+		return Unknown
+	}
+}
+
+// judge sets the group's severity, adjusts its status and reason for what
+// only two samples can show (no commit progress within the window), and
+// fills the rates.
+func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cluster, window time.Duration) {
+	th := g.Thresholds
+	if before != nil && before.HasData && g.HasData {
+		dt := g.ObservedAt.Sub(before.ObservedAt).Seconds()
+		if dt > 0 {
+			produced, committed, progressed := deltas(before, g, firstCl, cl)
+			pr, cr := float64(produced)/dt, float64(committed)/dt
+			rg.ProduceRate, rg.CommitRate = &pr, &cr
+			// Stalled within the window: members, lag on both samples,
+			// and no partition with lag advanced its commit.
+			if rg.Status != string(status.Stopped) && rg.Status != string(status.Lost) &&
+				rg.Status != string(status.Rebalancing) && g.Members > 0 && g.Lag > 0 && before.Lag > 0 && !progressed {
+				rg.Status = string(status.Stalled)
+				rg.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, g.Lag)
+			}
+		}
+	}
+	var sev Severity
+	var why string
+	switch status.Status(rg.Status) {
+	case status.Unknown:
+		sev = Unknown
+	case status.Stalled, status.Stopped, status.Lost:
+		sev = Critical
+	case status.Warning, status.Rewind, status.Rebalancing:
+		sev = Warning
+	}
+	if g.HasData {
+		if th.CritLagSeconds > 0 && g.LagSecondsKnown && g.LagSeconds >= th.CritLagSeconds.Seconds() {
+			sev, why = Critical, fmt.Sprintf("time lag %s is above %s", time.Duration(g.LagSeconds*float64(time.Second)).Round(time.Second), th.CritLagSeconds)
+		} else if th.CritLag > 0 && g.Lag >= th.CritLag {
+			sev, why = Critical, fmt.Sprintf("lag %d messages is above %d", g.Lag, th.CritLag)
+		}
+	}
+	if why != "" && (rg.Status == string(status.OK) || rg.Status == string(status.Warning)) {
+		rg.Reason = why
+	}
+	rg.Severity = sev.String()
+}
+
+// deltas returns how many messages were produced to and committed by the
+// group between two samples, and whether any partition with lag advanced
+// its commit.
+func deltas(a, b *snapshot.Group, ca, cb *snapshot.Cluster) (produced, committed int64, progressed bool) {
+	type key struct {
+		t string
+		p int32
+	}
+	prev := map[key]snapshot.GroupPartition{}
+	for _, p := range a.Partitions {
+		prev[key{p.Topic, p.Partition}] = p
+	}
+	endsA, endsB := map[key]int64{}, map[key]int64{}
+	for _, p := range ca.Partitions {
+		endsA[key{p.Topic, p.Partition}] = p.End
+	}
+	for _, p := range cb.Partitions {
+		endsB[key{p.Topic, p.Partition}] = p.End
+	}
+	for _, p := range b.Partitions {
+		k := key{p.Topic, p.Partition}
+		if ea, ok := endsA[k]; ok {
+			if d := endsB[k] - ea; d > 0 {
+				produced += d
+			}
+		}
+		q, ok := prev[k]
+		if !ok {
+			continue
+		}
+		if p.HasCommit && q.HasCommit && p.Committed > q.Committed {
+			committed += p.Committed - q.Committed
+			progressed = true
+		} else if p.HasCommit && !q.HasCommit {
+			progressed = true
+		}
+	}
+	return produced, committed, progressed
+}
+
+// SortedGroups returns the groups of the report in cluster, name order with
+// their cluster name.
+func SortedGroups(r report.Report) []struct {
+	Cluster string
+	Group   report.Group
+} {
+	var out []struct {
+		Cluster string
+		Group   report.Group
+	}
+	for _, c := range r.Clusters {
+		for _, g := range c.Groups {
+			out = append(out, struct {
+				Cluster string
+				Group   report.Group
+			}{c.Name, g})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Cluster != out[j].Cluster {
+			return out[i].Cluster < out[j].Cluster
+		}
+		return out[i].Group.Name < out[j].Group.Name
+	})
+	return out
+}

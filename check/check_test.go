@@ -1,0 +1,153 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"log/slog"
+	"math"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/internal/kfaketest"
+	"github.com/klagx/klagx/report"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// scenario builds a cluster with known values: two-hour-old records; billing
+// is caught up (OK); shipping has a member and is 30 messages behind
+// (WARNING above --warn-lag 25); returns has no members and lag (stopped,
+// CRITICAL).
+func scenario(t *testing.T) *kfaketest.Env {
+	env := kfaketest.New(t, 3)
+	env.CreateTopic("orders", 2)
+	old := time.Now().Add(-2 * time.Hour)
+	env.Produce("orders", 0, 40, old)
+	env.Produce("orders", 1, 20, old)
+	env.Commit("billing", "orders", map[int32]int64{0: 40, 1: 20})
+	env.Commit("shipping", "orders", map[int32]int64{0: 10, 1: 20})
+	env.Commit("returns", "orders", map[int32]int64{0: 38, 1: 20})
+	// A member that joins and never polls or commits.
+	env.Consumer("shipping", []string{"orders"})
+	kfaketest.WaitFor(t, 30*time.Second, "shipping to have a member", func() bool {
+		gi := env.Cluster.GroupInfo("shipping")
+		return gi != nil && gi.State == "Stable" && len(gi.Members) == 1
+	})
+	return env
+}
+
+// normalize replaces what depends on the wall clock with fixed values:
+// timestamps, and time lags rounded to the minute (the records are two
+// hours old, so the rounded value is known exactly).
+func normalize(r *Result) {
+	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r.Report.GeneratedAt = fixed
+	round := func(p *float64) {
+		if p != nil {
+			*p = math.Round(*p/60) * 60
+		}
+	}
+	age := regexp.MustCompile(`time lag [0-9hms.]+ is`)
+	for ci := range r.Report.Clusters {
+		c := &r.Report.Clusters[ci]
+		c.LastSuccess = &fixed
+		for gi := range c.Groups {
+			g := &c.Groups[gi]
+			g.ObservedAt = fixed
+			g.Reason = age.ReplaceAllString(g.Reason, "time lag ~2h is")
+			g.TimeLagErrorSeconds = 0
+			round(g.LagSeconds)
+			for ti := range g.Topics {
+				round(g.Topics[ti].LagSeconds)
+				for pi := range g.Topics[ti].Partitions {
+					p := &g.Topics[ti].Partitions[pi]
+					round(p.LagSeconds)
+					if p.LastCommitAt != nil {
+						p.LastCommitAt = &fixed
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	env := scenario(t)
+	cfg := env.Config(func(c *config.Config) {
+		c.Thresholds.Default = config.GroupThresholds{WarnLagSeconds: 2 * time.Minute, CritLagSeconds: 3 * time.Hour,
+			WarnLag: 25, StallAfter: time.Minute, GrowthWindow: time.Minute}
+		// Exact record timestamps: the time lags are known to the
+		// millisecond, so the golden holds them (rounded to the minute
+		// the test takes to run).
+		c.TimeLag.Mode = config.TimeLagExact
+	})
+	res, err := Run(context.Background(), Options{Config: cfg, Logger: kfaketest.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Severity != Critical {
+		t.Fatalf("severity %s", res.Severity)
+	}
+	normalize(res)
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Render(&b, res, format); err != nil {
+				t.Fatal(err)
+			}
+			path := "testdata/" + format + ".golden"
+			if *update {
+				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b.Bytes(), want) {
+				t.Fatalf("%s output differs from %s (go test ./check -update):\n%s", format, path, b.String())
+			}
+		})
+	}
+}
+
+// TestJSONSchemaDecodes: the JSON output decodes strictly into the
+// documented schema.
+func TestJSONSchemaDecodes(t *testing.T) {
+	body, err := os.ReadFile("testdata/json.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var r report.Report
+	if err := dec.Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Schema != report.Schema || r.Severity == nil || *r.Severity != "CRITICAL" || r.ExitCode == nil || *r.ExitCode != 2 {
+		t.Fatalf("%+v", r)
+	}
+	groups := map[string]report.Group{}
+	for _, g := range r.Clusters[0].Groups {
+		groups[g.Name] = g
+	}
+	if g := groups["shipping"]; g.Lag != 30 || g.Severity != "WARNING" || *g.LagSeconds != 7200 || g.Status != "warning" {
+		t.Fatalf("shipping: %+v", g)
+	}
+	if g := groups["billing"]; g.Lag != 0 || g.Severity != "OK" || *g.LagSeconds != 0 {
+		t.Fatalf("billing: %+v", g)
+	}
+	if g := groups["returns"]; g.Lag != 2 || g.Severity != "CRITICAL" || g.Status != "stopped" {
+		t.Fatalf("returns: %+v", g)
+	}
+	if !strings.Contains(string(body), `"committed": 10`) {
+		t.Fatal("committed offsets missing")
+	}
+}

@@ -1,0 +1,154 @@
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Formats of Render.
+const (
+	FormatTable  = "table"
+	FormatJSON   = "json"
+	FormatNagios = "nagios"
+)
+
+// Formats lists the output formats.
+var Formats = []string{FormatTable, FormatJSON, FormatNagios}
+
+// Render writes the result in the given format.
+func Render(w io.Writer, r *Result, format string) error {
+	switch format {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r.Report)
+	case FormatNagios:
+		return renderNagios(w, r)
+	default:
+		return renderTable(w, r)
+	}
+}
+
+func secs(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	v := *p
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+}
+
+// renderTable prints one block per group, in the spirit of
+// kafka-consumer-groups.sh --describe, with a summary line per group and a
+// last line for the whole check.
+func renderTable(w io.Writer, r *Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	multi := len(r.Report.Clusters) > 1
+	header := "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-SECONDS\tSTATUS\tREASON"
+	if multi {
+		header = "CLUSTER\t" + header
+	}
+	fmt.Fprintln(tw, header)
+	for _, cg := range SortedGroups(r.Report) {
+		g := cg.Group
+		prefix := ""
+		if multi {
+			prefix = cg.Cluster + "\t"
+		}
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				cur := "-"
+				if p.Committed != nil {
+					cur = strconv.FormatInt(*p.Committed, 10)
+				}
+				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t\t\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds))
+			}
+		}
+		reason := g.Reason
+		if g.ProduceRate != nil && g.CommitRate != nil {
+			rates := fmt.Sprintf("produce %.1f/s, commit %.1f/s", *g.ProduceRate, *g.CommitRate)
+			if reason == "" {
+				reason = rates
+			} else {
+				reason += "; " + rates
+			}
+		}
+		members := fmt.Sprintf("(%d members)", g.Members)
+		if g.Members == 1 {
+			members = "(1 member)"
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s %s\t%s\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), g.Severity, g.Status, reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, summary(r))
+	return err
+}
+
+func summary(r *Result) string {
+	var parts []string
+	for _, s := range []Severity{Critical, Warning, Unknown, OK} {
+		if n := r.Counts[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ToLower(s.String())))
+		}
+	}
+	return fmt.Sprintf("%s: %s", r.Severity, strings.Join(parts, ", "))
+}
+
+// renderNagios prints the Nagios plugin format: one status line naming the
+// worst groups, then perfdata per group (lag in messages and seconds with
+// warning and critical thresholds, standard label=value[UOM];warn;crit;min;
+// syntax).
+func renderNagios(w io.Writer, r *Result) error {
+	var bad []string
+	var perf []string
+	multi := len(r.Report.Clusters) > 1
+	for _, cg := range SortedGroups(r.Report) {
+		g := cg.Group
+		name := g.Name
+		if multi {
+			name = cg.Cluster + "/" + g.Name
+		}
+		if g.Severity != "OK" {
+			d := fmt.Sprintf("%s %s", name, g.Status)
+			if g.Reason != "" {
+				d += " (" + g.Reason + ")"
+			}
+			bad = append(bad, d)
+		}
+		th := r.thresholds[cg.Cluster+"\x00"+g.Name]
+		perf = append(perf, fmt.Sprintf("'%s lag'=%d;%s;%s;0;", perfLabel(name), g.Lag, num(th.warnLag), num(th.critLag)))
+		if g.LagSeconds != nil {
+			perf = append(perf, fmt.Sprintf("'%s lag_seconds'=%ss;%s;%s;0;", perfLabel(name),
+				strconv.FormatFloat(*g.LagSeconds, 'f', 1, 64), num(th.warnSecs), num(th.critSecs)))
+		}
+	}
+	line := "KLAGX " + summary(r)
+	if len(bad) > 0 {
+		line += " - " + strings.Join(bad, "; ")
+	}
+	_, err := fmt.Fprintf(w, "%s | %s\n", strings.ReplaceAll(line, "|", "/"), strings.Join(perf, " "))
+	return err
+}
+
+// perfLabel keeps a label inside its single quotes.
+func perfLabel(s string) string {
+	return strings.NewReplacer("'", "_", "=", "_", "|", "_").Replace(s)
+}
+
+func num(v int64) string {
+	if v <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(v, 10)
+}
