@@ -35,9 +35,11 @@ fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-generate: ## regenerate committed artifacts (docs/metrics.md, exposition goldens)
+generate: ## regenerate committed artifacts (docs/metrics.md, goldens, alert rules, dashboards)
 	$(GO) test ./metrics -run TestDocsInSync -update
 	$(GO) test ./promexport -run TestGolden -update
+	$(GO) test ./check -run TestGoldenOutputs -update
+	$(GO) test ./alerts -run TestCommittedFilesInSync -update
 
 bench: ## Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

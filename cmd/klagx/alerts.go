@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/klagx/klagx/alerts"
+)
+
+// alertsCmd writes the Prometheus alert rules.
+type alertsCmd struct {
+	Out              string            `name:"out" placeholder:"FILE" help:"File to write; - for standard output. Default: -." default:"-"`
+	Format           string            `name:"format" default:"rules" placeholder:"FORMAT" help:"rules (a Prometheus rules file) or prometheusrule (a Prometheus Operator PrometheusRule manifest). Default: rules."`
+	Selector         string            `name:"selector" default:"job=\"klagx\"" placeholder:"MATCHERS" help:"Label matchers added to every metric selector, without braces, so the rules only see this exporter. Default: job=\"klagx\"."`
+	RunbookURL       string            `name:"runbook-url" default:"https://github.com/klagx/klagx/blob/main/docs/runbooks.md" placeholder:"URL" help:"Base URL of the runbooks; each alert links to <URL>#<alert name in lower case>. Default: the docs/runbooks.md of the klagx repository."`
+	StormRebalances  int               `name:"storm-rebalances" default:"5" help:"Rebalances within --storm-window that make KlagxGroupRebalanceStorm. Default: 5."`
+	StormWindow      time.Duration     `name:"storm-window" default:"15m" help:"Window of --storm-rebalances. Default: 15m."`
+	StuckAfter       time.Duration     `name:"stuck-after" default:"10m" help:"How long a rebalance may stay in progress before KlagxGroupRebalanceStuck. Default: 10m."`
+	StaleAfter       time.Duration     `name:"stale-after" default:"5m" help:"How old a cluster's last successful poll may get before KlagxDataStale. Default: 5m."`
+	RetentionHorizon time.Duration     `name:"retention-horizon" default:"4h" help:"KlagxGroupRetentionRisk fires when retention is predicted to overtake a group within this time. Default: 4h."`
+	Name             string            `name:"name" default:"klagx" help:"metadata.name of the PrometheusRule. Default: klagx."`
+	Namespace        string            `name:"namespace" help:"metadata.namespace of the PrometheusRule. Default: none."`
+	Labels           map[string]string `name:"label" placeholder:"KEY=VALUE" help:"metadata.labels of the PrometheusRule (the ruleSelector of your Prometheus); repeatable. Default: app.kubernetes.io/name=klagx."`
+}
+
+// Help is the detailed help of klagx alerts.
+func (a *alertsCmd) Help() string {
+	return `Writes the alert rules klagx ships: time lag above each group's own thresholds (the exporter publishes them, so per-group --threshold overrides are honoured), lag growing, stalled and stopped groups, rebalance storms and stuck rebalances, retention about to overtake a group, lost messages, and the exporter's own health. Every alert has a severity label and a runbook_url into docs/runbooks.md. The committed alerts/klagx-rules.yaml and alerts/klagx-prometheusrule.yaml are this command's output with the defaults.`
+}
+
+// Run renders and writes the rules.
+func (a *alertsCmd) Run(g *globals) error {
+	o := alerts.DefaultOptions()
+	o.Selector, o.RunbookBaseURL = a.Selector, a.RunbookURL
+	o.StormRebalances, o.StormWindow, o.StuckAfter, o.StaleAfter, o.RetentionHorizon = a.StormRebalances, a.StormWindow, a.StuckAfter, a.StaleAfter, a.RetentionHorizon
+	o.Name, o.Namespace = a.Name, a.Namespace
+	if len(a.Labels) > 0 {
+		o.Labels = a.Labels
+	}
+	b, err := alerts.Render(o, strings.ToLower(a.Format))
+	if err != nil {
+		return usageError{err}
+	}
+	if a.Out == "-" {
+		_, err = g.Stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(a.Out, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", a.Out, err)
+	}
+	fmt.Fprintf(g.Stdout, "wrote %s (%d alerts)\n", a.Out, len(alerts.Names()))
+	return nil
+}
