@@ -43,6 +43,11 @@ type Options struct {
 	// RetentionHorizon: KlagxGroupRetentionRisk fires when retention is
 	// predicted to overtake the group within this time.
 	RetentionHorizon time.Duration
+	// GrowthWindow is the window of KlagxGroupLagGrowing.
+	GrowthWindow time.Duration
+	// ForOverride, when non-zero, replaces every for and keep_firing_for
+	// duration: end-to-end tests use it to see alerts within seconds.
+	ForOverride time.Duration
 	// Name, Namespace and Labels of the PrometheusRule manifest.
 	Name      string
 	Namespace string
@@ -62,6 +67,7 @@ func DefaultOptions() Options {
 		StuckAfter:       10 * time.Minute,
 		StaleAfter:       5 * time.Minute,
 		RetentionHorizon: 4 * time.Hour,
+		GrowthWindow:     30 * time.Minute,
 		Name:             "klagx",
 		Labels:           map[string]string{"app.kubernetes.io/name": "klagx"},
 	}
@@ -72,8 +78,9 @@ func (o Options) Validate() error {
 	switch {
 	case o.StormRebalances < 1:
 		return fmt.Errorf("storm rebalances: %d must be at least 1", o.StormRebalances)
-	case o.StormWindow < time.Minute || o.StuckAfter < time.Minute || o.StaleAfter < time.Minute || o.RetentionHorizon < time.Minute:
-		return fmt.Errorf("storm window, stuck-after, stale-after and retention horizon must each be at least 1m")
+	case o.StormWindow < time.Second || o.StuckAfter < time.Second || o.StaleAfter < time.Second ||
+		o.RetentionHorizon < time.Second || o.GrowthWindow < time.Second:
+		return fmt.Errorf("storm window, stuck-after, stale-after, retention horizon and growth window must each be at least 1s")
 	case o.RunbookBaseURL == "":
 		return fmt.Errorf("runbook base URL is empty")
 	case strings.ContainsAny(o.Selector, "{}"):
@@ -115,6 +122,13 @@ func (o Options) sel(name string, matchers ...string) string {
 	return name + "{" + strings.Join(matchers, ",") + "}"
 }
 
+// growth is how much the time lag must grow within the growth window (and
+// exceed) for KlagxGroupLagGrowing: a sixth of the window, 5 minutes for
+// the default 30.
+func growth(window time.Duration) int {
+	return max(1, int(window.Seconds()/6))
+}
+
 func dur(d time.Duration) string {
 	switch {
 	case d%time.Hour == 0:
@@ -133,6 +147,14 @@ func Rules(o Options) (RuleFile, error) {
 	}
 	rb := func(alert string) string { return o.RunbookBaseURL + "#" + strings.ToLower(alert) }
 	rule := func(alert, severity, expr, forDur, keep, summary, description string) Rule {
+		if o.ForOverride > 0 {
+			if forDur != "" {
+				forDur = dur(o.ForOverride)
+			}
+			if keep != "" {
+				keep = dur(o.ForOverride)
+			}
+		}
 		return Rule{
 			Alert: alert, Expr: expr, For: forDur, KeepFiringFor: keep,
 			Labels: map[string]string{"severity": severity},
@@ -156,10 +178,11 @@ func Rules(o Options) (RuleFile, error) {
 				"Consumer group {{ $labels.group }} is behind in time.",
 				"The oldest message consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has not consumed is {{ $value | humanizeDuration }} old, above its warning threshold."),
 			rule("KlagxGroupLagGrowing", "warning",
-				fmt.Sprintf("(%s - %s offset 30m) > 300\nand\n%s > 300", o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagSeconds)),
+				fmt.Sprintf("(%s - %s offset %s) > %d\nand\n%s > %d", o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagSeconds), dur(o.GrowthWindow),
+					growth(o.GrowthWindow), o.sel(metrics.GroupLagSeconds), growth(o.GrowthWindow)),
 				"15m", "5m",
 				"Consumer group {{ $labels.group }} is falling further behind.",
-				"The time lag of consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} grew by {{ $value | humanizeDuration }} over the last 30 minutes: it consumes slower than producers write."),
+				fmt.Sprintf("The time lag of consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} grew by {{ $value | humanizeDuration }} over the last %s: it consumes slower than producers write.", dur(o.GrowthWindow))),
 			rule("KlagxGroupStalled", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.GroupStatus, `status="stalled"`)), "5m", "5m",
 				"Consumer group {{ $labels.group }} has stopped committing.",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and lag but has made no commit progress for longer than its stall threshold."),

@@ -20,6 +20,7 @@ type alertsCmd struct {
 	StuckAfter       time.Duration     `name:"stuck-after" default:"10m" help:"How long a rebalance may stay in progress before KlagxGroupRebalanceStuck. Default: 10m."`
 	StaleAfter       time.Duration     `name:"stale-after" default:"5m" help:"How old a cluster's last successful poll may get before KlagxDataStale. Default: 5m."`
 	RetentionHorizon time.Duration     `name:"retention-horizon" default:"4h" help:"KlagxGroupRetentionRisk fires when retention is predicted to overtake a group within this time. Default: 4h."`
+	GrowthWindow     time.Duration     `name:"growth-window" default:"30m" help:"KlagxGroupLagGrowing fires when the time lag grew by a sixth of this window within it (5m in 30m). Default: 30m."`
 	Name             string            `name:"name" default:"klagx" help:"metadata.name of the PrometheusRule. Default: klagx."`
 	Namespace        string            `name:"namespace" help:"metadata.namespace of the PrometheusRule. Default: none."`
 	Labels           map[string]string `name:"label" placeholder:"KEY=VALUE" help:"metadata.labels of the PrometheusRule (the ruleSelector of your Prometheus); repeatable. Default: app.kubernetes.io/name=klagx."`
@@ -35,6 +36,7 @@ func (a *alertsCmd) Run(g *globals) error {
 	o := alerts.DefaultOptions()
 	o.Selector, o.RunbookBaseURL = a.Selector, a.RunbookURL
 	o.StormRebalances, o.StormWindow, o.StuckAfter, o.StaleAfter, o.RetentionHorizon = a.StormRebalances, a.StormWindow, a.StuckAfter, a.StaleAfter, a.RetentionHorizon
+	o.GrowthWindow = a.GrowthWindow
 	o.Name, o.Namespace = a.Name, a.Namespace
 	if len(a.Labels) > 0 {
 		o.Labels = a.Labels
