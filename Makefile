@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/klagx
 PKGS     := ./...
 
-.PHONY: all build demo test test-short lint vet fmt-check generate bench clean help
+.PHONY: all build demo test test-short e2e lint vet fmt-check generate bench clean help
 
 all: lint test build
 
@@ -22,6 +22,9 @@ demo: build ## run an in-process Kafka cluster with a realistic workload and the
 
 test: lint ## vet, format check, and every test (unit, kfake integration, generated-file drift) with the race detector
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+e2e: ## the end-to-end suite alone: klagx binary, real Prometheus, Alertmanager, kcat, python3-kafka (make test runs it too)
+	$(GO) test -count=1 -v -timeout 10m ./e2e/
 
 test-short: ## tests without the race detector, for a quick loop
 	$(GO) test -count=1 $(PKGS)
@@ -40,6 +43,7 @@ generate: ## regenerate committed artifacts (docs/metrics.md, goldens, alert rul
 	$(GO) test ./promexport -run TestGolden -update
 	$(GO) test ./check -run TestGoldenOutputs -update
 	$(GO) test ./alerts -run TestCommittedFilesInSync -update
+	$(GO) test ./dashboards -run TestGenerated -update
 
 bench: ## Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -133,20 +133,8 @@ func (c *Collector) describeClassic(ctx context.Context, obs *observation.Observ
 			continue
 		}
 		for _, rg := range sh.Resp.(*kmsg.DescribeGroupsResponse).Groups {
-			g, ok := obs.Groups[rg.Group]
-			if !ok {
-				continue
-			}
-			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				if errors.Is(err, kerr.GroupIDNotFound) {
-					delete(obs.Groups, rg.Group)
-					continue
-				}
-				c.groupErr(obs, StageDescribeGroups, rg.Group, sh.Meta.NodeID, err, true)
-				continue
-			}
-			if rg.State == "Dead" {
-				delete(obs.Groups, rg.Group)
+			g := c.described(obs, StageDescribeGroups, rg.Group, sh.Meta.NodeID, rg.ErrorCode, rg.State)
+			if g == nil {
 				continue
 			}
 			g.State = rg.State
@@ -206,20 +194,8 @@ func (c *Collector) describeConsumer(ctx context.Context, obs *observation.Obser
 			continue
 		}
 		for _, rg := range sh.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-			g, ok := obs.Groups[rg.Group]
-			if !ok {
-				continue
-			}
-			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				if errors.Is(err, kerr.GroupIDNotFound) {
-					delete(obs.Groups, rg.Group)
-					continue
-				}
-				c.groupErr(obs, StageDescribeConsumerGroups, rg.Group, sh.Meta.NodeID, err, true)
-				continue
-			}
-			if rg.State == "Dead" {
-				delete(obs.Groups, rg.Group)
+			g := c.described(obs, StageDescribeConsumerGroups, rg.Group, sh.Meta.NodeID, rg.ErrorCode, rg.State)
+			if g == nil {
 				continue
 			}
 			g.State = rg.State
@@ -294,6 +270,30 @@ func (c *Collector) fetchCommits(ctx context.Context, obs *observation.Observati
 			}
 		}
 	}
+}
+
+// described returns the observed group a describe answer is for, or nil
+// when there is nothing to fill in: the group was not asked for, it failed
+// (recorded as a describe error), or it no longer exists (GROUP_ID_NOT_FOUND
+// or Dead: deleted between listing and describing, so it is dropped).
+func (c *Collector) described(obs *observation.Observation, stage, name string, broker int32, code int16, state string) *observation.Group {
+	g, ok := obs.Groups[name]
+	if !ok {
+		return nil
+	}
+	if err := kerr.ErrorForCode(code); err != nil {
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			delete(obs.Groups, name)
+			return nil
+		}
+		c.groupErr(obs, stage, name, broker, err, true)
+		return nil
+	}
+	if state == "Dead" {
+		delete(obs.Groups, name)
+		return nil
+	}
+	return g
 }
 
 func (c *Collector) groupErr(obs *observation.Observation, stage, group string, broker int32, err error, describe bool) {

@@ -71,6 +71,7 @@ type fileSchema struct {
 	Kafka             fileKafka  `yaml:"kafka"`
 	Web               fileWeb    `yaml:"web"`
 	Log               fileLog    `yaml:"log"`
+	OTLP              fileOTLP   `yaml:"otlp"`
 
 	WarnLagSeconds duration    `yaml:"warn_lag_seconds"`
 	CritLagSeconds duration    `yaml:"crit_lag_seconds"`
@@ -134,6 +135,15 @@ type fileWeb struct {
 	} `yaml:"config"`
 	TelemetryPath          string `yaml:"telemetry_path"`
 	DisableExporterMetrics bool   `yaml:"disable_exporter_metrics"`
+}
+
+// fileOTLP mirrors the --otlp.* flags of klagx serve.
+type fileOTLP struct {
+	Endpoint           string     `yaml:"endpoint"`
+	Header             stringList `yaml:"header"`
+	InsecureSkipVerify bool       `yaml:"insecure_skip_verify"`
+	Interval           duration   `yaml:"interval"`
+	Traces             bool       `yaml:"traces"`
 }
 
 type fileLog struct {

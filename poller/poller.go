@@ -10,7 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/klagx/klagx/collector"
 	"github.com/klagx/klagx/config"
@@ -42,6 +47,11 @@ type Poller struct {
 	// refs are the groups the last offset cycle listed, described again
 	// on every group tick.
 	refs []collector.GroupRef
+
+	cluster string
+	// tracer records poll cycles and rebalances as spans; nil when OTLP
+	// traces are off.
+	tracer trace.Tracer
 }
 
 // MaxLookupRounds bounds the ListOffsets-by-time rounds of one cycle (each
@@ -73,8 +83,14 @@ func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logg
 		groupInterval: cfg.GroupPollInterval,
 		timeLag:       cfg.TimeLag,
 		logger:        logger.With("cluster", cluster.Name),
+		cluster:       cluster.Name,
 	}, nil
 }
+
+// SetTracer makes the poller record a span per poll cycle ("klagx.poll_cycle",
+// with a child span per stage) and per rebalance ("klagx.rebalance"). nil
+// (the default) records nothing. Call it before Run.
+func (p *Poller) SetTracer(t trace.Tracer) { p.tracer = t }
 
 // Quiet turns off the event log lines (status changes, rebalances); errors
 // are still logged.
@@ -90,13 +106,25 @@ func (p *Poller) Close() { p.coll.Close() }
 // Cycle runs one poll cycle with a deadline of one interval, publishes the
 // resulting snapshot and returns it with the raw observation.
 func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Observation) {
+	var span trace.Span
+	if p.tracer != nil {
+		ctx, span = p.tracer.Start(ctx, "klagx.poll_cycle", trace.WithAttributes(attribute.String("cluster", p.cluster)))
+	}
 	cctx, cancel := context.WithTimeout(ctx, p.interval)
-	obs := p.coll.Poll(cctx)
+	sctx, endCollect := p.stage(cctx, "klagx.poll.collect")
+	obs := p.coll.Poll(sctx)
+	endCollect(obs, 0)
 	if obs.Err == nil {
 		p.builder.ObserveOffsets(obs)
-		p.resolveTimes(cctx, obs)
+		before := len(obs.Errors)
+		sctx, endTimes := p.stage(cctx, "klagx.poll.time_lag")
+		p.resolveTimes(sctx, obs)
+		endTimes(obs, before)
 	}
 	cancel()
+	if span != nil {
+		defer p.endCycleSpan(span, obs)
+	}
 	reqs := p.coll.Requests()
 	counts := make([]snapshot.Count, len(reqs))
 	for i, r := range reqs {
@@ -137,9 +165,11 @@ func (p *Poller) GroupTick(ctx context.Context) *snapshot.Cluster {
 	return cl
 }
 
-// logRebalances writes one structured line per completed rebalance.
+// logRebalances writes one structured line (and, with a tracer, one span)
+// per completed rebalance.
 func (p *Poller) logRebalances() {
 	events := p.builder.DrainEvents()
+	p.traceRebalances(events)
 	if p.quiet {
 		return
 	}
@@ -329,4 +359,118 @@ func (p *Poller) log(obs *observation.Observation) {
 		}
 		p.logger.Debug("poll cycle", "groups", len(obs.Groups), "topics", len(obs.Topics), "duration_seconds", dur, "err", errors.Unwrap(obs.Err))
 	}
+}
+
+// stage starts a child span of the cycle span for one stage; its end
+// function records the Kafka requests the stage sent (the collector's
+// request counter, read before and after) and the errors it added to obs
+// after the first errsBefore.
+func (p *Poller) stage(ctx context.Context, name string) (context.Context, func(obs *observation.Observation, errsBefore int)) {
+	if p.tracer == nil {
+		return ctx, func(*observation.Observation, int) {}
+	}
+	before := p.coll.Requests()
+	ctx, span := p.tracer.Start(ctx, name, trace.WithAttributes(attribute.String("cluster", p.cluster)))
+	return ctx, func(obs *observation.Observation, errsBefore int) {
+		total, byAPI := requestDelta(before, p.coll.Requests())
+		errs := obs.Errors[min(errsBefore, len(obs.Errors)):]
+		byStage := map[string]int{}
+		for _, e := range errs {
+			byStage[e.Stage]++
+		}
+		n := len(errs)
+		if obs.Err != nil && errsBefore == 0 {
+			n++
+			span.RecordError(obs.Err)
+			span.SetStatus(codes.Error, "cluster unreachable")
+		}
+		span.SetAttributes(
+			attribute.Int("requests", total),
+			attribute.StringSlice("requests_by_api", byAPI),
+			attribute.Int("errors", n),
+			attribute.StringSlice("errors_by_stage", countList(byStage)),
+		)
+		span.End()
+	}
+}
+
+// endCycleSpan ends the klagx.poll_cycle span with the cycle's outcome.
+func (p *Poller) endCycleSpan(span trace.Span, obs *observation.Observation) {
+	span.SetAttributes(
+		attribute.Bool("up", obs.Err == nil),
+		attribute.Int("groups", len(obs.Groups)),
+		attribute.Int("topics", len(obs.Topics)),
+		attribute.Float64("duration_seconds", obs.End.Sub(obs.Start).Seconds()),
+		attribute.Int("errors", len(obs.Errors)),
+	)
+	if obs.Err != nil {
+		span.RecordError(obs.Err)
+		span.SetStatus(codes.Error, "cluster unreachable")
+	}
+	span.End()
+}
+
+// traceRebalances records one klagx.rebalance span per event, from its
+// start to its end (a new trace each: a rebalance spans several cycles).
+func (p *Poller) traceRebalances(events []snapshot.RebalanceEvent) {
+	if p.tracer == nil {
+		return
+	}
+	for _, ev := range events {
+		start := ev.Start
+		if start.IsZero() || start.After(ev.End) {
+			start = ev.End
+		}
+		attrs := []attribute.KeyValue{
+			attribute.String("cluster", p.cluster),
+			attribute.String("group", ev.Group),
+			attribute.String("kind", ev.Kind),
+			attribute.String("cause", ev.Cause),
+			attribute.Int("rebalances", ev.Generations),
+			attribute.Bool("exact_count", ev.Exact),
+			attribute.Int("members_before", ev.MembersBefore),
+			attribute.Int("members_after", ev.MembersAfter),
+			attribute.Int("joined", len(ev.Joined)),
+			attribute.Int("left", len(ev.Left)),
+			attribute.Int("static_joined", ev.StaticJoined),
+			attribute.Int("static_left", ev.StaticLeft),
+			attribute.Int("partitions_moved", ev.Moved),
+			attribute.Int("partitions_assigned", ev.Assigned),
+			attribute.Int("partitions_unassigned", ev.Unassigned),
+			attribute.Bool("duration_known", ev.DurationKnown),
+		}
+		if ev.DurationKnown {
+			attrs = append(attrs, attribute.Float64("duration_seconds", ev.Duration.Seconds()))
+		}
+		_, span := p.tracer.Start(context.Background(), "klagx.rebalance",
+			trace.WithNewRoot(), trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+		span.End(trace.WithTimestamp(ev.End))
+	}
+}
+
+// requestDelta returns the requests sent between two readings of the
+// cumulative counters: the total and "API=N" entries sorted by API.
+func requestDelta(before, after []collector.RequestCount) (int, []string) {
+	prev := make(map[string]uint64, len(before))
+	for _, r := range before {
+		prev[r.API] = r.Count
+	}
+	total := 0
+	by := map[string]int{}
+	for _, r := range after {
+		if d := int(r.Count - prev[r.API]); d > 0 {
+			by[r.API] = d
+			total += d
+		}
+	}
+	return total, countList(by)
+}
+
+func countList(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(out)
+	return out
 }

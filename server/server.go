@@ -26,6 +26,7 @@ import (
 
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/metrics"
+	"github.com/klagx/klagx/otlpexport"
 	"github.com/klagx/klagx/poller"
 	"github.com/klagx/klagx/promexport"
 	"github.com/klagx/klagx/report"
@@ -47,7 +48,15 @@ type Options struct {
 	OnListen func(addr string)
 	Logger   *slog.Logger
 	Version  string
+	// OTLP, when its Endpoint is set, also pushes the klagx metrics (the
+	// registry behind the telemetry path) and the pollers' spans to an
+	// OpenTelemetry collector. nil or an empty Endpoint: off.
+	OTLP *otlpexport.Config
 }
+
+// OTLPShutdownTimeout bounds the final flush of OTLP telemetry when Run
+// returns.
+const OTLPShutdownTimeout = 5 * time.Second
 
 // Run blocks until ctx is cancelled or the HTTP server fails.
 func Run(ctx context.Context, o Options) error {
@@ -77,7 +86,32 @@ func Run(ctx context.Context, o Options) error {
 		pollers = append(pollers, p)
 	}
 
-	handler := Handler(store, o)
+	reg := Registry(store, o)
+	if o.OTLP != nil && o.OTLP.Enabled() {
+		cfg := *o.OTLP
+		if cfg.ServiceVersion == "" {
+			cfg.ServiceVersion = o.Version
+		}
+		exp, err := otlpexport.New(ctx, cfg, reg, logger)
+		if err != nil {
+			return err
+		}
+		// Registered before the pollers are stopped (below), so it runs
+		// after them: their last spans are flushed too.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), OTLPShutdownTimeout)
+			defer cancel()
+			if err := exp.Shutdown(sctx); err != nil {
+				logger.Warn("OTLP shutdown: pending telemetry not flushed", "component", "otlp", "err", err)
+			}
+		}()
+		if t := exp.Tracer(); t != nil {
+			for _, p := range pollers {
+				p.SetTracer(t)
+			}
+		}
+	}
+	handler := HandlerFor(reg, store, o)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	addrs := []string{":9308"}
@@ -147,10 +181,13 @@ func Run(ctx context.Context, o Options) error {
 // /healthz (the process is alive), /readyz (every cluster has completed a
 // successful cycle) and a landing page.
 func Handler(store *snapshot.Store, o Options) http.Handler {
-	path := o.TelemetryPath
-	if path == "" {
-		path = "/metrics"
-	}
+	return HandlerFor(Registry(store, o), store, o)
+}
+
+// Registry returns the registry of the klagx metrics over store (the
+// promexport collector; not the go_/process_ self metrics). /metrics and
+// OTLP export gather from the same one.
+func Registry(store *snapshot.Store, o Options) *prometheus.Registry {
 	level := metrics.LevelPartition
 	if o.Config != nil {
 		switch o.Config.Granularity {
@@ -165,6 +202,15 @@ func Handler(store *snapshot.Store, o Options) http.Handler {
 	reg.MustRegister(promexport.New(store, promexport.Options{
 		Level: level, Version: o.Version, Revision: rev, GoVersion: gover,
 	}))
+	return reg
+}
+
+// HandlerFor is Handler over an existing klagx registry (see Registry).
+func HandlerFor(reg prometheus.Gatherer, store *snapshot.Store, o Options) http.Handler {
+	path := o.TelemetryPath
+	if path == "" {
+		path = "/metrics"
+	}
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

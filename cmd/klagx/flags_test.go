@@ -395,6 +395,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 		"time-lag.mode", "time-lag.fetch-budget",
 		"warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window", "threshold",
 		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics",
+		"otlp.endpoint", "otlp.header", "otlp.insecure-skip-verify", "otlp.interval", "otlp.traces",
 	}
 	for _, f := range flags {
 		if !strings.Contains(out, "--"+f) {

@@ -67,11 +67,12 @@ type cli struct {
 	ConfigFile string   `name:"config.file" placeholder:"PATH" help:"YAML configuration file. Its keys mirror the flags (--a.b-c is a: {b_c: ...}) plus a clusters: list; flags and KLAGX_* environment variables override it. Default: none."`
 	Log        logFlags `embed:"" prefix:"log."`
 
-	Serve   serveCmd   `cmd:"" help:"Run the exporter: poll Kafka in the background and serve Prometheus metrics."`
-	Alerts  alertsCmd  `cmd:"" help:"Write the Prometheus alert rules (rules file or PrometheusRule manifest)."`
-	Check   checkCmd   `cmd:"" help:"One-shot health check of consumer groups: table, JSON or Nagios output and an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)."`
-	Demo    demoCmd    `cmd:"" help:"Run a self-contained demo: an in-process Kafka cluster with producers and consumers, and the exporter."`
-	Version versionCmd `cmd:"" help:"Print the version, git revision and Go version."`
+	Serve      serveCmd      `cmd:"" help:"Run the exporter: poll Kafka in the background and serve Prometheus metrics."`
+	Alerts     alertsCmd     `cmd:"" help:"Write the Prometheus alert rules (rules file or PrometheusRule manifest)."`
+	Check      checkCmd      `cmd:"" help:"One-shot health check of consumer groups: table, JSON or Nagios output and an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)."`
+	Dashboards dashboardsCmd `cmd:"" help:"Write the Grafana dashboards (JSON) to --out."`
+	Demo       demoCmd       `cmd:"" help:"Run a self-contained demo: an in-process Kafka cluster with producers and consumers, and the exporter."`
+	Version    versionCmd    `cmd:"" help:"Print the version, git revision and Go version."`
 }
 
 const description = `Kafka consumer-lag Prometheus exporter and CLI.

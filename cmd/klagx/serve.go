@@ -3,16 +3,50 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/klagx/klagx/otlpexport"
 	"github.com/klagx/klagx/server"
 )
 
 // serveCmd runs the exporter until SIGINT/SIGTERM.
 type serveCmd struct {
 	configFlags `embed:""`
-	Web         webFlags `embed:"" prefix:"web."`
+	Web         webFlags  `embed:"" prefix:"web."`
+	OTLP        otlpFlags `embed:"" prefix:"otlp."`
+}
+
+// otlpFlags configure the optional OTLP push of metrics and traces.
+type otlpFlags struct {
+	Endpoint           string        `name:"endpoint" placeholder:"URL" help:"OpenTelemetry collector to push the same metrics as /metrics (and, with --otlp.traces, poll-cycle and rebalance spans) to. The scheme selects the protocol: http:// or https:// for OTLP/HTTP (a path is a base path: PATH/v1/metrics, PATH/v1/traces), grpc:// or grpcs:// for OTLP/gRPC; https and grpcs use TLS. Examples: http://127.0.0.1:4318, grpc://127.0.0.1:4317. The SDK's OTEL_EXPORTER_OTLP_* variables (headers, timeout, compression, certificates) and OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES apply; see docs/otlp.md. Default: none (OTLP off)."`
+	Headers            []string      `name:"header" sep:";" placeholder:"KEY=VALUE" help:"Header sent with every OTLP request; repeatable (in KLAGX_OTLP_HEADER, separate headers with ';'). Replaces OTEL_EXPORTER_OTLP_HEADERS when given. Put secrets (API keys, Authorization) in OTEL_EXPORTER_OTLP_HEADERS or KLAGX_OTLP_HEADER, never on the command line. Default: none."`
+	InsecureSkipVerify bool          `name:"insecure-skip-verify" help:"Do not verify the OTLP collector's certificate (https, grpcs; insecure; logged as a warning). Default: false."`
+	Interval           time.Duration `name:"interval" default:"15s" placeholder:"DURATION" help:"Time between two OTLP metric exports; at least 1s. Default: 15s."`
+	Traces             bool          `name:"traces" default:"true" negatable:"" help:"With --otlp.endpoint, also export spans: one per poll cycle (klagx.poll_cycle, with a child per stage) and one per rebalance (klagx.rebalance). --no-otlp.traces turns them off. Default: true."`
+}
+
+// config returns the otlpexport view of the flags, nil when OTLP is off.
+func (o *otlpFlags) config() (*otlpexport.Config, error) {
+	if strings.TrimSpace(o.Endpoint) == "" {
+		return nil, nil
+	}
+	if o.Interval < time.Second {
+		return nil, fmt.Errorf("--otlp.interval: %s is below the minimum of 1s", o.Interval)
+	}
+	c := &otlpexport.Config{
+		Endpoint:           strings.TrimSpace(o.Endpoint),
+		Headers:            o.Headers,
+		InsecureSkipVerify: o.InsecureSkipVerify,
+		Interval:           o.Interval,
+		Traces:             o.Traces,
+		ServiceVersion:     version,
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("--%w", err)
+	}
+	return c, nil
 }
 
 // webFlags are the HTTP listener flags, named as in exporter-toolkit.
@@ -60,6 +94,10 @@ func (s *serveCmd) Run(g *globals) error {
 	if err != nil {
 		return usageError{err}
 	}
+	otlpCfg, err := s.OTLP.config()
+	if err != nil {
+		return usageError{err}
+	}
 	names := make([]string, len(cfg.Clusters))
 	for i, c := range cfg.Clusters {
 		names[i] = c.Name
@@ -74,5 +112,6 @@ func (s *serveCmd) Run(g *globals) error {
 		DisableExporterMetrics: s.Web.DisableExporterMetrics,
 		Logger:                 g.Logger,
 		Version:                version,
+		OTLP:                   otlpCfg,
 	})
 }
