@@ -77,7 +77,9 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 			default:
 				continue
 			}
-			if !c.cfg.Groups.Keep(g.Group) {
+			// Filters and the shard are applied here, before any request
+			// about the group is built.
+			if !c.cfg.Groups.Keep(g.Group) || !c.cfg.OwnsGroup(g.Group) {
 				continue
 			}
 			seen[g.Group] = true

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/klagx/klagx/shard"
 	"net"
 	"regexp"
 	"regexp/syntax"
@@ -36,6 +37,10 @@ type Config struct {
 	// PollInterval is the time between two poll cycles of one cluster.
 	// Default 15s; must be >= 1s.
 	PollInterval time.Duration
+	// Shard and TotalShards split the groups between replicas watching the
+	// same clusters (package shard): this process keeps the groups whose
+	// hash falls on Shard. TotalShards 1 (the default) turns sharding off.
+	Shard, TotalShards int
 	// GroupPollInterval is the time between two reads of group state
 	// (DescribeGroups / ConsumerGroupDescribe only), for rebalance
 	// detection. Default 2s; at least 100ms and at most PollInterval.
@@ -216,6 +221,11 @@ func compileAnchored(field string, exprs []string) ([]*regexp.Regexp, error) {
 	return out, nil
 }
 
+// OwnsGroup reports whether this process's shard owns group.
+func (c Config) OwnsGroup(group string) bool {
+	return shard.Owns(group, c.Shard, c.TotalShards)
+}
+
 // TopicAllowed reports whether topic passes the topic filter and the
 // internal-topic rule (names starting with "__" are dropped unless
 // IncludeInternalTopics).
@@ -241,6 +251,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.GroupPollInterval == 0 {
 		c.GroupPollInterval = min(DefaultGroupPollInterval, c.PollInterval)
+	}
+	if c.TotalShards == 0 {
+		c.TotalShards = 1
 	}
 	if c.Granularity == "" {
 		c.Granularity = GranularityPartition
@@ -272,6 +285,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	if c.TotalShards < 1 {
+		add("total_shards: %d must be at least 1", c.TotalShards)
+	} else if c.Shard < 0 || c.Shard >= c.TotalShards {
+		add("shard: %d is not in [0, total_shards) = [0, %d)", c.Shard, c.TotalShards)
+	}
 	if c.GroupPollInterval < MinGroupPollInterval {
 		add("group_poll_interval: %s is below the minimum of %s", c.GroupPollInterval, MinGroupPollInterval)
 	} else if c.GroupPollInterval > c.PollInterval {

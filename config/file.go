@@ -62,6 +62,8 @@ type File struct {
 type fileSchema struct {
 	PollInterval      duration   `yaml:"poll_interval"`
 	GroupPollInterval duration   `yaml:"group_poll_interval"`
+	Shard             *int       `yaml:"shard"`
+	TotalShards       *int       `yaml:"total_shards"`
 	Granularity       string     `yaml:"granularity"`
 	Group             fileFilter `yaml:"group"`
 	Topic             fileTopics `yaml:"topic"`

@@ -76,6 +76,8 @@ const (
 	KafkaRequests   = "klagx_kafka_requests_total"
 	PollErrors      = "klagx_poll_errors_total"
 	BuildInfo       = "klagx_build_info"
+	ShardOrdinal    = "klagx_shard_ordinal"
+	ShardTotal      = "klagx_total_shards"
 )
 
 // Type is the Prometheus metric type of a family.
@@ -259,6 +261,10 @@ var Families = []Family{
 		Help: "Kafka requests sent by the exporter, by API name: the cost of klagx to the cluster it watches."},
 	{Name: PollErrors, Type: Counter, Labels: []string{LabelCluster, LabelStage}, Level: LevelCluster, Stability: Stable,
 		Help: "Errors met while polling, by stage (list_groups, describe_groups, describe_consumer_groups, offset_fetch, metadata, list_offsets, time_lookup, record_fetch); one per failed request shard, group or partition."},
+	{Name: ShardOrdinal, Type: Gauge, Labels: []string{}, Level: LevelCluster, Stability: Stable,
+		Help: "This replica's shard (--shard), 0 when sharding is off."},
+	{Name: ShardTotal, Type: Gauge, Labels: []string{}, Level: LevelCluster, Stability: Stable,
+		Help: "Number of shards sharing the groups (--total-shards); replicas that disagree on it export overlapping or missing groups."},
 	{Name: BuildInfo, Type: Gauge, Labels: []string{"version", "revision", "goversion"}, Level: LevelCluster, Stability: Stable,
 		Help: "Always 1; labels carry the klagx version, git revision and Go version."},
 }

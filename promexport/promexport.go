@@ -25,6 +25,10 @@ type Options struct {
 	// Level is the finest granularity to emit: families finer than it are
 	// skipped (see metrics.Level). Default metrics.LevelPartition.
 	Level metrics.Level
+	// Shard and TotalShards are exported as klagx_shard_ordinal and
+	// klagx_total_shards; only shard 0 emits the klagx_partition_* series,
+	// which every shard reads but which do not depend on groups.
+	Shard, TotalShards int
 	// Version, Revision and GoVersion label klagx_build_info.
 	Version, Revision, GoVersion string
 }
@@ -58,6 +62,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.store.Load()
 	c.emit(ch, metrics.BuildInfo, 1, c.o.Version, c.o.Revision, c.o.GoVersion)
+	c.emit(ch, metrics.ShardOrdinal, float64(c.o.Shard))
+	c.emit(ch, metrics.ShardTotal, float64(max(c.o.TotalShards, 1)))
 	for _, cl := range snap.Clusters {
 		c.collectCluster(ch, cl)
 	}
@@ -97,7 +103,7 @@ func (c *Collector) collectCluster(ch chan<- prometheus.Metric, cl *snapshot.Clu
 		c.emit(ch, metrics.PollErrors, float64(e.Value), name, e.Name)
 	}
 
-	if c.on(metrics.LevelPartition) {
+	if c.on(metrics.LevelPartition) && c.o.Shard == 0 {
 		for _, p := range cl.Partitions {
 			part := strconv.Itoa(int(p.Partition))
 			c.emit(ch, metrics.PartitionStartOffset, float64(p.Start), name, p.Topic, part)

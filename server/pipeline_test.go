@@ -413,3 +413,53 @@ func requestMap(rs []collector.RequestCount) map[string]uint64 {
 	}
 	return m
 }
+
+// TestShardsPartitionTheGroups: three shards over the same cluster export
+// every group exactly once between them (the union equals the unsharded
+// output, with no overlap), and only shard 0 exports the partition series.
+func TestShardsPartitionTheGroups(t *testing.T) {
+	env := kfaketest.New(t, 3)
+	env.CreateTopic("t", 3)
+	for i := range 120 {
+		env.Commit("group-"+strconv.Itoa(i), "t", map[int32]int64{int32(i % 3): 0})
+	}
+	groupsOf := func(s kfaketest.Series) map[string]bool {
+		out := map[string]bool{}
+		for k := range s.With("klagx_group_lag{") {
+			i := strings.Index(k, `group="`)
+			out[k[i+7:i+7+strings.Index(k[i+7:], `"`)]] = true
+		}
+		return out
+	}
+	all := groupsOf(newPipeline(t, env).cycle())
+	if len(all) != 120 {
+		t.Fatalf("unsharded: %d groups", len(all))
+	}
+	const total = 3
+	seen := map[string]int{}
+	for shard := range total {
+		s := newPipeline(t, env, func(c *config.Config) { c.Shard, c.TotalShards = shard, total }).cycle()
+		mine := groupsOf(s)
+		if len(mine) < 120/total/2 {
+			t.Errorf("shard %d owns only %d groups", shard, len(mine))
+		}
+		for g := range mine {
+			seen[g]++
+		}
+		hasPartitions := len(s.With("klagx_partition_end_offset{")) > 0
+		if hasPartitions != (shard == 0) {
+			t.Errorf("shard %d exports partition series: %v", shard, hasPartitions)
+		}
+		if s[kfaketest.Key("klagx_shard_ordinal")] != float64(shard) || s[kfaketest.Key("klagx_total_shards")] != total {
+			t.Errorf("shard %d: ordinal/total series wrong", shard)
+		}
+	}
+	for g := range all {
+		if seen[g] != 1 {
+			t.Errorf("group %s exported by %d shards", g, seen[g])
+		}
+	}
+	if len(seen) != len(all) {
+		t.Errorf("shards export %d groups, unsharded %d", len(seen), len(all))
+	}
+}

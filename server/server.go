@@ -198,9 +198,14 @@ func Registry(store *snapshot.Store, o Options) *prometheus.Registry {
 		}
 	}
 	rev, gover := buildInfo()
+	shard, total := 0, 1
+	if o.Config != nil {
+		shard, total = o.Config.Shard, o.Config.TotalShards
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(promexport.New(store, promexport.Options{
 		Level: level, Version: o.Version, Revision: rev, GoVersion: gover,
+		Shard: shard, TotalShards: total,
 	}))
 	return reg
 }
