@@ -466,7 +466,7 @@ func family(name string) (metrics.Family, bool) {
 // scoped or cluster level) but deliberately are not, with the reason.
 var notOnDashboards = map[string]string{
 	"klagx_shard_ordinal": "deployment metadata: the KlagxShardMismatch alert watches it",
-	"klagx_total_shards":   "deployment metadata: the KlagxShardMismatch alert watches it",
+	"klagx_total_shards":  "deployment metadata: the KlagxShardMismatch alert watches it",
 }
 
 func TestMetricsLint(t *testing.T) {
