@@ -26,6 +26,29 @@ type Collector struct {
 	adm          *kadm.Client
 	requests     *requestCounter
 	decompressor kgo.Decompressor
+	stageFn      StageFunc
+}
+
+// StageFunc wraps one stage of Poll: it is called with the stage's name
+// (list_groups, describe_groups, offset_fetch, list_offsets) before the
+// stage's requests, and the function it returns is called after them with
+// the observation and the number of errors it held before the stage.
+// Tracing uses it to record a span per Kafka API batch.
+type StageFunc func(ctx context.Context, stage string) (context.Context, func(obs *observation.Observation, errsBefore int))
+
+// SetStageFunc installs f (nil removes it). Call it before polling.
+func (c *Collector) SetStageFunc(f StageFunc) { c.stageFn = f }
+
+// stage runs fn as one named stage of obs.
+func (c *Collector) stage(ctx context.Context, obs *observation.Observation, name string, fn func(context.Context)) {
+	if c.stageFn == nil {
+		fn(ctx)
+		return
+	}
+	sctx, end := c.stageFn(ctx, name)
+	before := len(obs.Errors)
+	fn(sctx)
+	end(obs, before)
 }
 
 // New builds a Collector for cluster. It does not contact the cluster: a
@@ -105,18 +128,28 @@ func (c *Collector) Poll(ctx context.Context) *observation.Observation {
 	}
 	defer func() { obs.End = time.Now() }()
 
-	listed, listErr := c.listGroups(ctx, obs)
+	var (
+		listed  []listedGroup
+		listErr error
+	)
+	c.stage(ctx, obs, StageListGroups, func(ctx context.Context) {
+		listed, listErr = c.listGroups(ctx, obs)
+		if listErr != nil {
+			obs.Err = listErr
+		}
+	})
 	if listErr != nil {
-		obs.Err = listErr
 		return obs
 	}
-	c.describeGroups(ctx, obs, listed)
-	c.fetchCommits(ctx, obs)
-	if err := c.listPartitions(ctx, obs); err != nil {
-		// Groups were read but no offsets: keep what was read, the
-		// snapshot keeps the previous partition offsets.
-		c.logger.Warn("cannot list topic metadata", "err", err)
-	}
+	c.stage(ctx, obs, StageDescribeGroups, func(ctx context.Context) { c.describeGroups(ctx, obs, listed) })
+	c.stage(ctx, obs, StageOffsetFetch, func(ctx context.Context) { c.fetchCommits(ctx, obs) })
+	c.stage(ctx, obs, StageListOffsets, func(ctx context.Context) {
+		if err := c.listPartitions(ctx, obs); err != nil {
+			// Groups were read but no offsets: keep what was read, the
+			// snapshot keeps the previous partition offsets.
+			c.logger.Warn("cannot list topic metadata", "err", err)
+		}
+	})
 	return obs
 }
 

@@ -222,13 +222,36 @@ func TestRebalanceSpan(t *testing.T) {
 		t.Fatalf("poll cycle span = %v", cycle)
 	}
 	var collect map[string]string
+	var collectID string
 	for _, s := range rcv.spans() {
 		if s.GetName() == "klagx.poll.collect" && string(s.GetParentSpanId()) == cycleID {
-			collect = attrs(s.GetAttributes())
+			collect, collectID = attrs(s.GetAttributes()), string(s.GetSpanId())
 		}
 	}
 	if collect == nil || collect["requests"] == "0" || !strings.Contains(collect["requests_by_api"], "ListGroups=") {
 		t.Errorf("collect span of the first cycle = %v", collect)
+	}
+	// One child span per Kafka API batch, with requests and bytes.
+	batches := map[string]map[string]string{}
+	for _, s := range rcv.spans() {
+		if string(s.GetParentSpanId()) == collectID {
+			batches[s.GetName()] = attrs(s.GetAttributes())
+		}
+	}
+	for _, name := range []string{"klagx.kafka.list_groups", "klagx.kafka.describe_groups", "klagx.kafka.offset_fetch", "klagx.kafka.list_offsets"} {
+		b, ok := batches[name]
+		if !ok {
+			t.Errorf("no %s span under klagx.poll.collect (got %v)", name, batches)
+			continue
+		}
+		if b["requests"] == "" || b["bytes_written"] == "" || b["bytes_read"] == "" || b["errors"] == "" {
+			t.Errorf("%s span attributes = %v", name, b)
+		}
+		// The cycle may have no group to describe yet, but it always
+		// lists groups and offsets.
+		if (name == "klagx.kafka.list_groups" || name == "klagx.kafka.list_offsets") && (b["requests"] == "0" || b["bytes_written"] == "0") {
+			t.Errorf("%s span sent nothing: %v", name, b)
+		}
 	}
 	rcv.mu.Lock()
 	res := attrs(rcv.traces[0].GetResourceSpans()[0].GetResource().GetAttributes())

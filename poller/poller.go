@@ -90,7 +90,18 @@ func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logg
 // SetTracer makes the poller record a span per poll cycle ("klagx.poll_cycle",
 // with a child span per stage) and per rebalance ("klagx.rebalance"). nil
 // (the default) records nothing. Call it before Run.
-func (p *Poller) SetTracer(t trace.Tracer) { p.tracer = t }
+func (p *Poller) SetTracer(t trace.Tracer) {
+	p.tracer = t
+	if t == nil {
+		p.coll.SetStageFunc(nil)
+		return
+	}
+	// One child span per Kafka API batch of the cycle, under
+	// klagx.poll.collect.
+	p.coll.SetStageFunc(func(ctx context.Context, stage string) (context.Context, func(*observation.Observation, int)) {
+		return p.stage(ctx, "klagx.kafka."+stage)
+	})
+}
 
 // Quiet turns off the event log lines (status changes, rebalances); errors
 // are still logged.
@@ -370,9 +381,14 @@ func (p *Poller) stage(ctx context.Context, name string) (context.Context, func(
 		return ctx, func(*observation.Observation, int) {}
 	}
 	before := p.coll.Requests()
+	wBefore, rBefore := p.coll.BytesWritten(), p.coll.BytesRead()
 	ctx, span := p.tracer.Start(ctx, name, trace.WithAttributes(attribute.String("cluster", p.cluster)))
 	return ctx, func(obs *observation.Observation, errsBefore int) {
 		total, byAPI := requestDelta(before, p.coll.Requests())
+		span.SetAttributes(
+			attribute.Int64("bytes_written", int64(p.coll.BytesWritten()-wBefore)),
+			attribute.Int64("bytes_read", int64(p.coll.BytesRead()-rBefore)),
+		)
 		errs := obs.Errors[min(errsBefore, len(obs.Errors)):]
 		byStage := map[string]int{}
 		for _, e := range errs {
