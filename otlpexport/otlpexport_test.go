@@ -1,7 +1,6 @@
 package otlpexport_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -261,23 +260,8 @@ func TestRebalanceSpan(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a concurrency-safe output sink.
+type syncBuffer = kfaketest.SyncBuffer
 
 // TestUnreachableCollector: with the collector's port closed, Run keeps
 // polling and serving fresh /metrics, logs the export failures, and
