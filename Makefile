@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/klagx
 PKGS     := ./...
 
-.PHONY: all build demo test test-short e2e lint vet fmt-check generate bench clean help
+.PHONY: all build demo test test-short e2e helm-test lint vet fmt-check generate bench clean help
 
 all: lint test build
 
@@ -20,8 +20,12 @@ build: ## build bin/klagx with version info
 demo: build ## run an in-process Kafka cluster with a realistic workload and the exporter against it
 	./$(BIN) demo
 
-test: lint ## vet, format check, and every test (unit, kfake integration, generated-file drift) with the race detector
+test: lint ## vet, format check, every test (unit, kfake integration, e2e, generated-file drift) with -race, and the Helm chart tests
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd helm/test && $(GO) test -count=1 ./...
+
+helm-test: ## the Helm chart tests alone (helm lint, helm template, strict decoding into Kubernetes types)
+	cd helm/test && $(GO) test -count=1 -v ./...
 
 e2e: ## the end-to-end suite alone: klagx binary, real Prometheus, Alertmanager, kcat, python3-kafka (make test runs it too)
 	$(GO) test -count=1 -v -timeout 10m ./e2e/
@@ -33,6 +37,7 @@ lint: vet fmt-check ## go vet and gofmt
 
 vet:
 	$(GO) vet $(PKGS)
+	cd helm/test && $(GO) vet ./...
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
@@ -44,6 +49,8 @@ generate: ## regenerate committed artifacts (docs/metrics.md, goldens, alert rul
 	$(GO) test ./check -run TestGoldenOutputs -update
 	$(GO) test ./alerts -run TestCommittedFilesInSync -update
 	$(GO) test ./dashboards -run TestGenerated -update
+	cp alerts/klagx-rules.yaml helm/klagx/files/klagx-rules.yaml
+	cp dashboards/json/*.json helm/klagx/files/dashboards/
 
 bench: ## Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
