@@ -68,6 +68,7 @@ func normalize(r *Result) {
 				for pi := range g.Topics[ti].Partitions {
 					p := &g.Topics[ti].Partitions[pi]
 					round(p.LagSeconds)
+					p.Reason = age.ReplaceAllString(p.Reason, "time lag ~2h is")
 					if p.LastCommitAt != nil {
 						p.LastCommitAt = &fixed
 					}

@@ -89,6 +89,10 @@ type Partition struct {
 	TimeLagMethod string     `json:"time_lag_method"`
 	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
 	MessagesLost  uint64     `json:"messages_lost"`
+	// Status and Reason judge this partition alone (same values as the
+	// group's status).
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Filter selects groups; nil keeps all.
@@ -151,7 +155,11 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 		rg.Topics = append(rg.Topics, rt)
 	}
 	for _, p := range g.Partitions {
-		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, MessagesLost: p.LostTotal}
+		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, MessagesLost: p.LostTotal,
+			Status: p.Status, Reason: p.Reason}
+		if rp.Status == "" {
+			rp.Status = "unknown"
+		}
 		if rp.TimeLagMethod == "" {
 			rp.TimeLagMethod = "unknown"
 		}

@@ -394,6 +394,17 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 			if r.Lag > 0 && commit.Valid && r.BelowStart == 0 {
 				b.headroom(&g, track, commit.Offset, p.Start, end, now)
 			}
+			pin := status.Input{
+				HasData: true, State: og.State, Members: len(og.Members),
+				Lag: r.Lag, LagSeconds: est.Seconds, LagSecondsKnown: est.Method != timelag.Unknown,
+				Gap: st.commits.Gap(r.Lag, now), GapWhere: where, LostNow: r.BelowStart, LostWhere: where,
+				Rebalancing: g.RebalanceInProgress,
+			}
+			if !st.commits.RewoundAt.IsZero() && now.Sub(st.commits.RewoundAt) <= th.GrowthWindow {
+				pin.Rewound = where
+			}
+			pres := status.Evaluate(pin, th)
+			gp.Status, gp.Reason = string(pres.Status), pres.Reason
 			g.MessagesLost += st.lost.Total
 			g.Partitions = append(g.Partitions, gp)
 			gt.Lag += r.Lag

@@ -235,6 +235,10 @@ type GroupPartition struct {
 	// current value: the last observed advance, or the first observation
 	// after start. Zero without a commit.
 	LastCommitAt time.Time
+	// Status and Reason judge this partition alone (status package): a
+	// partition can be stalled or lost while its group is ok overall.
+	Status string
+	Reason string
 }
 
 // Store publishes snapshots. The zero value is not usable; use NewStore.
