@@ -38,15 +38,20 @@ type Collector struct {
 	store *snapshot.Store
 	o     Options
 	descs map[string]*prometheus.Desc
+	types map[string]prometheus.ValueType
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
 // New returns a Collector over store.
 func New(store *snapshot.Store, o Options) *Collector {
-	c := &Collector{store: store, o: o, descs: map[string]*prometheus.Desc{}}
+	c := &Collector{store: store, o: o, descs: map[string]*prometheus.Desc{}, types: map[string]prometheus.ValueType{}}
 	for _, f := range metrics.Families {
 		c.descs[f.Name] = prometheus.NewDesc(f.Name, f.Help, f.Labels, nil)
+		c.types[f.Name] = prometheus.GaugeValue
+		if f.Type == metrics.Counter {
+			c.types[f.Name] = prometheus.CounterValue
+		}
 	}
 	return c
 }
@@ -72,12 +77,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func (c *Collector) on(level metrics.Level) bool { return level <= c.o.Level }
 
 func (c *Collector) emit(ch chan<- prometheus.Metric, name string, v float64, labels ...string) {
-	f, _ := metrics.Lookup(name)
-	vt := prometheus.GaugeValue
-	if f.Type == metrics.Counter {
-		vt = prometheus.CounterValue
-	}
-	ch <- prometheus.MustNewConstMetric(c.descs[name], vt, v, labels...)
+	ch <- prometheus.MustNewConstMetric(c.descs[name], c.types[name], v, labels...)
 }
 
 func boolf(b bool) float64 {
