@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/klagx/klagx/metrics"
@@ -30,10 +31,40 @@ func BenchmarkRender10k(b *testing.B) {
 	store := snapshot.NewStore("bench")
 	store.Publish(cl)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(New(store, Options{Level: metrics.LevelPartition}))
+	c := New(store, Options{Level: metrics.LevelPartition})
+	reg.MustRegister(c)
+	b.Run("registry", func(b *testing.B) { encodeEach(b, reg) })
+	b.Run("gatherer-first", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			encode(b, mustGather(b, c.Gatherer()))
+		}
+	})
+	g := c.Gatherer()
+	b.Run("gatherer-cached", func(b *testing.B) { encodeEach(b, g) })
+}
+
+func mustGather(b *testing.B, g prometheus.Gatherer) []*dto.MetricFamily {
+	fams, err := g.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fams
+}
+
+func encode(b *testing.B, fams []*dto.MetricFamily) {
+	enc := expfmt.NewEncoder(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range fams {
+		if err := enc.Encode(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func encodeEach(b *testing.B, g prometheus.Gatherer) {
 	b.ReportAllocs()
 	for b.Loop() {
-		fams, err := reg.Gather()
+		fams, err := g.Gather()
 		if err != nil {
 			b.Fatal(err)
 		}

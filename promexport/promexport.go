@@ -65,7 +65,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect emits the current snapshot.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.store.Load()
+	c.render(chanSink{c, ch}, c.store.Load())
+}
+
+// render sends every series of snap to ch.
+func (c *Collector) render(ch sink, snap *snapshot.Snapshot) {
 	c.emit(ch, metrics.BuildInfo, 1, c.o.Version, c.o.Revision, c.o.GoVersion)
 	c.emit(ch, metrics.ShardOrdinal, float64(c.o.Shard))
 	c.emit(ch, metrics.ShardTotal, float64(max(c.o.TotalShards, 1)))
@@ -74,10 +78,34 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// sink receives rendered series: a channel of const metrics for Collect, or
+// metric families built directly for the Gatherer.
+type sink interface {
+	value(name string, v float64, labels ...string)
+	histogram(name string, h snapshot.Histogram, labels ...string)
+}
+
+type chanSink struct {
+	c  *Collector
+	ch chan<- prometheus.Metric
+}
+
+func (s chanSink) value(name string, v float64, labels ...string) {
+	s.ch <- prometheus.MustNewConstMetric(s.c.descs[name], s.c.types[name], v, labels...)
+}
+
+func (s chanSink) histogram(name string, h snapshot.Histogram, labels ...string) {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		buckets[b] = h.Counts[i]
+	}
+	s.ch <- prometheus.MustNewConstHistogram(s.c.descs[name], h.Count, h.Sum, buckets, labels...)
+}
+
 func (c *Collector) on(level metrics.Level) bool { return level <= c.o.Level }
 
-func (c *Collector) emit(ch chan<- prometheus.Metric, name string, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(c.descs[name], c.types[name], v, labels...)
+func (c *Collector) emit(ch sink, name string, v float64, labels ...string) {
+	ch.value(name, v, labels...)
 }
 
 func boolf(b bool) float64 {
@@ -87,7 +115,7 @@ func boolf(b bool) float64 {
 	return 0
 }
 
-func (c *Collector) collectCluster(ch chan<- prometheus.Metric, cl *snapshot.Cluster) {
+func (c *Collector) collectCluster(ch sink, cl *snapshot.Cluster) {
 	name := cl.Name
 	c.emit(ch, metrics.Up, boolf(cl.Up), name)
 	if !cl.LastSuccess.IsZero() {
@@ -118,7 +146,7 @@ func (c *Collector) collectCluster(ch chan<- prometheus.Metric, cl *snapshot.Clu
 	}
 }
 
-func (c *Collector) collectGroup(ch chan<- prometheus.Metric, cluster string, g *snapshot.Group) {
+func (c *Collector) collectGroup(ch sink, cluster string, g *snapshot.Group) {
 	state := metrics.NormalizeGroupState(g.State)
 	for _, s := range metrics.GroupStates {
 		c.emit(ch, metrics.GroupState, boolf(s == state), cluster, g.Name, s)
@@ -195,20 +223,16 @@ func (c *Collector) collectGroup(ch chan<- prometheus.Metric, cluster string, g 
 	}
 }
 
-func (c *Collector) histogram(ch chan<- prometheus.Metric, name string, h snapshot.Histogram, labels ...string) {
+func (c *Collector) histogram(ch sink, name string, h snapshot.Histogram, labels ...string) {
 	if len(h.Bounds) == 0 {
 		return
 	}
-	buckets := make(map[float64]uint64, len(h.Bounds))
-	for i, b := range h.Bounds {
-		buckets[b] = h.Counts[i]
-	}
-	ch <- prometheus.MustNewConstHistogram(c.descs[name], h.Count, h.Sum, buckets, labels...)
+	ch.histogram(name, h, labels...)
 }
 
 // thresholds exports the group's status thresholds, so that alert rules
 // compare each group against its own (per-group overrides included).
-func (c *Collector) thresholds(ch chan<- prometheus.Metric, cluster string, g *snapshot.Group) {
+func (c *Collector) thresholds(ch sink, cluster string, g *snapshot.Group) {
 	th := g.Thresholds
 	for _, t := range []struct {
 		sev  string

@@ -184,10 +184,11 @@ func Handler(store *snapshot.Store, o Options) http.Handler {
 	return HandlerFor(Registry(store, o), store, o)
 }
 
-// Registry returns the registry of the klagx metrics over store (the
-// promexport collector; not the go_/process_ self metrics). /metrics and
-// OTLP export gather from the same one.
-func Registry(store *snapshot.Store, o Options) *prometheus.Registry {
+// Registry returns the gatherer of the klagx metrics over store (the
+// promexport collector's fast, per-snapshot caching gatherer; not the
+// go_/process_ self metrics). /metrics and OTLP export gather from the same
+// one.
+func Registry(store *snapshot.Store, o Options) prometheus.Gatherer {
 	level := metrics.LevelPartition
 	if o.Config != nil {
 		switch o.Config.Granularity {
@@ -202,12 +203,10 @@ func Registry(store *snapshot.Store, o Options) *prometheus.Registry {
 	if o.Config != nil {
 		shard, total = o.Config.Shard, o.Config.TotalShards
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(promexport.New(store, promexport.Options{
+	return promexport.New(store, promexport.Options{
 		Level: level, Version: o.Version, Revision: rev, GoVersion: gover,
 		Shard: shard, TotalShards: total,
-	}))
-	return reg
+	}).Gatherer()
 }
 
 // HandlerFor is Handler over an existing klagx registry (see Registry).
@@ -220,18 +219,13 @@ func HandlerFor(reg prometheus.Gatherer, store *snapshot.Store, o Options) http.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts := promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
-	}
 	var metricsHandler http.Handler
 	if o.DisableExporterMetrics {
-		metricsHandler = promhttp.HandlerFor(reg, opts)
+		metricsHandler = &metricsEndpoint{klagx: reg, logger: logger}
 	} else {
 		self := prometheus.NewRegistry()
 		self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		opts.Registry = self
-		metricsHandler = promhttp.InstrumentMetricHandler(self, promhttp.HandlerFor(prometheus.Gatherers{self, reg}, opts))
+		metricsHandler = promhttp.InstrumentMetricHandler(self, &metricsEndpoint{klagx: reg, self: self, logger: logger})
 	}
 
 	mux := http.NewServeMux()

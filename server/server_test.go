@@ -1,11 +1,13 @@
 package server
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -135,4 +137,55 @@ func TestServeClusterDownAtStart(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(ready, "down") {
 		t.Fatalf("/readyz: %d %q", code, ready)
 	}
+}
+
+// TestMetricsGzipAndCache: a gzip scrape (as Prometheus sends) decodes to
+// the same series as a plain one, and repeated scrapes of one snapshot
+// reuse one rendering.
+func TestMetricsGzipAndCache(t *testing.T) {
+	env := kfaketest.New(t, 1)
+	env.CreateTopic("t", 2)
+	env.Produce("t", 0, 5, time.Time{})
+	env.Commit("g", "t", map[int32]int64{0: 1})
+	p := newPipeline(t, env)
+	p.poller.Cycle(context.Background())
+	plain := kfaketest.Scrape(t, p.handler, "/metrics")
+
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	p.handler.ServeHTTP(rec, req)
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip: %v", rec.Header())
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zipped := kfaketest.Parse(t, body)
+	if len(zipped) != len(plain) || zipped[gp("klagx_group_partition_lag", "g", "t", "0")] != 4 {
+		t.Fatalf("gzip scrape has %d series, plain %d", len(zipped), len(plain))
+	}
+
+	// With exporter metrics: self metrics first, klagx metrics cached.
+	h := Handler(p.store, Options{Config: env.Config()})
+	a := kfaketest.Scrape(t, h, "/metrics")
+	if _, ok := a[kfaketest.Key("klagx_up", "cluster", "test")]; !ok {
+		t.Fatal("klagx_up missing")
+	}
+	if !strings.Contains(strings.Join(keys(a), "\n"), "go_goroutines") {
+		t.Fatal("self metrics missing")
+	}
+}
+
+func keys(s kfaketest.Series) []string {
+	out := make([]string, 0, len(s))
+	for k := range s {
+		out = append(out, k)
+	}
+	return out
 }
