@@ -52,8 +52,9 @@ generate: ## regenerate committed artifacts (docs/metrics.md, goldens, alert rul
 	cp alerts/klagx-rules.yaml helm/klagx/files/klagx-rules.yaml
 	cp dashboards/json/*.json helm/klagx/files/dashboards/
 
-bench: ## Go benchmarks of the hot paths
+bench: ## Go benchmarks of the hot paths, then the scale harness (10k and 100k group-partition rows; SIZES=10k,100k,1m for more)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) run ./bench/cmd/klagx-bench --sizes=$(or $(SIZES),10k,100k)
 
 clean:
 	rm -rf bin
