@@ -42,6 +42,12 @@ func BenchmarkRender10k(b *testing.B) {
 	})
 	g := c.Gatherer()
 	b.Run("gatherer-cached", func(b *testing.B) { encodeEach(b, g) })
+	b.Run("text-first", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Text().Render()
+		}
+	})
 }
 
 func mustGather(b *testing.B, g prometheus.Gatherer) []*dto.MetricFamily {

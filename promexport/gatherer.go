@@ -19,7 +19,8 @@ import (
 // scrapes of one snapshot cost one rendering. It produces the same series as
 // Collect (a test compares them).
 type Gatherer struct {
-	c *Collector
+	c    *Collector
+	text *Text
 
 	mu     sync.Mutex
 	cached *snapshot.Snapshot
@@ -29,7 +30,12 @@ type Gatherer struct {
 var _ prometheus.Gatherer = (*Gatherer)(nil)
 
 // Gatherer returns the fast, caching gatherer over the collector's store.
-func (c *Collector) Gatherer() *Gatherer { return &Gatherer{c: c} }
+func (c *Collector) Gatherer() *Gatherer { return &Gatherer{c: c, text: c.Text()} }
+
+// Render returns the text exposition of the current snapshot (see Text):
+// /metrics serves it, OTLP gathers the families, both from the same
+// snapshot and the same table.
+func (g *Gatherer) Render() ([]byte, *snapshot.Snapshot) { return g.text.Render() }
 
 // Gather returns the families of the current snapshot. Callers must not
 // modify them: they are shared by every scrape of that snapshot.

@@ -61,3 +61,12 @@ func TestGathererCachesPerSnapshot(t *testing.T) {
 		t.Fatal("new snapshot not rendered")
 	}
 }
+
+func textOfMap(t *testing.T, m map[string]*dto.MetricFamily) string {
+	t.Helper()
+	fams := make([]*dto.MetricFamily, 0, len(m))
+	for _, f := range m {
+		fams = append(fams, f)
+	}
+	return textOf(t, fams)
+}

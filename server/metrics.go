@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/klagx/klagx/snapshot"
 )
 
 // metricsEndpoint serves the text exposition format: the exporter's own
@@ -24,8 +26,14 @@ type metricsEndpoint struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	key      *dto.MetricFamily // first family of the cached rendering
+	key      any // what the cached rendering was made from
 	text, gz []byte
+}
+
+// textRenderer is implemented by promexport.Gatherer: it renders the text
+// exposition directly, without metric families.
+type textRenderer interface {
+	Render() ([]byte, *snapshot.Snapshot)
 }
 
 var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
@@ -52,21 +60,27 @@ func gzipBytes(p []byte) []byte {
 // klagxBody returns the encoded klagx metrics of the current snapshot,
 // plain or gzipped.
 func (m *metricsEndpoint) klagxBody(gz bool) ([]byte, error) {
-	fams, err := m.klagx.Gather()
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var key *dto.MetricFamily
-	if len(fams) > 0 {
-		key = fams[0]
-	}
-	if key == nil || key != m.key {
-		text, err := encodeFamilies(fams)
+	var (
+		key  any
+		text []byte
+	)
+	if r, ok := m.klagx.(textRenderer); ok {
+		text, key = r.Render()
+	} else {
+		fams, err := m.klagx.Gather()
 		if err != nil {
 			return nil, err
 		}
+		if len(fams) > 0 {
+			key = fams[0]
+		}
+		if text, err = encodeFamilies(fams); err != nil {
+			return nil, err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if key == nil || key != m.key {
 		m.key, m.text, m.gz = key, text, nil
 	}
 	if !gz {
