@@ -145,3 +145,38 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("p99 of one = %v", p)
 	}
 }
+
+// TestChurnDoesNotGrow: 300 cycles while a group and a topic are created
+// and deleted every cycle: the exporter's live heap and goroutines do not
+// grow, and deleted groups are gone from the snapshot.
+func TestChurnDoesNotGrow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak")
+	}
+	o := testOptions(t)
+	res := Churn(context.Background(), 300, 20, 3, o)
+	if res.Error != "" {
+		t.Fatal(res.Error)
+	}
+	early, late := res.LiveHeapMiB[30], res.LiveHeapMiB[300]
+	if late > early*1.25+1 {
+		t.Errorf("live heap grew from %.1f MiB (cycle 30) to %.1f MiB (cycle 300)", early, late)
+	}
+	if res.Goroutines[300] > res.Goroutines[30]+5 {
+		t.Errorf("goroutines grew from %d to %d", res.Goroutines[30], res.Goroutines[300])
+	}
+	if res.GroupsExported > 20+3+1 {
+		t.Errorf("%d groups exported: deleted groups linger", res.GroupsExported)
+	}
+	t.Logf("churn: heap %.1f → %.1f → %.1f MiB, goroutines %d → %d, %.1fs",
+		early, res.LiveHeapMiB[150], late, res.Goroutines[30], res.Goroutines[300], res.Seconds)
+}
+
+func testOptions(t *testing.T) Options {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Exe: exe, Timeout: 2 * time.Minute}
+}

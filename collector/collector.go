@@ -27,6 +27,56 @@ type Collector struct {
 	requests     *requestCounter
 	decompressor kgo.Decompressor
 	stageFn      StageFunc
+	// topics seen in the last metadata, to purge deleted ones from kgo.
+	topics map[string]bool
+
+	// opts rebuild the client; groups are the groups listed last cycle, and
+	// forgotten counts groups deleted since the client was built (see
+	// recycleAfter).
+	opts      []kgo.Opt
+	groups    map[string]bool
+	forgotten int
+}
+
+// recycleAfter is how many deleted groups the kgo client may have seen
+// before it is replaced: kgo caches the coordinator of every group it ever
+// asked about and offers no way to forget one, so on a cluster that keeps
+// creating and deleting groups the cache would grow forever. A new client
+// costs one reconnection and a coordinator lookup per live group.
+var recycleAfter = 10000
+
+// SetRecycleAfterForBench changes recycleAfter for the benchmark harness
+// and returns a function that restores it.
+func SetRecycleAfterForBench(n int) func() {
+	old := recycleAfter
+	recycleAfter = n
+	return func() { recycleAfter = old }
+}
+
+// noteGroups counts the groups that disappeared since the last cycle and
+// replaces the kgo client when too many accumulated.
+func (c *Collector) noteGroups(obs *observation.Observation) {
+	for g := range c.groups {
+		if _, ok := obs.Groups[g]; !ok {
+			c.forgotten++
+		}
+	}
+	c.groups = make(map[string]bool, len(obs.Groups))
+	for g := range obs.Groups {
+		c.groups[g] = true
+	}
+	if c.forgotten < recycleAfter {
+		return
+	}
+	cl, err := kgo.NewClient(c.opts...)
+	if err != nil {
+		c.logger.Warn("cannot replace the Kafka client; keeping the old one", "err", err)
+		return
+	}
+	old := c.cl
+	c.cl, c.adm, c.forgotten, c.topics = cl, kadm.NewClient(cl), 0, nil
+	old.Close()
+	c.logger.Debug("replaced the Kafka client to forget deleted groups", "deleted_groups", recycleAfter)
 }
 
 // StageFunc wraps one stage of Poll: it is called with the stage's name
@@ -74,6 +124,7 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 		return nil, fmt.Errorf("cluster %q: %w", cluster.Name, err)
 	}
 	return &Collector{
+		opts:     opts,
 		cluster:  cluster,
 		cfg:      cfg,
 		logger:   logger,
@@ -143,6 +194,7 @@ func (c *Collector) Poll(ctx context.Context) *observation.Observation {
 	}
 	c.stage(ctx, obs, StageDescribeGroups, func(ctx context.Context) { c.describeGroups(ctx, obs, listed) })
 	c.stage(ctx, obs, StageOffsetFetch, func(ctx context.Context) { c.fetchCommits(ctx, obs) })
+	defer c.noteGroups(obs)
 	c.stage(ctx, obs, StageListOffsets, func(ctx context.Context) {
 		if err := c.listPartitions(ctx, obs); err != nil {
 			// Groups were read but no offsets: keep what was read, the

@@ -33,6 +33,7 @@ func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observa
 		return fmt.Errorf("metadata: %w", err)
 	}
 	obs.MetadataOK = true
+	c.forgetDeletedTopics(md.Topics.Names())
 	for name, td := range md.Topics {
 		if td.IsInternal && !c.cfg.IncludeInternalTopics {
 			continue
@@ -121,4 +122,25 @@ func (c *Collector) listOffsets(ctx context.Context, obs *observation.Observatio
 			}
 		}
 	}
+}
+
+// forgetDeletedTopics drops topics that no longer exist from the kgo
+// client's own metadata: kgo keeps every topic a request ever named, so
+// without this a cluster that creates and deletes topics would grow the
+// exporter's memory forever.
+func (c *Collector) forgetDeletedTopics(current []string) {
+	now := make(map[string]bool, len(current))
+	for _, t := range current {
+		now[t] = true
+	}
+	var gone []string
+	for t := range c.topics {
+		if !now[t] {
+			gone = append(gone, t)
+		}
+	}
+	if len(gone) > 0 {
+		c.cl.PurgeTopicsFromClient(gone...)
+	}
+	c.topics = now
 }

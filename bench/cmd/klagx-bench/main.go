@@ -51,6 +51,7 @@ func run() int {
 		benchOut  = flag.String("benchfmt", "", "also write the results in Go benchmark format (for benchstat) to this file; - for stdout")
 		noScrape  = flag.Bool("cycles-only", false, "skip the /metrics scrapes (sizes whose rendering does not fit in memory)")
 		verbose   = flag.Bool("v", false, "log the poller's warnings and errors to stderr")
+		churn     = flag.Int("churn-cycles", 1000, "after the sizes, a soak of this many poll cycles creating and deleting a group and a topic each cycle, reporting the live heap (0 skips it)")
 		_         = flag.Bool("kfake", false, "internal: run as the kfake child process")
 		startedAt = time.Now()
 	)
@@ -97,7 +98,21 @@ func run() int {
 			status = 1
 		}
 	}
+	var churnRes *bench.ChurnResult
+	if *churn > 0 && ctx.Err() == nil {
+		churnRes = bench.Churn(ctx, *churn, 50, 5, opts)
+		if churnRes.Error != "" {
+			fmt.Fprintf(os.Stderr, "[churn] FAILED: %s\n", churnRes.Error)
+			status = 1
+		}
+	}
 	fmt.Println()
+	if churnRes != nil && churnRes.Error == "" {
+		n := churnRes.Cycles
+		fmt.Printf("churn soak: %d cycles, a group and a topic created and deleted per cycle: live heap %.1f MiB at cycle %d, %.1f at %d, %.1f at %d; goroutines %d → %d; %d groups exported at the end; %.0fs\n\n",
+			n, churnRes.LiveHeapMiB[n/10], n/10, churnRes.LiveHeapMiB[n/2], n/2, churnRes.LiveHeapMiB[n], n,
+			churnRes.Goroutines[n/10], churnRes.Goroutines[n], churnRes.GroupsExported, churnRes.Seconds)
+	}
 	if err := rep.WriteTable(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "klagx-bench:", err)
 		status = 1
