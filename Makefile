@@ -6,6 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/klagx
 PKGS     := ./...
+BENCH_SIZES ?= 10k,100k
 
 .PHONY: all build demo test test-short e2e helm-test lint vet fmt-check generate bench clean help
 
@@ -52,9 +53,9 @@ generate: ## regenerate committed artifacts (docs/metrics.md, goldens, alert rul
 	cp alerts/klagx-rules.yaml helm/klagx/files/klagx-rules.yaml
 	cp dashboards/json/*.json helm/klagx/files/dashboards/
 
-bench: ## Go benchmarks of the hot paths, then the scale harness (10k and 100k group-partition rows; SIZES=10k,100k,1m for more)
+bench: ## Go benchmarks of the hot paths, then the scale harness and churn soak (BENCH_SIZES=10k,100k,1m for more)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	$(GO) run ./bench/cmd/klagx-bench --sizes=$(or $(SIZES),10k,100k)
+	$(GO) run ./bench/cmd/klagx-bench --sizes=$(BENCH_SIZES)
 
 clean:
 	rm -rf bin
