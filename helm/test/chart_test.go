@@ -15,6 +15,7 @@ import (
 	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	yamlv3 "gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -578,31 +579,15 @@ func TestPrometheusRule(t *testing.T) {
 	}
 }
 
-// toGeneric turns a value with yaml.v3 tags into plain maps, the way the
-// rules file is read.
+// toGeneric turns the rules into plain maps the way the rules file is read:
+// rendered with their own YAML tags, then decoded like the manifest.
 func toGeneric(t *testing.T, rf alerts.RuleFile) any {
 	t.Helper()
-	type rule struct {
-		Alert         string            `json:"alert"`
-		Expr          string            `json:"expr"`
-		For           string            `json:"for,omitempty"`
-		KeepFiringFor string            `json:"keep_firing_for,omitempty"`
-		Labels        map[string]string `json:"labels"`
-		Annotations   map[string]string `json:"annotations"`
+	y, err := yamlv3.Marshal(rf)
+	if err != nil {
+		t.Fatal(err)
 	}
-	type group struct {
-		Name  string `json:"name"`
-		Rules []rule `json:"rules"`
-	}
-	var groups []group
-	for _, g := range rf.Groups {
-		ng := group{Name: g.Name}
-		for _, r := range g.Rules {
-			ng.Rules = append(ng.Rules, rule(r))
-		}
-		groups = append(groups, ng)
-	}
-	js, err := json.Marshal(map[string]any{"groups": groups})
+	js, err := yaml.YAMLToJSON(y)
 	if err != nil {
 		t.Fatal(err)
 	}
