@@ -37,17 +37,21 @@ type BuilderOptions struct {
 // refresh fails), lost-message counters and the poll histogram. A Builder is
 // used by one goroutine.
 type Builder struct {
-	o        BuilderOptions
-	prev     *Cluster
-	parts    map[gtp]*partState
-	groupSt  map[string]*groupState
-	times    *timelag.Tracker
-	rebal    map[string]*rebalance.Tracker
-	events   []RebalanceEvent
-	hist     Histogram
-	errs     map[string]uint64
-	everUp   bool
-	lastGood time.Time
+	o       BuilderOptions
+	prev    *Cluster
+	parts   map[gtp]*partState
+	groupSt map[string]*groupState
+	times   *timelag.Tracker
+	// fedStart and fedEnd identify the last observation whose end offsets
+	// the tracker has seen (times, not a pointer, so that the observation
+	// is not kept alive).
+	fedStart, fedEnd time.Time
+	rebal            map[string]*rebalance.Tracker
+	events           []RebalanceEvent
+	hist             Histogram
+	errs             map[string]uint64
+	everUp           bool
+	lastGood         time.Time
 }
 
 type gtp struct {
@@ -510,12 +514,13 @@ func usable(e timelag.Estimate) bool {
 }
 
 // ObserveOffsets feeds the cycle's end offsets to the time-lag tracker. The
-// poller calls it before asking for Needs; Build calls it too, and a second
-// call for the same observation changes nothing.
+// poller calls it before asking for Needs; Build calls it too, and does
+// nothing when the poller already fed the same observation.
 func (b *Builder) ObserveOffsets(obs *observation.Observation) {
-	if obs.Err != nil || !obs.MetadataOK {
+	if obs.Err != nil || !obs.MetadataOK || (obs.Start.Equal(b.fedStart) && obs.End.Equal(b.fedEnd)) {
 		return
 	}
+	b.fedStart, b.fedEnd = obs.Start, obs.End
 	for name, t := range obs.Topics {
 		for n, p := range t.Partitions {
 			if p.Err != nil || p.End < 0 {
