@@ -61,11 +61,13 @@ func gzipBytes(p []byte) []byte {
 // plain or gzipped.
 func (m *metricsEndpoint) klagxBody(gz bool) ([]byte, error) {
 	var (
-		key  any
-		text []byte
+		key    any
+		text   []byte
+		encode func() ([]byte, error)
 	)
 	if r, ok := m.klagx.(textRenderer); ok {
 		text, key = r.Render()
+		encode = func() ([]byte, error) { return text, nil }
 	} else {
 		fams, err := m.klagx.Gather()
 		if err != nil {
@@ -74,13 +76,15 @@ func (m *metricsEndpoint) klagxBody(gz bool) ([]byte, error) {
 		if len(fams) > 0 {
 			key = fams[0]
 		}
-		if text, err = encodeFamilies(fams); err != nil {
-			return nil, err
-		}
+		encode = func() ([]byte, error) { return encodeFamilies(fams) }
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if key == nil || key != m.key {
+		text, err := encode()
+		if err != nil {
+			return nil, err
+		}
 		m.key, m.text, m.gz = key, text, nil
 	}
 	if !gz {
