@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/klagx/klagx/collector"
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/poller"
 	"github.com/klagx/klagx/snapshot"
@@ -37,9 +35,6 @@ type ChurnResult struct {
 // cycles earlier at every cycle, and measures the live heap at the first
 // tenth, the middle and the end.
 func Churn(ctx context.Context, cycles, base, keep int, o Options) *ChurnResult {
-	if n, err := strconv.Atoi(os.Getenv("KLAGX_BENCH_RECYCLE")); err == nil {
-		defer collector.SetRecycleAfterForBench(n)()
-	}
 	o.defaults()
 	res := &ChurnResult{Cycles: cycles, LiveHeapMiB: map[int]float64{}, Goroutines: map[int]int{}}
 	start := time.Now()

@@ -43,15 +43,7 @@ type Collector struct {
 // asked about and offers no way to forget one, so on a cluster that keeps
 // creating and deleting groups the cache would grow forever. A new client
 // costs one reconnection and a coordinator lookup per live group.
-var recycleAfter = 10000
-
-// SetRecycleAfterForBench changes recycleAfter for the benchmark harness
-// and returns a function that restores it.
-func SetRecycleAfterForBench(n int) func() {
-	old := recycleAfter
-	recycleAfter = n
-	return func() { recycleAfter = old }
-}
+const recycleAfter = 10000
 
 // noteGroups counts the groups that disappeared since the last cycle and
 // replaces the kgo client when too many accumulated.
