@@ -93,6 +93,15 @@ func (c *Collector) stage(ctx context.Context, obs *observation.Observation, nam
 	end(obs, before)
 }
 
+// RequestTimeout bounds one Kafka request of a cycle, retries included: a
+// quarter of the poll interval, at least 2s (a loaded broker or a TLS
+// handshake is not a failure) and at most 10s (franz-go's default). A cycle
+// has four request stages (list, describe, offset fetch, log offsets), so a
+// broker that never answers leaves the stages after it time to run.
+func RequestTimeout(pollInterval time.Duration) time.Duration {
+	return min(max(pollInterval/4, 2*time.Second), 10*time.Second)
+}
+
 // New builds a Collector for cluster. It does not contact the cluster: a
 // cluster that is down at start is reported by the first Poll, not here.
 func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Collector, error) {
@@ -106,9 +115,14 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 		kgo.ClientID("klagx"),
 		kgo.WithHooks(rc),
 		kgo.WithLogger(kslog.New(logger.With("component", "kgo"))),
-		// A cycle has a deadline of one poll interval; retries never
-		// outlive it.
-		kgo.RetryTimeout(cfg.PollInterval),
+		// A cycle has a deadline of one poll interval. One request (with
+		// its retries) is bounded to a fraction of it, so that a broker
+		// that stalls, drops connections or answers a retriable error
+		// forever costs its own groups and partitions that cycle, not the
+		// stages that follow: they still run on the healthy brokers.
+		kgo.RequestTimeoutOverhead(RequestTimeout(cfg.PollInterval)),
+		kgo.RetryTimeout(RequestTimeout(cfg.PollInterval)),
+		kgo.DialTimeout(RequestTimeout(cfg.PollInterval)),
 		kgo.MetadataMinAge(time.Second),
 	)
 	cl, err := kgo.NewClient(opts...)

@@ -37,8 +37,13 @@ type Poller struct {
 	interval time.Duration
 	logger   *slog.Logger
 	wasUp    *bool
-	timeLag  config.TimeLag
-	statuses map[string]string // group → last logged status
+	// failures counts the consecutive cycles that could not reach the
+	// cluster at all; downSince is when the first of them ended.
+	failures  int
+	downSince time.Time
+	everUp    bool
+	timeLag   config.TimeLag
+	statuses  map[string]string // group → last logged status
 
 	groupInterval time.Duration
 	// quiet turns off the event log lines (status changes, rebalances,
@@ -143,6 +148,9 @@ func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Obs
 	}
 	cl := p.builder.Build(obs, counts)
 	p.store.Publish(cl)
+	if ctx.Err() != nil {
+		return cl, obs // shutting down: the failed cycle is not news
+	}
 	p.log(obs)
 	p.logStatusChanges(cl)
 	p.logRebalances()
@@ -266,9 +274,28 @@ func endOf(obs *observation.Observation, tp timelag.TP) int64 {
 	return -1
 }
 
+// RetryBackoff is the wait before the next attempt after failures
+// consecutive cycles could not reach the cluster at all: 1s, doubling, at
+// most one poll interval. The failed attempt itself lasted up to
+// collector.RequestTimeout, so a cluster that comes back is seen within
+// about one interval, and a cluster that stays down costs one connection
+// attempt (and one log line) per step.
+func RetryBackoff(failures int, interval time.Duration) time.Duration {
+	if failures <= 0 {
+		return interval
+	}
+	d := min(time.Second, interval)
+	for i := 1; i < failures && d < interval; i++ {
+		d *= 2
+	}
+	return min(d, interval)
+}
+
 // Run polls until ctx is done: an offset cycle every poll interval and a
 // group-state tick every group poll interval in between, on one goroutine,
-// so that nothing here needs a lock and cycles never overlap.
+// so that nothing here needs a lock and cycles never overlap. While the
+// cluster cannot be reached at all, cycles are retried with RetryBackoff
+// and group ticks pause.
 func (p *Poller) Run(ctx context.Context) {
 	nextCycle := time.Now()
 	nextTick := nextCycle.Add(p.groupInterval)
@@ -277,12 +304,19 @@ func (p *Poller) Run(ctx context.Context) {
 		switch {
 		case !now.Before(nextCycle):
 			p.Cycle(ctx)
-			nextCycle = nextCycle.Add(p.interval)
+			if p.failures > 0 {
+				nextCycle = time.Now().Add(RetryBackoff(p.failures, p.interval))
+			} else {
+				nextCycle = nextCycle.Add(p.interval)
+			}
 			if after := time.Now(); nextCycle.Before(after) {
 				nextCycle = after // overran: start the next one now, never pile up
 			}
 			nextTick = time.Now().Add(p.groupInterval)
 			continue
+		case p.failures > 0:
+			// Nothing to describe while the cluster is unreachable.
+			nextTick = nextCycle
 		case !now.Before(nextTick):
 			p.GroupTick(ctx)
 			nextTick = time.Now().Add(p.groupInterval)
@@ -346,14 +380,31 @@ func (p *Poller) log(obs *observation.Observation) {
 	dur := obs.End.Sub(obs.Start).Seconds()
 	up := obs.Err == nil
 	switch {
-	case !up && (p.wasUp == nil || *p.wasUp):
-		p.logger.Warn("cluster unreachable; keeping last values", "err", obs.Err, "duration_seconds", dur)
+	case !up:
+		// One line per failed attempt, and attempts back off: the log
+		// says what is wrong without flooding while the cluster is down.
+		p.failures++
+		if p.failures == 1 {
+			p.downSince = obs.Start
+		}
+		msg := "cluster unreachable; keeping last values"
+		if !p.everUp {
+			msg = "cluster unreachable; not ready until a poll cycle succeeds"
+		}
+		p.logger.Warn(msg, "err", obs.Err, "attempt", p.failures,
+			"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(),
+			"retry_in", RetryBackoff(p.failures, p.interval).String(), "duration_seconds", dur)
 	case up && p.wasUp != nil && !*p.wasUp:
-		p.logger.Info("cluster reachable again", "duration_seconds", dur)
+		p.logger.Info("cluster reachable again", "attempts", p.failures,
+			"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(), "duration_seconds", dur)
 	case up && p.wasUp == nil && !p.quiet:
 		p.logger.Info("first poll cycle done", "groups", len(obs.Groups), "topics", len(obs.Topics), "duration_seconds", dur)
 	}
 	p.wasUp = &up
+	if up {
+		p.failures = 0
+		p.everUp = true
+	}
 	if up && len(obs.Errors) > 0 {
 		byStage := map[string]int{}
 		for _, e := range obs.Errors {
