@@ -91,11 +91,12 @@ func group() (dashboard.Dashboard, error) {
 		})).
 		WithPanel(statPanel(panel{
 			id: 7, title: "Data age", unit: units.Seconds, w: 4, h: 5,
-			desc: "Time since this group was last read successfully (klagx_group_last_poll_success_timestamp_seconds); older than a poll interval means the values shown are the last good ones.",
+			desc: "Time since this group was last read successfully (klagx_group_last_poll_success_timestamp_seconds); older than a poll interval means the values shown are the last good ones. Below it, the poll cycles that could not read the group since klagx started (klagx_group_poll_errors_total); the reason is in /status and the exporter's log.",
 			queries: []*prometheus.DataqueryBuilder{
-				q("A", fmt.Sprintf(`time() - max(%s%s)`, m.GroupLastPollSuccess, g), ""),
+				q("A", fmt.Sprintf(`time() - max(%s%s)`, m.GroupLastPollSuccess, g), "age"),
+				q("B", fmt.Sprintf(`sum(%s%s)`, m.GroupPollErrors, g), "read errors"),
 			},
-		})).
+		}).OverrideByQuery("B", []dashboard.DynamicConfigValue{{Id: "unit", Value: units.Short}, {Id: "decimals", Value: 0}})).
 		// ---- lag ----
 		WithRow(row(10, "Lag")).
 		WithPanel(timeseriesPanel(panel{

@@ -48,6 +48,7 @@ const (
 	GroupCommitGap                = "klagx_group_commit_gap_seconds"
 	GroupCommitGaps               = "klagx_group_commit_gaps_total"
 	GroupRewinds                  = "klagx_group_rewinds_total"
+	GroupPollErrors               = "klagx_group_poll_errors_total"
 	GroupMessagesLost             = "klagx_group_messages_lost_total"
 	GroupRetentionHeadroom        = "klagx_group_retention_headroom"
 	GroupRetentionHeadroomSeconds = "klagx_group_retention_headroom_seconds"
@@ -233,6 +234,9 @@ var Families = []Family{
 		Help: "Members of the group with a static group.instance.id."},
 	{Name: GroupLastPollSuccess, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Unix time when this group's description and offsets were last read successfully; older than the last cycle means the values are the last good ones."},
+
+	{Name: GroupPollErrors, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+		Help: "Poll cycles in which the group's description or committed offsets could not be read (its values are then the last good ones, see klagx_group_last_poll_success_timestamp_seconds). Counted from when klagx first listed the group."},
 
 	{Name: GroupRebalances, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Rebalances observed: classic groups by state, membership and assignment changes between polls (exact where members send KIP-792 generations), KIP-848 groups by group epoch advances."},

@@ -158,6 +158,7 @@ func (c *Collector) collectGroup(ch sink, cluster string, g *snapshot.Group) {
 	for _, s := range status.All {
 		c.emit(ch, metrics.GroupStatus, boolf(string(s) == st), cluster, g.Name, string(s))
 	}
+	c.emit(ch, metrics.GroupPollErrors, float64(g.PollErrors), cluster, g.Name)
 	if !g.HasData {
 		return
 	}

@@ -76,6 +76,26 @@ type groupState struct {
 	rewoundAt  time.Time
 	rewoundOn  string
 	lostEvents []lostEvent
+	// errors counts the cycles in which the group could not be read.
+	errors uint64
+}
+
+// state returns the cross-cycle state of a group, creating it.
+func (b *Builder) state(name string) *groupState {
+	gs := b.groupSt[name]
+	if gs == nil {
+		gs = &groupState{latency: newHistogram(metrics.CommitLatencyBuckets)}
+		b.groupSt[name] = gs
+	}
+	return gs
+}
+
+// failed counts one failed read of group g and records why.
+func (b *Builder) failed(g *Group, why string) {
+	gs := b.state(g.Name)
+	gs.errors++
+	g.PollErrors = gs.errors
+	g.Error = why
 }
 
 // RebalanceEvent is a rebalance of one group, for logging and tracing.
@@ -130,7 +150,7 @@ func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster
 			c.Partitions = b.keepFresh(b.prev.Partitions, obs.End)
 			for _, g := range b.prev.Groups {
 				if b.fresh(g.ObservedAt, obs.End) {
-					g.Error = c.LastError
+					b.failed(&g, c.LastError)
 					c.Groups = append(c.Groups, g)
 				}
 			}
@@ -242,11 +262,13 @@ func (b *Builder) groups(obs *observation.Observation, parts map[tp]*Partition) 
 		if err := firstErr(og.DescribeErr, og.FetchErr); err != nil {
 			if old, ok := prev[name]; ok && old.HasData && b.fresh(old.ObservedAt, obs.End) {
 				g := *old
-				g.Error = err.Error()
+				b.failed(&g, err.Error())
 				out = append(out, g)
 				continue
 			}
-			out = append(out, Group{Name: name, Kind: og.Kind, State: og.State, Coordinator: og.Coordinator, Error: err.Error(), ObservedAt: obs.End})
+			g := Group{Name: name, Kind: og.Kind, State: og.State, Coordinator: og.Coordinator, ObservedAt: obs.End}
+			b.failed(&g, err.Error())
+			out = append(out, g)
 			continue
 		}
 		out = append(out, b.group(og, topicParts, obs.End))
@@ -263,7 +285,7 @@ func (b *Builder) groups(obs *observation.Observation, parts map[tp]*Partition) 
 			}
 			if obs.UnlistedBrokers[old.Coordinator] {
 				g := old
-				g.Error = "coordinator did not answer ListGroups"
+				b.failed(&g, "coordinator did not answer ListGroups")
 				out = append(out, g)
 			}
 		}
@@ -288,11 +310,8 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 		Members: len(og.Members), StaticMembers: og.StaticMembers(),
 		ObservedAt: now, HasData: true, Thresholds: th,
 	}
-	gs := b.groupSt[og.Name]
-	if gs == nil {
-		gs = &groupState{latency: newHistogram(metrics.CommitLatencyBuckets)}
-		b.groupSt[og.Name] = gs
-	}
+	gs := b.state(og.Name)
+	g.PollErrors = gs.errors
 	b.observeRebalance(og, now)
 	b.rebalanceFields(&g)
 	owned := map[string]map[int32]bool{}

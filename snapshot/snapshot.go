@@ -132,6 +132,9 @@ type Group struct {
 	// then says why.
 	ObservedAt time.Time
 	Error      string
+	// PollErrors counts the cycles since start (or since the group
+	// reappeared) in which the group could not be read.
+	PollErrors uint64
 	// HasData is false for a group that has never been read successfully:
 	// only its listed state is known.
 	HasData bool
