@@ -203,22 +203,36 @@ func NewFilter(field string, include, exclude []string) (Filter, error) {
 func compileAnchored(field string, exprs []string) ([]*regexp.Regexp, error) {
 	var out []*regexp.Regexp
 	for _, expr := range exprs {
-		// Compile the expression as given first, so that the error
-		// quotes what the user wrote, not our anchored wrapper.
-		if _, err := regexp.Compile(expr); err != nil {
+		re, err := anchored(expr)
+		if err != nil {
 			var serr *syntax.Error
 			if errors.As(err, &serr) {
 				return nil, fmt.Errorf("%s: invalid regex %q: %s", field, expr, serr.Code)
 			}
 			return nil, fmt.Errorf("%s: invalid regex %q: %w", field, expr, err)
 		}
-		re, err := regexp.Compile("^(?:" + expr + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("%s: invalid regex %q: %w", field, expr, err)
-		}
 		out = append(out, re)
 	}
 	return out, nil
+}
+
+// anchored compiles expr fully anchored, as ^(?:expr)$. The expression is
+// compiled as given first, so that an error is about what the user wrote,
+// not our anchored wrapper.
+func anchored(expr string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile("^(?:" + expr + ")$")
+	if err != nil {
+		// A \Q without \E quotes to the end of the expression, our ")$"
+		// included: close the quote before the wrapper.
+		if qre, qerr := regexp.Compile("^(?:" + expr + `\E)$`); qerr == nil {
+			return qre, nil
+		}
+		return nil, err
+	}
+	return re, nil
 }
 
 // OwnsGroup reports whether this process's shard owns group.

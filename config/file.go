@@ -99,8 +99,8 @@ type fileThreshold struct {
 	Group          string    `yaml:"group"`
 	WarnLagSeconds *duration `yaml:"warn_lag_seconds"`
 	CritLagSeconds *duration `yaml:"crit_lag_seconds"`
-	WarnLag        *int64    `yaml:"warn_lag"`
-	CritLag        *int64    `yaml:"crit_lag"`
+	WarnLag        *count    `yaml:"warn_lag"`
+	CritLag        *count    `yaml:"crit_lag"`
 	StallAfter     *duration `yaml:"stall_after"`
 	GrowthWindow   *duration `yaml:"growth_window"`
 }
@@ -183,7 +183,10 @@ type fileSASL struct {
 type duration time.Duration
 
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a Go duration such as \"15s\", not a %s", n.Line, nodeKind(n))
+	}
+	if n.Tag != "!!str" {
 		return fmt.Errorf("line %d: %s is not a duration (want a Go duration such as \"15s\")", n.Line, n.Value)
 	}
 	v, err := time.ParseDuration(n.Value)
@@ -192,6 +195,34 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = duration(v)
 	return nil
+}
+
+// count is a number of messages in the thresholds: list. It accepts only a
+// YAML integer: yaml.v3 would silently truncate 1.5 into an int64.
+type count int64
+
+func (c *count) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a whole number of messages, not a %s", n.Line, nodeKind(n))
+	}
+	var v int64
+	if n.Tag != "!!int" || n.Decode(&v) != nil {
+		return fmt.Errorf("line %d: %s is not a whole number of messages", n.Line, n.Value)
+	}
+	*c = count(v)
+	return nil
+}
+
+// nodeKind names the kind of a non-scalar node in errors.
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.MappingNode:
+		return "mapping"
+	default:
+		return "single value"
+	}
 }
 
 // stringList accepts a list of strings or a single string.
@@ -294,8 +325,8 @@ func ParseFile(path string, data []byte) (*File, error) {
 			Source:         t.Group,
 			WarnLagSeconds: (*time.Duration)(t.WarnLagSeconds),
 			CritLagSeconds: (*time.Duration)(t.CritLagSeconds),
-			WarnLag:        t.WarnLag,
-			CritLag:        t.CritLag,
+			WarnLag:        (*int64)(t.WarnLag),
+			CritLag:        (*int64)(t.CritLag),
 			StallAfter:     (*time.Duration)(t.StallAfter),
 			GrowthWindow:   (*time.Duration)(t.GrowthWindow),
 		})
@@ -390,6 +421,13 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 			case ok:
 				if err := checkKeys(file, v, sf.Type, key+"."); err != nil {
 					return err
+				}
+				// The type of the value, here where its key is known
+				// (yaml.v3's own errors only give the line). Nested
+				// keys were checked first, so this only fails on this
+				// value itself.
+				if err := v.Decode(reflect.New(sf.Type).Interface()); err != nil {
+					return fmt.Errorf("%s: %s: %s", file, key, yamlErrorText(err))
 				}
 			case isPasswordKey(k.Value):
 				hint := "password_file or password_env"

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -45,8 +44,11 @@ func (c *checkCmd) Run(g *globals) error {
 	if !oneOf(c.Output, check.Formats) {
 		return fail(fmt.Errorf("--output: %q is not one of table, json, nagios", c.Output))
 	}
-	if c.Window < 0 || c.Timeout < time.Second {
-		return fail(errors.New("--window must be >= 0 and --timeout at least 1s"))
+	if c.Window < 0 {
+		return fail(fmt.Errorf("--window: %s is negative (0 takes a single sample)", c.Window))
+	}
+	if c.Timeout < time.Second {
+		return fail(fmt.Errorf("--timeout: %s is below the minimum of 1s", c.Timeout))
 	}
 	c.GroupInclude = append(c.GroupInclude, c.Group...)
 	c.TopicInclude = append(c.TopicInclude, c.Topic...)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -17,7 +16,9 @@ import (
 // and stderr.
 func runCheck(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	// The Kafka client may still log from a connection goroutine after
+	// the command returned: the sinks must take concurrent writes.
+	var out, errb kfaketest.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := run(ctx, append([]string{"check", "--log.level=error"}, args...), &out, &errb)
@@ -111,7 +112,7 @@ func TestCheckWatch(t *testing.T) {
 	env.CreateTopic("t", 1)
 	env.Produce("t", 0, 3, time.Time{})
 	env.Commit("g", "t", map[int32]int64{0: 3})
-	var out, errb bytes.Buffer
+	var out, errb kfaketest.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
 	code := run(ctx, []string{"check", "--brokers", strings.Join(env.Addrs(), ","), "--watch", "--window=1s"}, &out, &errb)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,6 +138,12 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 	if f.TimeLag.FetchBudget == 0 {
 		return nil, errors.New("time_lag.fetch_budget: 0 is below the minimum of 1")
 	}
+	if f.TotalShards == 0 {
+		return nil, errors.New("total_shards: 0 must be at least 1")
+	}
+	if f.GroupPollInterval == 0 {
+		return nil, fmt.Errorf("group_poll_interval: 0s is below the minimum of %s", config.MinGroupPollInterval)
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -149,6 +156,37 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// checkClusterFiles reads, for every cluster, the files and environment
+// variables its client will read (CA bundle, client certificate and key,
+// SASL password file or variable, OAUTHBEARER token file, AWS credential
+// variables), so that a missing, unreadable or empty one is a configuration
+// error at start naming the cluster's field, e.g.
+// `clusters[0].tls.ca_file: open /etc/ca.pem: no such file or directory`.
+// Secret values never appear in the errors.
+func checkClusterFiles(cfg *config.Config) error {
+	var errs []error
+	for i, c := range cfg.Clusters {
+		if _, err := c.ClientOpts(nil); err != nil {
+			errs = append(errs, fmt.Errorf("clusters[%d].%w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkListenAddress checks one --web.listen-address without binding it:
+// host:port (host may be empty for all interfaces) with a port number
+// (0 picks a free port) or a service name.
+func checkListenAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. :9308, 127.0.0.1:9308, [::1]:9308)", addr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+		return fmt.Errorf("%q has an invalid port %q (want 0-65535)", addr, port)
+	}
+	return nil
 }
 
 // clusters picks the cluster source: --cluster, else --brokers, else the

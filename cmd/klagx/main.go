@@ -11,7 +11,10 @@
 //  3. the YAML --config.file (--a.b-c is `a: {b_c: ...}`)
 //  4. the built-in defaults
 //
-// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error
+// (klagx check: 3, UNKNOWN, since 2 means CRITICAL there). Every flag,
+// environment variable and config-file key is checked at start, and so are
+// the files and secret variables the clusters name.
 package main
 
 import (
@@ -64,7 +67,7 @@ type globals struct {
 // cli is the whole command line. Flags here are global: they are accepted
 // before or after the command name.
 type cli struct {
-	ConfigFile string   `name:"config.file" placeholder:"PATH" help:"YAML configuration file. Its keys mirror the flags (--a.b-c is a: {b_c: ...}) plus a clusters: list; flags and KLAGX_* environment variables override it. Default: none."`
+	ConfigFile string   `name:"config.file" placeholder:"PATH" help:"YAML configuration file for serve and check. Its keys mirror their flags (--a.b-c is a: {b_c: ...}) plus clusters: and thresholds: lists; unknown keys are errors; flags and KLAGX_* environment variables override it. Default: none."`
 	Log        logFlags `embed:"" prefix:"log."`
 
 	Serve      serveCmd      `cmd:"" help:"Run the exporter: poll Kafka in the background and serve Prometheus metrics."`
@@ -129,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	}
 	logger, err := newLogger(c.Log, stderr)
 	if err != nil {
-		return fail(usageCode(nil, args), err)
+		return fail(commandUsageCode(kctx.Command()), err)
 	}
 	g := &globals{Context: ctx, Logger: logger, ConfigFile: file, Stdout: stdout, Stderr: stderr}
 	if err := kctx.Run(g); err != nil {
@@ -150,24 +153,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 }
 
 // usageCode is the exit code of a command-line error: 2, except for klagx
-// check, where 2 means CRITICAL and a usage error is UNKNOWN (3).
+// check, where 2 means CRITICAL and a usage error is UNKNOWN (3). When kong
+// did not get as far as the command, the first command name in args decides.
 func usageCode(err error, args []string) int {
 	var pe *kong.ParseError
 	if errors.As(err, &pe) && pe.Context != nil {
 		if cmd := pe.Context.Command(); cmd != "" {
-			if strings.HasPrefix(cmd, "check") {
-				return checkUnknown
-			}
-			return exitUsage
+			return commandUsageCode(cmd)
 		}
 	}
 	for _, a := range args {
-		if a == "check" {
+		switch a {
+		case "check":
 			return checkUnknown
+		case "serve", "alerts", "dashboards", "demo", "version":
+			return exitUsage
 		}
-		if !strings.HasPrefix(a, "-") && (a == "serve" || a == "demo" || a == "version") {
-			break
-		}
+	}
+	return exitUsage
+}
+
+// commandUsageCode is the usage-error exit code of the command kong selected
+// ("check", "serve", ...).
+func commandUsageCode(cmd string) int {
+	if cmd == "check" || strings.HasPrefix(cmd, "check ") {
+		return checkUnknown
 	}
 	return exitUsage
 }
@@ -240,8 +250,16 @@ func configFilePath(args []string) string {
 // environment variables and lets them override, so a flag whose environment
 // variable is set is skipped here to keep "env beats file". Flags given on
 // the command line are never passed to resolvers.
+//
+// The file's keys mirror the flags of serve and check (and the global ones):
+// flags of other commands that happen to share a name (alerts
+// --growth-window, demo --brokers, --poll-interval, ...) are not read from
+// it.
 func fileResolver(f *config.File) kong.Resolver {
-	return kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+	return kong.ResolverFunc(func(_ *kong.Context, path *kong.Path, flag *kong.Flag) (any, error) {
+		if path != nil && path.Command != nil && path.Command.Name != "serve" && path.Command.Name != "check" {
+			return nil, nil
+		}
 		for _, env := range flag.Envs {
 			if _, set := os.LookupEnv(env); set {
 				return nil, nil

@@ -72,6 +72,11 @@ func (w *webFlags) flagConfig() (*web.FlagConfig, error) {
 	if len(addrs) == 0 {
 		return nil, fmt.Errorf("--web.listen-address: at least one address is required")
 	}
+	for _, a := range addrs {
+		if err := checkListenAddress(a); err != nil {
+			return nil, fmt.Errorf("--web.listen-address: %w", err)
+		}
+	}
 	if !strings.HasPrefix(w.TelemetryPath, "/") {
 		return nil, fmt.Errorf("--web.telemetry-path: %q must start with /", w.TelemetryPath)
 	}
@@ -90,9 +95,18 @@ func (s *serveCmd) Run(g *globals) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := checkClusterFiles(cfg); err != nil {
+		return usageError{err}
+	}
 	webCfg, err := s.Web.flagConfig()
 	if err != nil {
 		return usageError{err}
+	}
+	// exporter-toolkit only reads the web configuration file when it starts
+	// serving, after the pollers: check it (YAML keys, bcrypt hashes,
+	// certificate and key) now so that a bad file is a configuration error.
+	if err := web.Validate(s.Web.ConfigFile); err != nil {
+		return usageError{fmt.Errorf("--web.config.file %s: %w", s.Web.ConfigFile, err)}
 	}
 	otlpCfg, err := s.OTLP.config()
 	if err != nil {
