@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -27,14 +28,14 @@ const (
 // consumes: partition offsets are per topic, not per group, and they give
 // the produce rate of topics nobody reads.
 func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observation) error {
-	md, err := c.adm.Metadata(ctx)
+	topics, err := c.topicMetadata(ctx)
 	if err != nil {
 		obs.AddError(observation.Error{Stage: StageMetadata, Partition: -1, Broker: -1, Err: err})
 		return fmt.Errorf("metadata: %w", err)
 	}
 	obs.MetadataOK = true
-	c.forgetDeletedTopics(md.Topics.Names())
-	for name, td := range md.Topics {
+	c.forgetDeletedTopics(topics.Names())
+	for name, td := range topics {
 		if td.IsInternal && !c.cfg.IncludeInternalTopics {
 			continue
 		}
@@ -60,6 +61,40 @@ func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observa
 		c.listOffsets(ctx, obs, timestampLatest, 1, func(p *observation.Partition, o int64) { p.Stable = o })
 	}
 	return nil
+}
+
+// topicMetadata reads every topic the principal may Describe (one Metadata
+// request for all topics, through kgo's metadata cache as kadm.Metadata
+// does). Unlike kadm.Metadata, a topic answered with an authorization error
+// (TOPIC_AUTHORIZATION_FAILED) is returned with its Err set, to be recorded
+// against that topic, instead of failing the whole answer: one topic klagx
+// may not Describe must not cost the offsets of all the others.
+func (c *Collector) topicMetadata(ctx context.Context) (kadm.TopicDetails, error) {
+	resp, err := c.cl.RequestCachedMetadata(ctx, kmsg.NewPtrMetadataRequest(), 0)
+	if err != nil {
+		return nil, err
+	}
+	tds := make(kadm.TopicDetails, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		td := kadm.TopicDetail{
+			Topic:      *t.Topic,
+			ID:         t.TopicID,
+			IsInternal: t.IsInternal,
+			Partitions: make(kadm.PartitionDetails, len(t.Partitions)),
+			Err:        kerr.ErrorForCode(t.ErrorCode),
+		}
+		for _, p := range t.Partitions {
+			td.Partitions[p.Partition] = kadm.PartitionDetail{
+				Topic: td.Topic, Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
+				Err: kerr.ErrorForCode(p.ErrorCode),
+			}
+		}
+		tds[td.Topic] = td
+	}
+	return tds, nil
 }
 
 // listOffsets sends one ListOffsets request for every partition of

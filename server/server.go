@@ -65,6 +65,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	logger := o.Logger
 	cfg := o.Config
+	if o.Web != nil && o.Web.WebConfigFile != nil && *o.Web.WebConfigFile != "" {
+		// exporter-toolkit reads the file only when serving: check it
+		// before any poller starts.
+		if err := web.Validate(*o.Web.WebConfigFile); err != nil {
+			return fmt.Errorf("web.config.file %q: %w", *o.Web.WebConfigFile, err)
+		}
+	}
 
 	names := make([]string, len(cfg.Clusters))
 	for i, c := range cfg.Clusters {
