@@ -7,8 +7,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/klagx
 PKGS     := ./...
 BENCH_SIZES ?= 10k,100k
+SOAK     ?= 10m
+GOVULNDB ?= https://vuln.go.dev
 
-.PHONY: all build demo test test-short e2e helm-test lint vet fmt-check generate bench clean help
+.PHONY: all build demo test test-short e2e helm-test lint vet fmt-check generate bench fuzz soak vulncheck clean help
 
 all: lint test build
 
@@ -56,6 +58,15 @@ generate: ## regenerate committed artifacts (docs/metrics.md, goldens, alert rul
 bench: ## Go benchmarks of the hot paths, then the scale harness and churn soak (BENCH_SIZES=10k,100k,1m for more)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./bench/cmd/klagx-bench --sizes=$(BENCH_SIZES)
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+	FUZZTIME=$(or $(FUZZTIME),10s) GO=$(GO) bash scripts/fuzz.sh
+
+soak: ## the churn-and-faults soak of the klagx binary for SOAK (default 10m; make test runs it for 3m)
+	KLAGX_SOAK=$(SOAK) $(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./e2e/
+
+vulncheck: ## govulncheck (from the module proxy) against the Go vulnerability database at GOVULNDB
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 -db $(GOVULNDB) ./...
 
 clean:
 	rm -rf bin

@@ -19,22 +19,24 @@ import (
 )
 
 // runServer starts Run on 127.0.0.1:0 and returns its base URL and a stop
-// function that waits for Run to return.
-func runServer(t *testing.T, cfg *config.Config) (string, func()) {
+// function that waits for Run to return. mods adjust the options.
+func runServer(t *testing.T, cfg *config.Config, mods ...func(*Options)) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := []string{"127.0.0.1:0"}
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Config:   cfg,
-			Web:      &web.FlagConfig{WebListenAddresses: &addrs},
-			OnListen: func(a string) { addrc <- a },
-			Logger:   kfaketest.Logger(t, slog.LevelWarn),
-			Version:  "test",
-		})
-	}()
+	o := Options{
+		Config:   cfg,
+		Web:      &web.FlagConfig{WebListenAddresses: &addrs},
+		OnListen: func(a string) { addrc <- a },
+		Logger:   kfaketest.Logger(t, slog.LevelWarn),
+		Version:  "test",
+	}
+	for _, m := range mods {
+		m(&o)
+	}
+	go func() { done <- Run(ctx, o) }()
 	var base string
 	select {
 	case a := <-addrc:
