@@ -87,7 +87,7 @@ func aclFixture(t *testing.T, acls ...kfake.ACL) *kfaketest.Env {
 	}
 	t.Cleanup(c.Close)
 	adminAuth := kgo.SASL(scram.Auth{User: "admin", Pass: aclAdminPass}.AsSha512Mechanism())
-	env := saslEnv(t, c, scram.Auth{User: "admin", Pass: aclAdminPass}.AsSha512Mechanism())
+	env := kfaketest.Attach(t, c, kgo.SASL(scram.Auth{User: "admin", Pass: aclAdminPass}.AsSha512Mechanism()))
 	env.CreateTopic("orders", 2)
 	env.CreateTopic("payments", 1)
 	env.CreateTopic("audit", 1)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -32,23 +31,11 @@ func saslCluster(t *testing.T, kfakeMech, password string) *kfaketest.Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	env := saslEnv(t, c, saslMechanism(t, kfakeMech, "klagx", password))
+	env := kfaketest.Attach(t, c, kgo.SASL(saslMechanism(t, kfakeMech, "klagx", password)))
 	env.CreateTopic("ledger", 1)
 	env.Produce("ledger", 0, 10, time.Time{})
 	env.Commit("payments", "ledger", map[int32]int64{0: 4})
 	return env
-}
-
-// saslEnv is a kfaketest.Env whose client authenticates with m.
-func saslEnv(t *testing.T, c *kfake.Cluster, m sasl.Mechanism) *kfaketest.Env {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.SASL(m),
-		kgo.DefaultProduceTopic(""), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return &kfaketest.Env{T: t, Cluster: c, Client: cl, Admin: kadm.NewClient(cl)}
 }
 
 func saslMechanism(t *testing.T, kfakeMech, user, pass string) sasl.Mechanism {
@@ -109,24 +96,8 @@ func runExposed(t *testing.T, cl config.Cluster, what string, cond func(kfaketes
 	}
 	var logs kfaketest.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrs := []string{"127.0.0.1:0"}
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Web: &web.FlagConfig{WebListenAddresses: &addrs},
-			OnListen: func(a string) { addrc <- a }, Logger: logger, Version: "test"})
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("Run returned before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start listening")
-	}
+	addr, stop := startServer(t, Options{Config: cfg, Logger: logger})
+	base := "http://" + addr
 	var e exposure
 	deadline := time.Now().Add(45 * time.Second)
 	for {
@@ -143,12 +114,7 @@ func runExposed(t *testing.T, cl config.Cluster, what string, cond func(kfaketes
 	_, e.readyz = get(t, base+"/readyz")
 	_, e.healthz = get(t, base+"/healthz")
 	_, e.landing = get(t, base+"/")
-	cancel()
-	select {
-	case e.runErr = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	e.runErr = stop()
 	e.logs = logs.String()
 	return e
 }

@@ -3,12 +3,14 @@ package server
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,52 +20,74 @@ import (
 	"github.com/klagx/klagx/internal/kfaketest"
 )
 
-// runServer starts Run on 127.0.0.1:0 and returns its base URL and a stop
-// function that waits for Run to return. mods adjust the options.
-func runServer(t *testing.T, cfg *config.Config, mods ...func(*Options)) (string, func()) {
+// startServer runs Run with o, listening on 127.0.0.1:0 unless o.Web
+// names addresses, and returns the bound address and a stop function that
+// cancels Run and returns its error (the same one on every call).
+func startServer(t *testing.T, o Options) (string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	addrs := []string{"127.0.0.1:0"}
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	o := Options{
-		Config:   cfg,
-		Web:      &web.FlagConfig{WebListenAddresses: &addrs},
-		OnListen: func(a string) { addrc <- a },
-		Logger:   kfaketest.Logger(t, slog.LevelWarn),
-		Version:  "test",
+	if o.Web == nil {
+		o.Web = &web.FlagConfig{}
 	}
+	if o.Web.WebListenAddresses == nil {
+		o.Web.WebListenAddresses = &[]string{"127.0.0.1:0"}
+	}
+	if o.Logger == nil {
+		o.Logger = kfaketest.Logger(t, slog.LevelWarn)
+	}
+	if o.Version == "" {
+		o.Version = "test"
+	}
+	addrc := make(chan string, 1)
+	o.OnListen = func(a string) { addrc <- a }
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run returned before listening: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("server did not start listening")
+	}
+	var (
+		once   sync.Once
+		runErr error
+	)
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				runErr = errors.New("Run did not return 30s after cancel")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return addr, stop
+}
+
+// runServer starts Run on 127.0.0.1:0 and returns its base URL and a stop
+// function that waits for Run to return; Run must return cleanly. mods
+// adjust the options.
+func runServer(t *testing.T, cfg *config.Config, mods ...func(*Options)) (string, func()) {
+	t.Helper()
+	o := Options{Config: cfg}
 	for _, m := range mods {
 		m(&o)
 	}
-	go func() { done <- Run(ctx, o) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("Run returned before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start listening")
-	}
-	stopped := false
+	addr, stopRun := startServer(t, o)
 	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
+		if err := stopRun(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	}
 	t.Cleanup(stop)
-	return base, stop
+	return "http://" + addr, stop
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -68,38 +68,10 @@ func newWebFixture(t *testing.T, extra string) webFixture {
 // returns the bound address; Run must exit cleanly at the end of the test.
 func runWeb(t *testing.T, cfg *config.Config, webConfig string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := []string{"127.0.0.1:0"}
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			Config:   cfg,
-			Web:      &web.FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &webConfig},
-			OnListen: func(a string) { addrc <- a },
-			Logger:   kfaketest.Logger(t, slog.LevelWarn),
-			Version:  "test",
-		})
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run returned before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("server did not start listening")
-	}
+	addr, stop := startServer(t, Options{Config: cfg, Web: &web.FlagConfig{WebConfigFile: &webConfig}})
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 	return addr

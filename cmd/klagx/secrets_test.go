@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -52,7 +51,7 @@ func TestSecretsNeverLeakFromCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(c.Close)
-			env := saslEnv(t, c, saslMech(mech.kfake, "klagx", right))
+			env := kfaketest.Attach(t, c, kgo.SASL(saslMech(mech.kfake, "klagx", right)))
 			env.CreateTopic("ledger", 1)
 			env.Produce("ledger", 0, 10, time.Time{})
 			env.Commit("payments", "ledger", map[int32]int64{0: 10})
@@ -121,18 +120,6 @@ func TestSecretsNeverLeakFromCheck(t *testing.T) {
 			}
 		})
 	}
-}
-
-// saslEnv is a kfaketest.Env whose client authenticates with m.
-func saslEnv(t *testing.T, c *kfake.Cluster, m sasl.Mechanism) *kfaketest.Env {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.SASL(m),
-		kgo.DefaultProduceTopic(""), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return &kfaketest.Env{T: t, Cluster: c, Client: cl, Admin: kadm.NewClient(cl)}
 }
 
 func saslMech(kfakeMech, user, pass string) sasl.Mechanism {

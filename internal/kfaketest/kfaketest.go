@@ -36,7 +36,15 @@ func New(t testing.TB, brokers int, opts ...kfake.Opt) *Env {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(""), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	return Attach(t, c)
+}
+
+// Attach returns an Env over a cluster the caller started, with a client
+// built with opts (kgo.SASL, kgo.DialTLSConfig, ...) for the setup.
+func Attach(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *Env {
+	t.Helper()
+	base := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(""), kgo.RecordPartitioner(kgo.ManualPartitioner())}
+	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("kgo: %v", err)
 	}
