@@ -33,8 +33,8 @@ helm-test: ## the Helm chart tests alone (helm lint, helm template, strict decod
 e2e: ## the end-to-end suite alone: klagx binary, real Prometheus, Alertmanager, kcat, python3-kafka (make test runs it too)
 	$(GO) test -count=1 -v -timeout 10m ./e2e/
 
-test-short: ## tests without the race detector, for a quick loop
-	$(GO) test -count=1 $(PKGS)
+test-short: ## tests without the race detector and without the soaks (-short), for a quick loop
+	$(GO) test -short -count=1 $(PKGS)
 
 lint: vet fmt-check ## go vet and gofmt
 
@@ -62,7 +62,7 @@ bench: ## Go benchmarks of the hot paths, then the scale harness and churn soak 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	FUZZTIME=$(or $(FUZZTIME),10s) GO=$(GO) bash scripts/fuzz.sh
 
-soak: ## the churn-and-faults soak of the klagx binary for SOAK (default 10m; make test runs it for 3m)
+soak: ## the churn-and-faults soak of the klagx binary for SOAK (default 10m; make test runs it for 5m)
 	KLAGX_SOAK=$(SOAK) $(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' ./e2e/
 
 vulncheck: ## govulncheck (from the module proxy) against the Go vulnerability database at GOVULNDB

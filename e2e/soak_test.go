@@ -28,7 +28,7 @@ import (
 
 // DefaultSoak is how long TestSoak churns in `make test`; KLAGX_SOAK (a Go
 // duration, e.g. 1h) overrides it: `make soak SOAK=1h`.
-const DefaultSoak = 3 * time.Minute
+const DefaultSoak = 5 * time.Minute
 
 // TestSoak runs the klagx binary against a kfake cluster that keeps
 // changing under it for a bounded time: groups and topics created and
@@ -40,6 +40,9 @@ const DefaultSoak = 3 * time.Minute
 // same shape as at the first checkpoint, its goroutines, heap and series
 // must be back where they were: nothing grows without bound.
 func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak: make test runs it; make test-short (-short) is the quick loop")
+	}
 	dur := DefaultSoak
 	if v := os.Getenv("KLAGX_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)

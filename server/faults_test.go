@@ -247,6 +247,7 @@ func TestFaultsOnOneCoordinator(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			noLeaks(t)
 			const victim = int32(0)
 			// 8s: four 2s request timeouts fit in one cycle.
 			r := newFaultRig(t, 8*time.Second, victim)
@@ -280,6 +281,29 @@ func TestFaultsOnOneCoordinator(t *testing.T) {
 	}
 }
 
+// noLeaks fails the test if, once everything it started is closed (its
+// cleanups run before this one), a goroutine it started is still running.
+// Call it first.
+func noLeaks(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		// Closed connections and clients wind down on their own
+		// goroutines: give them time on a loaded machine.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			err := goleak.Find(before)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("goroutines left after the test closed everything it started: %v", err)
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+}
+
 func groupOf(c *snapshot.Cluster, name string) snapshot.Group {
 	for _, g := range c.Groups {
 		if g.Name == name {
@@ -293,6 +317,7 @@ func groupOf(c *snapshot.Cluster, name string) snapshot.Group {
 // and partition leaders shuffled. Every cycle shows exact or kept values
 // with klagx_up 1, and the cycle after each change settles is fresh.
 func TestFaultsOnBrokers(t *testing.T) {
+	noLeaks(t)
 	r := newFaultRig(t, 8*time.Second, -1)
 	c := r.env.Cluster
 
@@ -324,6 +349,7 @@ func TestFaultsOnBrokers(t *testing.T) {
 // poller.StaleCycles intervals its values are dropped from /metrics rather
 // than frozen, and they come back exact once the group is readable again.
 func TestAuthorizationErrorForOneGroup(t *testing.T) {
+	noLeaks(t)
 	interval := time.Second
 	r := newFaultRig(t, interval, -1)
 	victim := r.groups[0]
@@ -380,7 +406,7 @@ func TestAuthorizationErrorForOneGroup(t *testing.T) {
 // deadline, the next starts after it (the cycles' durations never add up to
 // more than the time that passed), and once stopped nothing is left running.
 func TestStalledClusterCyclesNeverOverlap(t *testing.T) {
-	before := goleak.IgnoreCurrent()
+	noLeaks(t)
 	env := kfaketest.New(t, 3)
 	env.CreateTopic("t", 3)
 	env.Produce("t", 0, 5, time.Time{})
@@ -420,11 +446,6 @@ func TestStalledClusterCyclesNeverOverlap(t *testing.T) {
 		t.Errorf("%d cycles took only %.2fs: the stall did not reach the deadline", hist.Count, hist.Sum)
 	}
 	unstall()
-	env.Client.Close()
-	env.Cluster.Close()
-	if err := goleak.Find(before); err != nil {
-		t.Errorf("goroutines left after the poller stopped: %v", err)
-	}
 }
 
 // TestClusterDownAtStartThenUp: the process serves klagx_up 0 and an

@@ -31,8 +31,36 @@ func (a *alertsCmd) Help() string {
 	return `Writes the alert rules klagx ships: time lag above each group's own thresholds (the exporter publishes them, so per-group --threshold overrides are honoured), lag growing, stalled and stopped groups, rebalance storms and stuck rebalances, retention about to overtake a group, lost messages, and the exporter's own health. Every alert has a severity label and a runbook_url into docs/runbooks.md. The committed alerts/klagx-rules.yaml and alerts/klagx-prometheusrule.yaml are this command's output with the defaults.`
 }
 
+// validate checks each flag on its own, so that the message names it.
+func (a *alertsCmd) validate() error {
+	if a.StormRebalances < 1 {
+		return fmt.Errorf("--storm-rebalances: %d must be at least 1", a.StormRebalances)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"--storm-window", a.StormWindow}, {"--stuck-after", a.StuckAfter}, {"--stale-after", a.StaleAfter},
+		{"--retention-horizon", a.RetentionHorizon}, {"--growth-window", a.GrowthWindow},
+	} {
+		if d.v < time.Second {
+			return fmt.Errorf("%s: %s must be at least 1s", d.flag, d.v)
+		}
+	}
+	if a.RunbookURL == "" {
+		return fmt.Errorf("--runbook-url: must not be empty")
+	}
+	if strings.ContainsAny(a.Selector, "{}") {
+		return fmt.Errorf("--selector: %q: give the matchers without braces, e.g. job=\"klagx\"", a.Selector)
+	}
+	return nil
+}
+
 // Run renders and writes the rules.
 func (a *alertsCmd) Run(g *globals) error {
+	if err := a.validate(); err != nil {
+		return usageError{err}
+	}
 	o := alerts.DefaultOptions()
 	o.Selector, o.RunbookBaseURL = a.Selector, a.RunbookURL
 	o.StormRebalances, o.StormWindow, o.StuckAfter, o.StaleAfter, o.RetentionHorizon = a.StormRebalances, a.StormWindow, a.StuckAfter, a.StaleAfter, a.RetentionHorizon

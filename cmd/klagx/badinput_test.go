@@ -370,16 +370,21 @@ func TestBadInputOtherCommands(t *testing.T) {
 		{name: "version log.format", args: []string{"version", "--log.format=xml"}, code: u, want: []string{`--log.format: "xml"`}},
 		{name: "alerts log.level with a check-like value", args: []string{"alerts", "--name", "check", "--log.level=loud"}, code: u, want: []string{`--log.level: "loud"`}},
 		{name: "alerts format", args: []string{"alerts", "--format=json"}, code: u, want: []string{`format "json" is not one of rules, prometheusrule`}},
-		{name: "alerts storm-rebalances", args: []string{"alerts", "--storm-rebalances=0"}, code: u, want: []string{"storm rebalances: 0 must be at least 1"}},
+		{name: "alerts storm-rebalances", args: []string{"alerts", "--storm-rebalances=0"}, code: u, want: []string{"--storm-rebalances: 0 must be at least 1"}},
 		{name: "alerts storm-rebalances type", args: []string{"alerts", "--storm-rebalances=many"}, code: u, want: []string{`--storm-rebalances: expected a valid 64 bit int but got "many"`}},
-		{name: "alerts stuck-after", args: []string{"alerts", "--stuck-after=0s"}, code: u, want: []string{"stuck-after", "must each be at least 1s"}},
+		{name: "alerts stuck-after", args: []string{"alerts", "--stuck-after=0s"}, code: u, want: []string{"--stuck-after: 0s must be at least 1s"}},
+		{name: "alerts growth-window", args: []string{"alerts", "--growth-window=500ms"}, code: u, want: []string{"--growth-window: 500ms must be at least 1s"}},
+		{name: "alerts runbook-url", args: []string{"alerts", "--runbook-url="}, code: u, want: []string{"--runbook-url: must not be empty"}},
 		{name: "alerts storm-window type", args: []string{"alerts", "--storm-window=abc"}, code: u, want: []string{`--storm-window: expected duration but got "abc"`}},
-		{name: "alerts selector braces", args: []string{"alerts", "--selector={job=\"klagx\"}"}, code: u, want: []string{`selector "{job=\"klagx\"}": give the matchers without braces`}},
+		{name: "alerts selector braces", args: []string{"alerts", "--selector={job=\"klagx\"}"}, code: u, want: []string{`--selector: "{job=\"klagx\"}": give the matchers without braces`}},
 		{name: "alerts label", args: []string{"alerts", "--label=team"}, code: u, want: []string{`--label: expected "<key>=<value>" but got "team"`}},
 		{name: "dashboards without out", args: []string{"dashboards"}, code: u, want: []string{"missing flags: --out=DIR"}},
 		{name: "demo poll-interval", args: []string{"demo", "--poll-interval=500ms"}, code: u, want: []string{"--poll-interval: 500ms is below the minimum of 1s"}},
-		{name: "demo brokers", args: []string{"demo", "--brokers=0"}, code: u, want: []string{"--brokers at least 1"}},
-		{name: "demo warmup", args: []string{"demo", "--warmup=-1s"}, code: u, want: []string{"--warmup must be positive"}},
+		{name: "demo brokers", args: []string{"demo", "--brokers=0"}, code: u, want: []string{"--brokers: 0 must be at least 1"}},
+		{name: "demo warmup", args: []string{"demo", "--warmup=-1s"}, code: u, want: []string{"--warmup: -1s must be positive"}},
+		{name: "demo rebalance-every", args: []string{"demo", "--rebalance-every=0s"}, code: u, want: []string{"--rebalance-every: 0s must be positive"}},
+		{name: "demo group-poll-interval", args: []string{"demo", "--group-poll-interval=1ms"}, code: u, want: []string{"--group-poll-interval: 1ms is below the minimum of 100ms"}},
+		{name: "demo group-poll-interval above poll", args: []string{"demo", "--group-poll-interval=10s"}, code: u, want: []string{"--group-poll-interval: 10s is above --poll-interval (5s)"}},
 		{name: "demo brokers type", args: []string{"demo", "--brokers=three"}, code: u, want: []string{`--brokers: expected a valid 64 bit int but got "three"`}},
 	}
 	runBadInputs(t, rows)
@@ -405,5 +410,21 @@ func TestConfigFileOnlyConfiguresServeAndCheck(t *testing.T) {
 	}
 	if c.Demo.Brokers != 3 || c.Demo.PollInterval != 5*time.Second {
 		t.Errorf("demo read the config file: %+v", c.Demo)
+	}
+}
+
+// TestServeEnvDoesNotBreakDemo: KLAGX_BROKERS is serve's broker list; the
+// demo's broker count has its own variable, so an environment set up for
+// serve still runs the demo.
+func TestServeEnvDoesNotBreakDemo(t *testing.T) {
+	t.Setenv("KLAGX_BROKERS", "k1:9092,k2:9092")
+	t.Setenv("KLAGX_DEMO_BROKERS", "5")
+	var c cli
+	var out, errb bytes.Buffer
+	if _, _, err := parse(context.Background(), &c, []string{"demo"}, &out, &errb); err != nil {
+		t.Fatalf("demo with KLAGX_BROKERS set: %v", err)
+	}
+	if c.Demo.Brokers != 5 {
+		t.Errorf("demo brokers = %d, want 5 from KLAGX_DEMO_BROKERS", c.Demo.Brokers)
 	}
 }

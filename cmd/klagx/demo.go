@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -21,7 +20,7 @@ type demoCmd struct {
 	GroupPollInterval time.Duration `name:"group-poll-interval" default:"100ms" placeholder:"DURATION" help:"Time between two reads of group state. The in-process cluster finishes a rebalance in a fraction of a second, so the demo looks ten times a second to time them. Default: 100ms."`
 	RebalanceEvery    time.Duration `name:"rebalance-every" default:"1m" placeholder:"DURATION" help:"How often the inventory-sync group changes membership (and rebalances). Default: 1m."`
 	Warmup            time.Duration `name:"warmup" default:"15s" placeholder:"DURATION" help:"How long fraud-detector and email-sender work before one stalls and the other stops. Default: 15s."`
-	Brokers           int           `name:"brokers" default:"3" help:"Number of in-process brokers. Default: 3."`
+	Brokers           int           `name:"brokers" env:"KLAGX_DEMO_BROKERS" default:"3" help:"Number of in-process brokers (env KLAGX_DEMO_BROKERS: KLAGX_BROKERS is serve's broker list). Default: 3."`
 }
 
 // Help is the detailed help of klagx demo.
@@ -34,8 +33,17 @@ func (d *demoCmd) Run(g *globals) error {
 	if d.PollInterval < config.MinPollInterval {
 		return usageError{fmt.Errorf("--poll-interval: %s is below the minimum of %s", d.PollInterval, config.MinPollInterval)}
 	}
-	if d.RebalanceEvery <= 0 || d.Warmup <= 0 || d.Brokers < 1 {
-		return usageError{errors.New("--rebalance-every and --warmup must be positive and --brokers at least 1")}
+	switch {
+	case d.GroupPollInterval < config.MinGroupPollInterval:
+		return usageError{fmt.Errorf("--group-poll-interval: %s is below the minimum of %s", d.GroupPollInterval, config.MinGroupPollInterval)}
+	case d.GroupPollInterval > d.PollInterval:
+		return usageError{fmt.Errorf("--group-poll-interval: %s is above --poll-interval (%s)", d.GroupPollInterval, d.PollInterval)}
+	case d.RebalanceEvery <= 0:
+		return usageError{fmt.Errorf("--rebalance-every: %s must be positive", d.RebalanceEvery)}
+	case d.Warmup <= 0:
+		return usageError{fmt.Errorf("--warmup: %s must be positive", d.Warmup)}
+	case d.Brokers < 1:
+		return usageError{fmt.Errorf("--brokers: %d must be at least 1", d.Brokers)}
 	}
 	addr := d.ListenAddress
 	if l, err := net.Listen("tcp", addr); err != nil {
