@@ -504,10 +504,12 @@ func TestClusterDownAtStartThenUp(t *testing.T) {
 		t.Fatalf("kfake on port %d, which this test reserved and released: %v", port, err)
 	}
 	t.Cleanup(c.Close)
+	appeared := time.Now()
 	kfaketest.WaitFor(t, 3*interval+collector.RequestTimeout(interval), "/readyz to turn ready", func() bool {
 		code, _ := get(t, base+"/readyz")
 		return code == http.StatusOK
 	})
+	t.Logf("ready %.1fs after the cluster appeared (poll interval %s)", time.Since(appeared).Seconds(), interval)
 	s = kfaketest.Parse(t, []byte(mustGet(t, base+"/metrics")))
 	expect(t, s, map[string]float64{kfaketest.Key("klagx_up", "cluster", "late"): 1})
 	if !strings.Contains(logs.String(), "cluster reachable again") {
