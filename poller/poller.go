@@ -108,8 +108,9 @@ func (p *Poller) SetTracer(t trace.Tracer) {
 	})
 }
 
-// Quiet turns off the event log lines (status changes, rebalances); errors
-// are still logged.
+// Quiet turns off the event log lines (status changes, rebalances, the
+// cluster going down and coming back: a one-shot caller reports the cycle's
+// error itself); partial errors are still logged.
 func (p *Poller) Quiet() { p.quiet = true }
 
 // Collector returns the underlying collector (for request counts in tests
@@ -391,10 +392,12 @@ func (p *Poller) log(obs *observation.Observation) {
 		if !p.everUp {
 			msg = "cluster unreachable; not ready until a poll cycle succeeds"
 		}
-		p.logger.Warn(msg, "err", obs.Err, "attempt", p.failures,
-			"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(),
-			"retry_in", RetryBackoff(p.failures, p.interval).String(), "duration_seconds", dur)
-	case up && p.wasUp != nil && !*p.wasUp:
+		if !p.quiet {
+			p.logger.Warn(msg, "err", obs.Err, "attempt", p.failures,
+				"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(),
+				"retry_in", RetryBackoff(p.failures, p.interval).String(), "duration_seconds", dur)
+		}
+	case up && p.wasUp != nil && !*p.wasUp && !p.quiet:
 		p.logger.Info("cluster reachable again", "attempts", p.failures,
 			"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(), "duration_seconds", dur)
 	case up && p.wasUp == nil && !p.quiet:
