@@ -105,6 +105,10 @@ func TestServiceMonitor(t *testing.T) {
 	if len(ep.MetricRelabelConfigs) != 1 || ep.MetricRelabelConfigs[0].Action != "drop" {
 		t.Errorf("metricRelabelings %+v", ep.MetricRelabelConfigs)
 	}
+	// web.config (TLS and basic auth) is on in all-on.yaml.
+	if ep.Scheme.String() != "https" || ep.TLSConfig == nil || ep.TLSConfig.CA.Secret == nil || ep.BasicAuth == nil {
+		t.Errorf("scheme %v tlsConfig %+v basicAuth %+v", ep.Scheme, ep.TLSConfig, ep.BasicAuth)
+	}
 	// It selects the metrics Service (whose name becomes the job label) and
 	// not the StatefulSet's headless Service, so each shard is scraped once.
 	var selected []string
@@ -150,11 +154,21 @@ func TestServiceAndProbes(t *testing.T) {
 			if len(c.Ports) != 1 || c.Ports[0].Name != "http-metrics" || c.Ports[0].ContainerPort != 9308 {
 				t.Errorf("container ports %+v", c.Ports)
 			}
-			if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
-				t.Errorf("liveness %+v", c.LivenessProbe)
-			}
-			if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
-				t.Errorf("readiness %+v", c.ReadinessProbe)
+			if name == "all-on" {
+				// web.config with basic auth: the kubelet cannot send
+				// credentials, so both probes are tcpSocket probes.
+				for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+					if p == nil || p.HTTPGet != nil || p.TCPSocket == nil || p.TCPSocket.Port.String() != "http-metrics" {
+						t.Errorf("probe %+v, want tcpSocket on http-metrics", p)
+					}
+				}
+			} else {
+				if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+					t.Errorf("liveness %+v", c.LivenessProbe)
+				}
+				if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+					t.Errorf("readiness %+v", c.ReadinessProbe)
+				}
 			}
 			wantArgs := []string{"serve", "--config.file=/etc/klagx/config.yaml", "--web.listen-address=:9308"}
 			if !slices.Equal(c.Args[:3], wantArgs) {
@@ -232,7 +246,9 @@ func TestSecrets(t *testing.T) {
 		if !ok {
 			t.Fatalf("mount %s has no volume", vm.Name)
 		}
-		if v.Secret == nil || vm.Name == "web-config" { // web-config: extraVolumes of all-on.yaml
+		// web-config, web-tls: the whole web.config Secrets, whose web config
+		// file names its files itself (TestWebConfig checks them).
+		if v.Secret == nil || vm.Name == "web-config" || vm.Name == "web-tls" {
 			continue
 		}
 		if !vm.ReadOnly {
@@ -308,6 +324,9 @@ func TestNoPlaintextPassword(t *testing.T) {
 		"clusters[0].password=" + secret,
 		"password=" + secret,
 		"extraConfig.kafka.sasl.password=" + secret,
+		"web.config.password=" + secret,
+		"web.config.basicAuthPassword=" + secret,
+		"serviceMonitor.basicAuth.password=" + secret,
 	} {
 		out := renderFails(t, "--set", set)
 		if strings.Contains(out, "manifest") && strings.Contains(out, secret) {
@@ -323,10 +342,23 @@ func TestNoPlaintextPassword(t *testing.T) {
 		}
 	}
 	m := render(t, "-f", allOn)
-	for _, word := range []string{"password:", "sasl_password", "KLAGX_KAFKA_SASL_PASSWORD", "KLAGX_SASL_PASSWORD"} {
+	for _, word := range []string{"sasl_password", "KLAGX_KAFKA_SASL_PASSWORD", "KLAGX_SASL_PASSWORD", "basic_auth_users", "$2y$", "$2a$", "$2b$"} {
 		if strings.Contains(m.raw, word) {
 			t.Errorf("rendered manifests contain %q", word)
 		}
+	}
+	// The only password: is the ServiceMonitor's basicAuth, a Secret key
+	// reference (strict decoding made it a SecretKeySelector).
+	refs := 0
+	for _, sm := range all[monitoringv1.ServiceMonitor](m) {
+		for _, ep := range sm.Spec.Endpoints {
+			if ep.BasicAuth != nil && ep.BasicAuth.Password.Name != "" && ep.BasicAuth.Password.Key != "" {
+				refs++
+			}
+		}
+	}
+	if n := strings.Count(m.raw, "password:"); n != refs {
+		t.Errorf("rendered manifests contain password: %d times, %d of them Secret references", n, refs)
 	}
 }
 
@@ -368,6 +400,19 @@ func TestSchemaRejects(t *testing.T) {
 		{"string for dashboards", "--set-string", "dashboards.enabled=1", "at '/dashboards/enabled': got string, want boolean"},
 		{"string for prometheusRule", "--set-string", "prometheusRule.enabled=true", "at '/prometheusRule/enabled': got string, want boolean"},
 		{"string for podDisruptionBudget", "--set-string", "podDisruptionBudget.enabled=true", "at '/podDisruptionBudget/enabled': got string, want boolean"},
+		{"unknown web.config key", "--set", "web.config.secret=x", "additional properties 'secret' not allowed"},
+		{"string for web.config.enabled", "--set-string", "web.config.enabled=true", "at '/web/config/enabled': got string, want boolean"},
+		{"string for web.config.basicAuth", "--set-string", "web.config.basicAuth=false", "at '/web/config/basicAuth': got string, want boolean"},
+		{"web.config.key with a slash", "--set", "web.config.key=a/web.yml", "/web/config/key"},
+		{"bad serviceMonitor.scheme", "--set", "serviceMonitor.scheme=ftp", "/serviceMonitor/scheme"},
+		{"unknown tlsConfig key", "--set", "serviceMonitor.tlsConfig.insecureSkipVerfy=true", "additional properties 'insecureSkipVerfy' not allowed"},
+		{"string for insecureSkipVerify", "--set-string", "serviceMonitor.tlsConfig.insecureSkipVerify=true", "at '/serviceMonitor/tlsConfig/insecureSkipVerify': got string, want boolean"},
+		{"tlsConfig.ca without key", "--set", "serviceMonitor.tlsConfig.ca.secret.name=ca", "missing property 'key'"},
+		{"basicAuth without password", "--set", "serviceMonitor.basicAuth.username.name=s,serviceMonitor.basicAuth.username.key=u", "missing property 'password'"},
+		{"plain basicAuth password", "--set", "serviceMonitor.basicAuth.password=x", "/serviceMonitor/basicAuth/password"},
+		{"web.config without its Secret", "--set", "web.config.enabled=true", "web.config.enabled needs web.config.existingSecret"},
+		{"web.config Secret without enabled", "--set", "web.config.existingSecret=s", "need web.config.enabled: true"},
+		{"web.config certSecret without enabled", "--set", "web.config.certSecret=s", "need web.config.enabled: true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if out := renderFails(t, tc.flag, tc.value); !strings.Contains(out, tc.want) {
@@ -396,7 +441,10 @@ func TestChecksumAnnotation(t *testing.T) {
 	if other := checksum("--set", "image.tag=v2"); other != base {
 		t.Errorf("checksum changed without a config change")
 	}
-	for _, set := range []string{"pollInterval=1m", "thresholds.warnLagSeconds=5m", "clusters[0].name=other,clusters[0].brokers[0]=k:9092", "log.level=debug"} {
+	for _, set := range []string{"pollInterval=1m", "thresholds.warnLagSeconds=5m", "clusters[0].name=other,clusters[0].brokers[0]=k:9092", "log.level=debug",
+		// The web config file path is part of config.yaml: turning web.config
+		// on or changing its key rolls the pods.
+		"web.config.enabled=true,web.config.existingSecret=s", "web.config.enabled=true,web.config.existingSecret=s,web.config.key=w.yml"} {
 		if got := checksum("--set", set); got == base {
 			t.Errorf("--set %s: checksum/config did not change", set)
 		}
@@ -492,6 +540,7 @@ func TestConfigAcceptedByKlagx(t *testing.T) {
 			"stall-after": "2m", "growth-window": "10m", "time-lag.mode": "exact", "time-lag.fetch-budget": 500,
 			"topic.include-internal": true, "log.level": "debug", "log.format": "json",
 			"web.disable-exporter-metrics": true, "otlp.endpoint": "http://otel-collector:4318",
+			"web.config.file": "/etc/klagx/web/web-config.yml",
 		} {
 			if got, ok := f.Lookup(flag); !ok || got != want {
 				t.Errorf("%s = %v (%T, set %v), want %v (%T)", flag, got, got, ok, want, want)

@@ -100,6 +100,53 @@ A cluster's tls / sasl values with the defaults of values.yaml filled in
 {{- if and .existingSecret (has .mechanism (list "plain" "scram-sha-256" "scram-sha-512" "oauthbearer")) }}true{{ end }}
 {{- end }}
 
+{{/* Where the Secrets of web.config are mounted. */}}
+{{- define "klagx.webConfigDir" -}}/etc/klagx/web{{- end }}
+{{- define "klagx.webTLSDir" -}}/etc/klagx/web-tls{{- end }}
+
+{{/*
+Path of the exporter-toolkit web config file, "" when web.config is off.
+Fails on a web.config without its Secret, or Secrets without web.config.enabled.
+*/}}
+{{- define "klagx.webConfigFile" -}}
+{{- $w := .Values.web.config -}}
+{{- if $w.enabled -}}
+{{- if not $w.existingSecret }}{{ fail "web.config.enabled needs web.config.existingSecret (a Secret with the web config file under web.config.key)" }}{{ end -}}
+{{- printf "%s/%s" (include "klagx.webConfigDir" .) $w.key -}}
+{{- else if or $w.existingSecret $w.certSecret -}}
+{{- fail "web.config.existingSecret and web.config.certSecret need web.config.enabled: true" -}}
+{{- end -}}
+{{- end }}
+
+{{/* "true" when the metrics port serves HTTPS (web.config with tls). */}}
+{{- define "klagx.webHTTPS" -}}
+{{- if and (include "klagx.webConfigFile" .) .Values.web.config.tls }}true{{ end -}}
+{{- end }}
+
+{{/*
+A probe (.probe) adapted to the web config of the root context (.root).
+A handler the user set (tcpSocket, exec, grpc) replaces the default httpGet,
+which Helm merges in next to it. With web.config.enabled, an httpGet without
+scheme and httpHeaders (the chart's default) becomes a tcpSocket probe when
+basic auth may be on (the kubelet cannot send credentials), or gets scheme
+HTTPS when there is TLS only; any other httpGet is used as given.
+*/}}
+{{- define "klagx.probe" -}}
+{{- $p := deepCopy .probe -}}
+{{- $w := .root.Values.web.config -}}
+{{- if and $p.httpGet (or $p.tcpSocket $p.exec $p.grpc) -}}
+{{- $_ := unset $p "httpGet" -}}
+{{- else if and (include "klagx.webConfigFile" .root) $p.httpGet (not $p.httpGet.scheme) (not $p.httpGet.httpHeaders) -}}
+{{- if $w.basicAuth -}}
+{{- $_ := set $p "tcpSocket" (dict "port" ($p.httpGet.port | default "http-metrics")) -}}
+{{- $_ := unset $p "httpGet" -}}
+{{- else if $w.tls -}}
+{{- $_ := set $p.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $p -}}
+{{- end }}
+
 {{/*
 The klagx configuration file (config.yaml), in klagx's own format (see
 config/file.go): only the keys set in the values are written, so klagx's
@@ -140,6 +187,7 @@ defaults apply to the rest.
 {{- $w := dict -}}
 {{- with $v.web.telemetryPath }}{{ $_ := set $w "telemetry_path" . }}{{ end -}}
 {{- if $v.web.disableExporterMetrics }}{{ $_ := set $w "disable_exporter_metrics" true }}{{ end -}}
+{{- with include "klagx.webConfigFile" . }}{{ $_ := set $w "config" (dict "file" .) }}{{ end -}}
 {{- if $w }}{{ $_ := set $c "web" $w }}{{ end -}}
 {{- $clusters := list -}}
 {{- range $i, $cl := $v.clusters -}}
@@ -235,6 +283,18 @@ defaults apply to the rest.
         path: {{ $key }}
 {{- end }}
 {{- end }}
+{{- if include "klagx.webConfigFile" . }}
+- name: web-config
+  secret:
+    secretName: {{ .Values.web.config.existingSecret }}
+    defaultMode: 0440
+{{- with .Values.web.config.certSecret }}
+- name: web-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
@@ -262,6 +322,16 @@ defaults apply to the rest.
 {{- if include "klagx.saslSecret" (include "klagx.clusterSASL" $cl.sasl | fromJson) }}
 - name: sasl-{{ $i }}
   mountPath: {{ include "klagx.saslDir" $i }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- if include "klagx.webConfigFile" . }}
+- name: web-config
+  mountPath: {{ include "klagx.webConfigDir" . }}
+  readOnly: true
+{{- if .Values.web.config.certSecret }}
+- name: web-tls
+  mountPath: {{ include "klagx.webTLSDir" . }}
   readOnly: true
 {{- end }}
 {{- end }}
@@ -335,11 +405,11 @@ spec:
           protocol: TCP
       {{- with .Values.livenessProbe }}
       livenessProbe:
-        {{- toYaml . | nindent 8 }}
+        {{- include "klagx.probe" (dict "probe" . "root" $) | nindent 8 }}
       {{- end }}
       {{- with .Values.readinessProbe }}
       readinessProbe:
-        {{- toYaml . | nindent 8 }}
+        {{- include "klagx.probe" (dict "probe" . "root" $) | nindent 8 }}
       {{- end }}
       {{- with .Values.resources }}
       resources:
