@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -119,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	handler := HandlerFor(reg, store, o)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(logger)}
 
 	addrs := []string{":9308"}
 	if o.Web != nil && o.Web.WebListenAddresses != nil && len(*o.Web.WebListenAddresses) > 0 {
@@ -288,6 +289,26 @@ func HandlerFor(reg prometheus.Gatherer, store *snapshot.Store, o Options) http.
 		}
 	}
 	return mux
+}
+
+// httpErrorLog routes net/http's own error lines through slog: TLS
+// handshake failures at debug (a tcpSocket probe or a port scan on a TLS port
+// makes one every time), everything else (accept errors, handler panics) at
+// warn.
+func httpErrorLog(logger *slog.Logger) *log.Logger {
+	return log.New(httpErrorWriter{logger.With("component", "http")}, "", 0)
+}
+
+type httpErrorWriter struct{ logger *slog.Logger }
+
+func (w httpErrorWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.logger.Log(context.Background(), level, msg)
+	return len(p), nil
 }
 
 func buildInfo() (revision, goVersion string) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -211,5 +212,33 @@ func TestWebConfigBadFileFailsRun(t *testing.T) {
 				t.Fatalf("Run: %v, want an error naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTLSProbeIsNotAWarning: a tcpSocket probe (connect, then close without
+// a handshake) on the TLS port is logged at debug, not as a warning every
+// probe period.
+func TestTLSProbeIsNotAWarning(t *testing.T) {
+	env := kfaketest.New(t, 1)
+	wf := newWebFixture(t, "")
+	var logs kfaketest.SyncBuffer
+	cfgFile := wf.ConfigFile
+	addr, _ := startServer(t, Options{
+		Config: env.Config(),
+		Web:    &web.FlagConfig{WebConfigFile: &cfgFile},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	kfaketest.WaitFor(t, 10*time.Second, "the handshake error to be logged", func() bool {
+		return strings.Contains(logs.String(), "TLS handshake error")
+	})
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "TLS handshake error") && !strings.Contains(line, "level=DEBUG") {
+			t.Errorf("logged above debug: %s", line)
+		}
 	}
 }
