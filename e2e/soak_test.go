@@ -141,6 +141,8 @@ type churn struct {
 	clear   []func()
 	// settling makes every control function drop itself.
 	settling atomic.Bool
+	// stalling is set while a stall control is installed.
+	stalling atomic.Bool
 	counts   map[string]int
 }
 
@@ -327,11 +329,18 @@ func (c *churn) fault() {
 		cl.ShufflePartitionLeaders()
 		c.count("leaders_shuffled")
 	case 4: // requests to one broker stall for up to 3s
+		// One stall at a time: a request put to sleep by a second
+		// control after the first woke it trips a data race inside
+		// kfake (bsleep.enqueue vs waitQueue).
+		if !c.stalling.CompareAndSwap(false, true) {
+			return
+		}
 		until := time.Now().Add(3 * time.Second)
 		cl.ControlKey(int16(kmsg.OffsetFetch), func(kmsg.Request) (kmsg.Response, error, bool) {
 			cl.KeepControl() // KeepControl sticks: DropControl ends it
 			if time.Now().After(until) || c.settling.Load() {
 				cl.DropControl()
+				c.stalling.Store(false)
 				return nil, nil, false
 			}
 			if cl.CurrentNode() == node {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,6 +117,11 @@ func (r *faultRig) step() ([]string, kfaketest.Series) {
 	s := r.p.cycle()
 	if s[kfaketest.Key("klagx_up", "cluster", "test")] != 1 {
 		r.t.Fatalf("klagx_up = %v during a partial fault", s[kfaketest.Key("klagx_up", "cluster", "test")])
+	}
+	ready := httptest.NewRecorder()
+	r.p.handler.ServeHTTP(ready, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if ready.Code != http.StatusOK {
+		r.t.Errorf("/readyz during a partial fault: %d %s", ready.Code, ready.Body.String())
 	}
 	ends := map[int32]float64{}
 	for p := range int32(3) {
