@@ -6,6 +6,7 @@
 #
 #   scripts/fuzz.sh                    # every target, 10s each
 #   FUZZTIME=2m scripts/fuzz.sh        # longer
+#   FUZZTIME=20000x scripts/fuzz.sh    # a number of inputs per target (CI)
 #   scripts/fuzz.sh ParseFile          # only targets whose name contains ParseFile
 #
 # A failing input is written to the package's testdata/fuzz/FuzzXxx/: fix the
@@ -40,9 +41,20 @@ for t in "${targets[@]}"; do
   i=$((i + 1))
   echo "== [$i/${#targets[@]}] $name in ${dir#./} for $FUZZTIME"
   # cd into the package so that nested modules (helm/test) work as well.
-  if ! (cd "$dir" && "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" .); then
-    echo "FAIL: $name in ${dir#./}" >&2
-    exit 1
+  log="$(mktemp)"
+  if ! (cd "$dir" && "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" .) 2>&1 | tee "$log"; then
+    # Go before 1.27 can fail a target with a bare "context deadline
+    # exceeded" when a duration -fuzztime ends while a worker is busy
+    # (golang/go#75804): no input failed. A count (FUZZTIME=20000x), as CI
+    # uses, has no deadline to race.
+    if grep -q 'context deadline exceeded' "$log" && ! grep -q -e 'Failing input written' -e 'panic:' "$log"; then
+      echo "== $name: the Go fuzz coordinator's end-of-fuzztime race (golang/go#75804), no failing input; not a finding"
+    else
+      rm -f "$log"
+      echo "FAIL: $name in ${dir#./}" >&2
+      exit 1
+    fi
   fi
+  rm -f "$log"
 done
 echo "== all ${#targets[@]} fuzz targets passed in $((SECONDS - start))s"
