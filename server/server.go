@@ -55,6 +55,19 @@ type Options struct {
 	OTLP *otlpexport.Config
 }
 
+// WebConfigError is what Run returns, before starting anything, when the
+// web config file (--web.config.file) is invalid: a configuration error.
+type WebConfigError struct {
+	File string
+	Err  error
+}
+
+func (e *WebConfigError) Error() string {
+	return fmt.Sprintf("--web.config.file %s: %v", e.File, e.Err)
+}
+
+func (e *WebConfigError) Unwrap() error { return e.Err }
+
 // OTLPShutdownTimeout bounds the final flush of OTLP telemetry when Run
 // returns.
 const OTLPShutdownTimeout = 5 * time.Second
@@ -68,9 +81,10 @@ func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
 	if o.Web != nil && o.Web.WebConfigFile != nil && *o.Web.WebConfigFile != "" {
 		// exporter-toolkit reads the file only when serving: check it
-		// before any poller starts.
+		// (YAML keys, bcrypt hashes, certificate and key) before any
+		// poller starts.
 		if err := web.Validate(*o.Web.WebConfigFile); err != nil {
-			return fmt.Errorf("web.config.file %q: %w", *o.Web.WebConfigFile, err)
+			return &WebConfigError{File: *o.Web.WebConfigFile, Err: err}
 		}
 	}
 

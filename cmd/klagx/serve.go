@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -102,12 +103,6 @@ func (s *serveCmd) Run(g *globals) error {
 	if err != nil {
 		return usageError{err}
 	}
-	// exporter-toolkit only reads the web configuration file when it starts
-	// serving, after the pollers: check it (YAML keys, bcrypt hashes,
-	// certificate and key) now so that a bad file is a configuration error.
-	if err := web.Validate(s.Web.ConfigFile); err != nil {
-		return usageError{fmt.Errorf("--web.config.file %s: %w", s.Web.ConfigFile, err)}
-	}
 	otlpCfg, err := s.OTLP.config()
 	if err != nil {
 		return usageError{err}
@@ -119,7 +114,7 @@ func (s *serveCmd) Run(g *globals) error {
 	g.Logger.Info("starting klagx", "version", version, "clusters", names,
 		"poll_interval", cfg.PollInterval.String(), "granularity", string(cfg.Granularity),
 		"time_lag", string(cfg.TimeLag.Mode), "threshold_overrides", len(cfg.Thresholds.Overrides))
-	return server.Run(g.Context, server.Options{
+	err = server.Run(g.Context, server.Options{
 		Config:                 cfg,
 		Web:                    webCfg,
 		TelemetryPath:          s.Web.TelemetryPath,
@@ -128,4 +123,10 @@ func (s *serveCmd) Run(g *globals) error {
 		Version:                version,
 		OTLP:                   otlpCfg,
 	})
+	// server.Run checks the web config file before it starts anything.
+	var webErr *server.WebConfigError
+	if errors.As(err, &webErr) {
+		return usageError{err}
+	}
+	return err
 }
