@@ -36,9 +36,9 @@ type Poller struct {
 	store    *snapshot.Store
 	interval time.Duration
 	logger   *slog.Logger
-	wasUp    *bool
 	// failures counts the consecutive cycles that could not reach the
-	// cluster at all; downSince is when the first of them ended.
+	// cluster at all (0: the last cycle did); downSince is when the first of
+	// them started; everUp is whether any cycle reached it.
 	failures  int
 	downSince time.Time
 	everUp    bool
@@ -397,13 +397,14 @@ func (p *Poller) log(obs *observation.Observation) {
 				"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(),
 				"retry_in", RetryBackoff(p.failures, p.interval).String(), "duration_seconds", dur)
 		}
-	case up && p.wasUp != nil && !*p.wasUp && !p.quiet:
-		p.logger.Info("cluster reachable again", "attempts", p.failures,
-			"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(), "duration_seconds", dur)
-	case up && p.wasUp == nil && !p.quiet:
+	case p.failures > 0:
+		if !p.quiet {
+			p.logger.Info("cluster reachable again", "attempts", p.failures,
+				"down_for_seconds", obs.End.Sub(p.downSince).Round(time.Millisecond).Seconds(), "duration_seconds", dur)
+		}
+	case !p.everUp && !p.quiet:
 		p.logger.Info("first poll cycle done", "groups", len(obs.Groups), "topics", len(obs.Topics), "duration_seconds", dur)
 	}
-	p.wasUp = &up
 	if up {
 		p.failures = 0
 		p.everUp = true
