@@ -111,6 +111,7 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 		return nil, fmt.Errorf("cluster %q: %w", cluster.Name, err)
 	}
 	rc := newRequestCounter()
+	reqTimeout := RequestTimeout(cfg.PollInterval)
 	opts = append(opts,
 		kgo.ClientID("klagx"),
 		kgo.WithHooks(rc),
@@ -120,9 +121,9 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 		// that stalls, drops connections or answers a retriable error
 		// forever costs its own groups and partitions that cycle, not the
 		// stages that follow: they still run on the healthy brokers.
-		kgo.RequestTimeoutOverhead(RequestTimeout(cfg.PollInterval)),
-		kgo.RetryTimeout(RequestTimeout(cfg.PollInterval)),
-		kgo.DialTimeout(RequestTimeout(cfg.PollInterval)),
+		kgo.RequestTimeoutOverhead(reqTimeout),
+		kgo.RetryTimeout(reqTimeout),
+		kgo.DialTimeout(reqTimeout),
 		kgo.MetadataMinAge(time.Second),
 	)
 	cl, err := kgo.NewClient(opts...)
@@ -176,13 +177,7 @@ func (c *Collector) Close() { c.cl.Close() }
 //	Metadata               1  (+ kgo's own refreshes)
 //	ListOffsets            2 per partition leader (start, end), 3 when read_committed
 func (c *Collector) Poll(ctx context.Context) *observation.Observation {
-	obs := &observation.Observation{
-		Cluster:         c.cluster.Name,
-		Start:           time.Now(),
-		Groups:          map[string]*observation.Group{},
-		UnlistedBrokers: map[int32]bool{},
-		Topics:          map[string]*observation.Topic{},
-	}
+	obs := c.newObservation()
 	defer func() { obs.End = time.Now() }()
 
 	var (
@@ -209,6 +204,17 @@ func (c *Collector) Poll(ctx context.Context) *observation.Observation {
 		}
 	})
 	return obs
+}
+
+// newObservation starts an empty observation of this cluster, now.
+func (c *Collector) newObservation() *observation.Observation {
+	return &observation.Observation{
+		Cluster:         c.cluster.Name,
+		Start:           time.Now(),
+		Groups:          map[string]*observation.Group{},
+		UnlistedBrokers: map[int32]bool{},
+		Topics:          map[string]*observation.Topic{},
+	}
 }
 
 // errorsAsShard reports whether err is a kadm partial failure.

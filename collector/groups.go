@@ -320,13 +320,7 @@ type GroupRef struct {
 // offsets. It feeds rebalance detection between offset cycles. Groups that
 // no longer exist are absent from the result.
 func (c *Collector) DescribeGroups(ctx context.Context, refs []GroupRef) *observation.Observation {
-	obs := &observation.Observation{
-		Cluster:         c.cluster.Name,
-		Start:           time.Now(),
-		Groups:          map[string]*observation.Group{},
-		UnlistedBrokers: map[int32]bool{},
-		Topics:          map[string]*observation.Topic{},
-	}
+	obs := c.newObservation()
 	listed := make([]listedGroup, 0, len(refs))
 	for _, r := range refs {
 		listed = append(listed, listedGroup{name: r.Name, kind: r.Kind, coordinator: -1})
