@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -27,28 +26,45 @@ const (
 // Every topic that passes the filter is listed, not only those some group
 // consumes: partition offsets are per topic, not per group, and they give
 // the produce rate of topics nobody reads.
+//
+// The metadata is read with one Metadata request for all topics (through
+// kgo's metadata cache, as kadm.Metadata does), but not through
+// kadm.Metadata: that fails the whole answer when one topic carries an
+// error, and one topic klagx may not Describe (TOPIC_AUTHORIZATION_FAILED)
+// must not cost the offsets of all the others. Such a topic is recorded as
+// a metadata error of its own and skipped.
 func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observation) error {
-	topics, err := c.topicMetadata(ctx)
+	resp, err := c.cl.RequestCachedMetadata(ctx, kmsg.NewPtrMetadataRequest(), 0)
 	if err != nil {
 		obs.AddError(observation.Error{Stage: StageMetadata, Partition: -1, Broker: -1, Err: err})
 		return fmt.Errorf("metadata: %w", err)
 	}
 	obs.MetadataOK = true
-	c.forgetDeletedTopics(topics.Names())
-	for name, td := range topics {
+	names := make([]string, 0, len(resp.Topics))
+	for _, td := range resp.Topics {
+		if td.Topic != nil {
+			names = append(names, *td.Topic)
+		}
+	}
+	c.forgetDeletedTopics(names)
+	for _, td := range resp.Topics {
+		if td.Topic == nil {
+			continue
+		}
+		name := *td.Topic
 		if td.IsInternal && !c.cfg.IncludeInternalTopics {
 			continue
 		}
 		if !c.cfg.TopicAllowed(name) {
 			continue
 		}
-		if td.Err != nil {
-			obs.AddError(observation.Error{Stage: StageMetadata, Topic: name, Partition: -1, Broker: -1, Err: td.Err})
+		if err := kerr.ErrorForCode(td.ErrorCode); err != nil {
+			obs.AddError(observation.Error{Stage: StageMetadata, Topic: name, Partition: -1, Broker: -1, Err: err})
 			continue
 		}
-		t := &observation.Topic{Name: name, ID: td.ID, Partitions: make(map[int32]*observation.Partition, len(td.Partitions))}
-		for p, pd := range td.Partitions {
-			t.Partitions[p] = &observation.Partition{Leader: pd.Leader, Start: -1, End: -1, Stable: -1}
+		t := &observation.Topic{Name: name, ID: td.TopicID, Partitions: make(map[int32]*observation.Partition, len(td.Partitions))}
+		for _, pd := range td.Partitions {
+			t.Partitions[pd.Partition] = &observation.Partition{Leader: pd.Leader, Start: -1, End: -1, Stable: -1}
 		}
 		obs.Topics[name] = t
 	}
@@ -61,40 +77,6 @@ func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observa
 		c.listOffsets(ctx, obs, timestampLatest, 1, func(p *observation.Partition, o int64) { p.Stable = o })
 	}
 	return nil
-}
-
-// topicMetadata reads every topic the principal may Describe (one Metadata
-// request for all topics, through kgo's metadata cache as kadm.Metadata
-// does). Unlike kadm.Metadata, a topic answered with an authorization error
-// (TOPIC_AUTHORIZATION_FAILED) is returned with its Err set, to be recorded
-// against that topic, instead of failing the whole answer: one topic klagx
-// may not Describe must not cost the offsets of all the others.
-func (c *Collector) topicMetadata(ctx context.Context) (kadm.TopicDetails, error) {
-	resp, err := c.cl.RequestCachedMetadata(ctx, kmsg.NewPtrMetadataRequest(), 0)
-	if err != nil {
-		return nil, err
-	}
-	tds := make(kadm.TopicDetails, len(resp.Topics))
-	for _, t := range resp.Topics {
-		if t.Topic == nil {
-			continue
-		}
-		td := kadm.TopicDetail{
-			Topic:      *t.Topic,
-			ID:         t.TopicID,
-			IsInternal: t.IsInternal,
-			Partitions: make(kadm.PartitionDetails, len(t.Partitions)),
-			Err:        kerr.ErrorForCode(t.ErrorCode),
-		}
-		for _, p := range t.Partitions {
-			td.Partitions[p.Partition] = kadm.PartitionDetail{
-				Topic: td.Topic, Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
-				Err: kerr.ErrorForCode(p.ErrorCode),
-			}
-		}
-		tds[td.Topic] = td
-	}
-	return tds, nil
 }
 
 // listOffsets sends one ListOffsets request for every partition of
