@@ -137,6 +137,7 @@ type fileWeb struct {
 	} `yaml:"config"`
 	TelemetryPath          string `yaml:"telemetry_path"`
 	DisableExporterMetrics bool   `yaml:"disable_exporter_metrics"`
+	EnablePprof            bool   `yaml:"enable_pprof"`
 }
 
 // fileOTLP mirrors the --otlp.* flags of klagx serve.

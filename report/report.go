@@ -24,7 +24,8 @@ type Report struct {
 	// result (OK, WARNING, CRITICAL, UNKNOWN) and the exit code.
 	Severity *string `json:"severity,omitempty"`
 	ExitCode *int    `json:"exit_code,omitempty"`
-	// Error is why a check could not judge anything (severity UNKNOWN).
+	// Error is why a check could not judge anything (severity UNKNOWN),
+	// or, on /status?group=NAME (answered with a 404), why NAME is absent.
 	Error    string    `json:"error,omitempty"`
 	Clusters []Cluster `json:"clusters"`
 }
@@ -82,13 +83,23 @@ type Partition struct {
 	Committed *int64 `json:"committed,omitempty"`
 	// Start and End are the log start offset and the end offset lag is
 	// measured to.
-	Start         int64      `json:"start"`
-	End           int64      `json:"end"`
-	Lag           int64      `json:"lag"`
-	LagSeconds    *float64   `json:"lag_seconds,omitempty"`
-	TimeLagMethod string     `json:"time_lag_method"`
-	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
-	MessagesLost  uint64     `json:"messages_lost"`
+	Start      int64    `json:"start"`
+	End        int64    `json:"end"`
+	Lag        int64    `json:"lag"`
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	// TimeLagErrorSeconds bounds how far the true time lag may be from
+	// LagSeconds. It explains a small lag with lag_seconds 0: records
+	// written since the previous poll are interpolated up to the moment
+	// the end offset was read, so the newest one is 0 s old, give or take
+	// this bound (about one poll interval).
+	TimeLagErrorSeconds float64 `json:"time_lag_error_seconds"`
+	TimeLagMethod       string  `json:"time_lag_method"`
+	// LastCommitAt is when klagx first saw the committed offset at its
+	// current value (a poll time, up to one poll interval after the
+	// commit; Kafka does not return the time of a commit), or, after a
+	// klagx restart, the first poll that read it.
+	LastCommitAt *time.Time `json:"last_commit_at,omitempty"`
+	MessagesLost uint64     `json:"messages_lost"`
 	// Status and Reason judge this partition alone (same values as the
 	// group's status).
 	Status string `json:"status"`
@@ -155,8 +166,8 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 		rg.Topics = append(rg.Topics, rt)
 	}
 	for _, p := range g.Partitions {
-		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, MessagesLost: p.LostTotal,
-			Status: p.Status, Reason: p.Reason}
+		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, TimeLagErrorSeconds: p.TimeLagError,
+			MessagesLost: p.LostTotal, Status: p.Status, Reason: p.Reason}
 		if rp.Status == "" {
 			rp.Status = "unknown"
 		}

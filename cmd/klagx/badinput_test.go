@@ -347,8 +347,12 @@ func TestBadInputCheck(t *testing.T) {
 		{name: "config file wrong type", args: checkArgs(), file: "total_shards: all\n", code: u, want: []string{"klagx.yaml: total_shards: line 1: cannot unmarshal"}},
 		{name: "cluster spec", args: []string{"check", "--cluster=name=a,brokers=a:1,sasl-pass=hunter2"}, code: u, want: []string{`--cluster[0]: key "sasl-pass" is not accepted`}, notWant: []string{"hunter2"}},
 		{name: "threshold spec", args: checkArgs("--threshold=group=a,crit-lag=many"), code: u, want: []string{`--threshold[0]: crit-lag: "many" is not a whole number of messages`}},
-		{name: "shard", args: checkArgs("--shard=1"), code: u, want: []string{"shard: 1 is not in [0, total_shards) = [0, 1)"}},
-		{name: "total-shards zero", args: checkArgs("--total-shards=0"), code: u, want: []string{"total_shards: 0 must be at least 1"}},
+		// check samples once: the polling flags of serve are not its flags.
+		{name: "shard", args: checkArgs("--shard=1"), code: u, want: []string{"unknown flag --shard"}},
+		{name: "total-shards", args: checkArgs("--total-shards=2"), code: u, want: []string{"unknown flag --total-shards"}},
+		{name: "poll-interval", args: checkArgs("--poll-interval=5s"), code: u, want: []string{"unknown flag --poll-interval"}},
+		{name: "group-poll-interval", args: checkArgs("--group-poll-interval=1s"), code: u, want: []string{"unknown flag --group-poll-interval"}},
+		{name: "granularity", args: checkArgs("--granularity=topic"), code: u, want: []string{"unknown flag --granularity"}},
 		{name: "brokers", args: []string{"check", "--brokers=kafka-1"}, code: u, want: []string{`clusters[0].brokers: "kafka-1" has no port`}},
 		{name: "sasl mechanism without username", args: checkArgs("--kafka.sasl.mechanism=plain"), code: u, want: []string{"clusters[0].sasl.username: required for mechanism plain"}},
 		{name: "ca-file missing", args: checkArgs("--kafka.tls.enabled", "--kafka.tls.ca-file={missing}"), code: u, want: []string{`cluster "default": tls.ca_file: open `, "does-not-exist"}},
@@ -378,37 +382,47 @@ func TestBadInputOtherCommands(t *testing.T) {
 		{name: "alerts storm-window type", args: []string{"alerts", "--storm-window=abc"}, code: u, want: []string{`--storm-window: expected duration but got "abc"`}},
 		{name: "alerts selector braces", args: []string{"alerts", "--selector={job=\"klagx\"}"}, code: u, want: []string{`--selector: "{job=\"klagx\"}": give the matchers without braces`}},
 		{name: "alerts label", args: []string{"alerts", "--label=team"}, code: u, want: []string{`--label: expected "<key>=<value>" but got "team"`}},
-		{name: "dashboards without out", args: []string{"dashboards"}, code: u, want: []string{"missing flags: --out=DIR"}},
+		{name: "dashboards unknown dashboard", args: []string{"dashboards", "--dashboard=lag"}, code: u, want: []string{`--dashboard: "lag" is not one of overview, group, rebalances`}},
 		{name: "demo poll-interval", args: []string{"demo", "--poll-interval=500ms"}, code: u, want: []string{"--poll-interval: 500ms is below the minimum of 1s"}},
-		{name: "demo brokers", args: []string{"demo", "--brokers=0"}, code: u, want: []string{"--brokers: 0 must be at least 1"}},
+		{name: "demo deprecated brokers", args: []string{"demo", "--brokers=0"}, code: u, want: []string{"--brokers (now --broker-count): 0 must be at least 1"}},
 		{name: "demo warmup", args: []string{"demo", "--warmup=-1s"}, code: u, want: []string{"--warmup: -1s must be positive"}},
 		{name: "demo rebalance-every", args: []string{"demo", "--rebalance-every=0s"}, code: u, want: []string{"--rebalance-every: 0s must be positive"}},
 		{name: "demo group-poll-interval", args: []string{"demo", "--group-poll-interval=1ms"}, code: u, want: []string{"--group-poll-interval: 1ms is below the minimum of 100ms"}},
 		{name: "demo group-poll-interval above poll", args: []string{"demo", "--group-poll-interval=10s"}, code: u, want: []string{"--group-poll-interval: 10s is above --poll-interval (5s)"}},
-		{name: "demo brokers type", args: []string{"demo", "--brokers=three"}, code: u, want: []string{`--brokers: expected a valid 64 bit int but got "three"`}},
+		{name: "demo broker-count type", args: []string{"demo", "--broker-count=three"}, code: u, want: []string{`--broker-count: expected a valid 64 bit int but got "three"`}},
+		{name: "demo broker-count zero", args: []string{"demo", "--broker-count=0"}, code: u, want: []string{`--broker-count: 0 must be at least 1`}},
+		{name: "demo deprecated brokers type", args: []string{"demo", "--brokers=three"}, code: u, want: []string{`--brokers: expected a valid 64 bit int but got "three"`}},
 	}
 	runBadInputs(t, rows)
 }
 
-// TestConfigFileOnlyConfiguresServeAndCheck: keys of the config file that
-// share a name with a flag of another command (alerts --growth-window,
-// demo --brokers) do not reach that command.
+// TestConfigFileOnlyConfiguresServeAndCheck: only serve and check have
+// --config.file; a file in KLAGX_CONFIG_FILE whose keys share a name with a
+// flag of another command (alerts --growth-window, demo --poll-interval)
+// does not reach that command.
 func TestConfigFileOnlyConfiguresServeAndCheck(t *testing.T) {
 	path := writeYAML(t, "growth_window: 5m\nbrokers: [a:1]\npoll_interval: 30s\n")
-	code, withFile, stderr := runCLI(t, "alerts", "--config.file", path)
-	if code != exitOK {
-		t.Fatalf("alerts with a config file: exit %d: %s", code, stderr)
+	for _, cmd := range []string{"alerts", "dashboards", "demo", "version"} {
+		code, _, stderr := runCLI(t, cmd, "--config.file", path)
+		if code != exitUsage || !strings.Contains(stderr, "unknown flag --config.file") {
+			t.Errorf("%s --config.file: exit %d, %q; want 2 and unknown flag", cmd, code, stderr)
+		}
 	}
 	_, without, _ := runCLI(t, "alerts")
+	t.Setenv("KLAGX_CONFIG_FILE", path)
+	code, withFile, stderr := runCLI(t, "alerts")
+	if code != exitOK {
+		t.Fatalf("alerts with KLAGX_CONFIG_FILE: exit %d: %s", code, stderr)
+	}
 	if withFile != without {
 		t.Error("the config file's growth_window (a group status threshold) changed the alert rules' --growth-window")
 	}
 	var c cli
 	var out, errb bytes.Buffer
-	if _, _, err := parse(context.Background(), &c, []string{"demo", "--config.file", path}, &out, &errb); err != nil {
+	if _, _, err := parse(context.Background(), &c, []string{"demo"}, &out, &errb); err != nil {
 		t.Fatalf("demo with a config file: %v", err)
 	}
-	if c.Demo.Brokers != 3 || c.Demo.PollInterval != 5*time.Second {
+	if c.Demo.BrokerCount != 3 || c.Demo.PollInterval != 5*time.Second {
 		t.Errorf("demo read the config file: %+v", c.Demo)
 	}
 }
@@ -424,7 +438,7 @@ func TestServeEnvDoesNotBreakDemo(t *testing.T) {
 	if _, _, err := parse(context.Background(), &c, []string{"demo"}, &out, &errb); err != nil {
 		t.Fatalf("demo with KLAGX_BROKERS set: %v", err)
 	}
-	if c.Demo.Brokers != 5 {
-		t.Errorf("demo brokers = %d, want 5 from KLAGX_DEMO_BROKERS", c.Demo.Brokers)
+	if c.Demo.BrokersCount == nil || *c.Demo.BrokersCount != 5 {
+		t.Errorf("demo brokers = %v, want 5 from KLAGX_DEMO_BROKERS (the deprecated name of KLAGX_DEMO_BROKER_COUNT)", c.Demo.BrokersCount)
 	}
 }

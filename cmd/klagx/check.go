@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/check"
+	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/report"
 )
 
@@ -19,14 +20,21 @@ const (
 
 // checkCmd is the one-shot check.
 type checkCmd struct {
-	configFlags `embed:""`
+	configFileFlag `embed:""`
+	configFlags    `embed:""`
 
-	Group   []string      `name:"group" sep:"none" placeholder:"REGEX" help:"Check only groups whose name fully matches this regex; repeatable (same as --group.include). Default: all groups."`
-	Topic   []string      `name:"topic" sep:"none" placeholder:"REGEX" help:"Check only these topics (same as --topic.include); repeatable. Default: all topics."`
-	Window  time.Duration `name:"window" default:"10s" placeholder:"DURATION" help:"Take a second sample this long after the first, to judge commit progress (a group with lag, members and no commit in the window is stalled) and produce/commit rates. Make it longer than the group's commit interval. 0 takes a single sample. Default: 10s."`
-	Output  string        `name:"output" short:"o" default:"table" placeholder:"FORMAT" help:"Output format: table (kafka-consumer-groups.sh style, plus LAG-SECONDS, STATUS and REASON), json (schema klagx.report/v1, see docs/check.md) or nagios (status line and perfdata). Default: table."`
-	Timeout time.Duration `name:"timeout" default:"10s" placeholder:"DURATION" help:"Deadline of one sample against Kafka; an unreachable cluster is UNKNOWN after this. Default: 10s."`
-	Watch   bool          `name:"watch" help:"Refresh the table in place every --window (at least 1s) until interrupted, each sample judged against the previous one. Default: false."`
+	Group   []string      `name:"group" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only groups whose name fully matches this regex; repeatable (same as --group.include). Default: all groups."`
+	Topic   []string      `name:"topic" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only these topics (same as --topic.include); repeatable. Default: all topics."`
+	Window  time.Duration `name:"window" group:"check" default:"10s" placeholder:"DURATION" help:"Take a second sample this long after the first, to judge commit progress (a group with lag, members and no commit in the window is stalled) and produce/commit rates. Make it longer than the group's commit interval. 0 takes a single sample. Default: 10s."`
+	Output  string        `name:"output" group:"check" short:"o" default:"table" placeholder:"FORMAT" help:"Output format: table (kafka-consumer-groups.sh style, plus LAG-SECONDS, STATUS and REASON), json (schema klagx.report/v1, see docs/check.md) or nagios (status line and perfdata). Default: table."`
+	Timeout time.Duration `name:"timeout" group:"check" default:"10s" placeholder:"DURATION" help:"Deadline of one sample against Kafka; an unreachable cluster is UNKNOWN after this. Default: 10s."`
+	Watch   bool          `name:"watch" group:"check" help:"Refresh the table in place every --window (at least 1s) until interrupted, each sample judged against the previous one. Ctrl-C exits with 130 (SIGTERM: 143), not the last severity. Default: false."`
+}
+
+// toConfig is configFlags.toConfig with the polling defaults: check has no
+// polling flags.
+func (c *checkCmd) toConfig(file *config.File) (*config.Config, error) {
+	return c.configFlags.toConfig(file, checkPollFlags)
 }
 
 // Help is the detailed help of klagx check.
@@ -35,7 +43,7 @@ func (c *checkCmd) Help() string {
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. A group is CRITICAL when it is stalled, stopped or lost messages, or its lag is above --crit-lag-seconds or --crit-lag; WARNING when its status is warning, rewind or rebalancing (time lag above --warn-lag-seconds, lag above --warn-lag, ...); UNKNOWN when it could not be read. The check takes the worst of its groups (CRITICAL, then WARNING, then UNKNOWN). It is UNKNOWN as a whole, with the reason on stderr, when a cluster cannot be reached, authentication fails, no group matches, or the arguments are wrong.
 
-Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, and so is --config.file. --poll-interval, --group-poll-interval and --granularity have no effect here.`
+Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, and so is --config.file (its serve-only keys, such as poll_interval, are ignored).`
 }
 
 // Run runs the check and turns its result into the exit code.
@@ -99,26 +107,23 @@ func (c *checkCmd) watch(g *globals, opts check.Options) error {
 		return exitError{code: checkUnknown, err: err}
 	}
 	defer ck.Close()
-	last := checkUnknown
 	for {
 		res, err := ck.Sample(g.Context)
 		if g.Context.Err() != nil {
-			return exitError{code: last, silent: true}
+			return exitError{code: interruptedCode(g.Context), silent: true}
 		}
 		fmt.Fprint(g.Stdout, "\033[H\033[2J") // home, clear screen
 		fmt.Fprintf(g.Stdout, "klagx check --watch, every %s, %s (Ctrl-C to stop)\n\n", every, time.Now().Format(time.TimeOnly))
 		if err != nil {
 			fmt.Fprintf(g.Stdout, "UNKNOWN: %s\n", err)
-			last = checkUnknown
 		} else {
 			_ = check.Render(g.Stdout, res, check.FormatTable)
-			last = int(res.Severity)
 		}
 		t := time.NewTimer(every)
 		select {
 		case <-g.Context.Done():
 			t.Stop()
-			return exitError{code: last, silent: true}
+			return exitError{code: interruptedCode(g.Context), silent: true}
 		case <-t.C:
 		}
 	}

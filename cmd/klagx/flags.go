@@ -13,37 +13,52 @@ import (
 )
 
 // configFlags are the flags that become a config.Config, shared by the
-// commands that talk to Kafka (serve, later check). Precedence of each flag:
-// command line > KLAGX_* environment variable > --config.file > default.
+// commands that talk to Kafka (serve and check; serve adds pollFlags).
+// Precedence of each flag: command line > KLAGX_* environment variable >
+// --config.file > default. The group tags place them under the headings of
+// --help (see helpGroups).
 //
 // Clusters are chosen as a whole, from the first source that has any:
 // --cluster entries, else the single --brokers cluster, else the config
 // file's clusters: list.
 type configFlags struct {
-	Clusters []string `name:"cluster" sep:";" placeholder:"name=NAME,brokers=HOST:PORT,..." help:"A Kafka cluster to poll; repeatable (in KLAGX_CLUSTER, separate clusters with ';'). Comma-separated key=value pairs; a token without '=' continues the previous value, so brokers=k1:9092,k2:9092 works. Keys: name, brokers, isolation, tls (true/false), tls-ca-file, tls-cert-file, tls-key-file, tls-server-name, tls-insecure-skip-verify, sasl-mechanism, sasl-username, sasl-password-file, sasl-password-env, sasl-token-file. There is no password key: use sasl-password-file or sasl-password-env. The shared --isolation, --kafka.tls.* and --kafka.sasl.* flags do NOT apply to these clusters. Overrides --brokers and the config file's clusters. Default: none."`
+	Clusters []string `name:"cluster" group:"kafka" sep:";" placeholder:"name=NAME,brokers=HOST:PORT,..." help:"A Kafka cluster to poll; repeatable (in KLAGX_CLUSTER, separate clusters with ';'). Comma-separated key=value pairs; a token without '=' continues the previous value, so brokers=k1:9092,k2:9092 works. Keys: name, brokers, isolation, tls (true/false), tls-ca-file, tls-cert-file, tls-key-file, tls-server-name, tls-insecure-skip-verify, sasl-mechanism, sasl-username, sasl-password-file, sasl-password-env, sasl-token-file. There is no password key: use sasl-password-file or sasl-password-env. The shared --isolation, --kafka.tls.* and --kafka.sasl.* flags do NOT apply to these clusters. Overrides --brokers and the config file's clusters. Default: none."`
 
-	Brokers     []string `name:"brokers" placeholder:"HOST:PORT" help:"Seed brokers of a single cluster (shorthand for one --cluster), named by --cluster-name and configured by --isolation, --kafka.tls.* and --kafka.sasl.*. Ignored when --cluster is given. Default: none."`
-	ClusterName string   `name:"cluster-name" default:"default" placeholder:"NAME" help:"Value of the cluster label for the --brokers cluster. Default: default."`
-	Isolation   string   `name:"isolation" default:"read_uncommitted" placeholder:"LEVEL" help:"End offset of the --brokers cluster: read_uncommitted (high-water mark) or read_committed (last stable offset). Default: read_uncommitted."`
+	Brokers     []string `name:"brokers" group:"kafka" placeholder:"HOST:PORT" help:"Seed brokers of a single cluster (shorthand for one --cluster), named by --cluster-name and configured by --isolation, --kafka.tls.* and --kafka.sasl.*. Ignored when --cluster is given. Default: none."`
+	ClusterName string   `name:"cluster-name" group:"kafka" default:"default" placeholder:"NAME" help:"Value of the cluster label for the --brokers cluster. Default: default."`
+	Isolation   string   `name:"isolation" group:"kafka" default:"read_uncommitted" placeholder:"LEVEL" help:"End offset of the --brokers cluster: read_uncommitted (high-water mark) or read_committed (last stable offset). Default: read_uncommitted."`
 
-	TLS  tlsFlags  `embed:"" prefix:"kafka.tls."`
-	SASL saslFlags `embed:"" prefix:"kafka.sasl."`
+	TLS  tlsFlags  `embed:"" prefix:"kafka.tls." group:"tls"`
+	SASL saslFlags `embed:"" prefix:"kafka.sasl." group:"sasl"`
 
+	GroupInclude []string `name:"group.include" group:"filters" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
+	GroupExclude []string `name:"group.exclude" group:"filters" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
+	TopicInclude []string `name:"topic.include" group:"filters" sep:"none" placeholder:"REGEX" help:"Keep only topics whose name matches this fully anchored regex; repeatable. Default: all topics."`
+	TopicExclude []string `name:"topic.exclude" group:"filters" sep:"none" placeholder:"REGEX" help:"Drop topics whose name matches this fully anchored regex (wins over --topic.include); repeatable. Default: none."`
+
+	TopicIncludeInternal bool `name:"topic.include-internal" group:"filters" help:"Also report internal topics (names starting with __). Default: false."`
+
+	TimeLag    timeLagFlags   `embed:"" prefix:"time-lag." group:"time-lag"`
+	Thresholds thresholdFlags `embed:"" group:"thresholds"`
+}
+
+// pollFlags schedule the background polling of klagx serve. klagx check
+// samples once (or twice, --window apart) and has none of them.
+type pollFlags struct {
 	PollInterval      time.Duration `name:"poll-interval" default:"15s" placeholder:"DURATION" help:"Time between two polls of each cluster; at least 1s. Default: 15s."`
 	Shard             int           `name:"shard" default:"0" placeholder:"N" help:"This replica's shard, 0 to --total-shards minus 1: it keeps only the groups whose name hashes to it (FNV-64a, jump consistent hash, as kube-state-metrics), and only shard 0 exports the klagx_partition_* series. Default: 0."`
 	TotalShards       int           `name:"total-shards" default:"1" placeholder:"M" help:"Number of replicas sharing the groups of the same clusters; 1 turns sharding off. Default: 1."`
 	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s."`
 	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
+}
 
-	GroupInclude []string `name:"group.include" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
-	GroupExclude []string `name:"group.exclude" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
-	TopicInclude []string `name:"topic.include" sep:"none" placeholder:"REGEX" help:"Keep only topics whose name matches this fully anchored regex; repeatable. Default: all topics."`
-	TopicExclude []string `name:"topic.exclude" sep:"none" placeholder:"REGEX" help:"Drop topics whose name matches this fully anchored regex (wins over --topic.include); repeatable. Default: none."`
-
-	TopicIncludeInternal bool `name:"topic.include-internal" help:"Also report internal topics (names starting with __). Default: false."`
-
-	TimeLag    timeLagFlags   `embed:"" prefix:"time-lag."`
-	Thresholds thresholdFlags `embed:""`
+// checkPollFlags are the pollFlags defaults, for klagx check, which has no
+// polling flags.
+var checkPollFlags = pollFlags{
+	PollInterval:      config.DefaultPollInterval,
+	GroupPollInterval: config.DefaultGroupPollInterval,
+	Granularity:       string(config.GranularityPartition),
+	TotalShards:       1,
 }
 
 // timeLagFlags configure the time-lag estimation. The mode flag is
@@ -62,8 +77,8 @@ type thresholdFlags struct {
 	CritLagSeconds time.Duration `name:"crit-lag-seconds" default:"10m" placeholder:"DURATION" help:"A group is critical when its time lag reaches this; 0 disables the rule. Default: 10m."`
 	WarnLag        int64         `name:"warn-lag" default:"0" placeholder:"MESSAGES" help:"A group is warning when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
 	CritLag        int64         `name:"crit-lag" default:"0" placeholder:"MESSAGES" help:"A group is critical when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
-	StallAfter     time.Duration `name:"stall-after" default:"3m" placeholder:"DURATION" help:"A group with lag but no commit progress for this long is stalled; at least --poll-interval. Default: 3m."`
-	GrowthWindow   time.Duration `name:"growth-window" default:"5m" placeholder:"DURATION" help:"A group whose lag rises through this whole window is warning; at least --poll-interval. Default: 5m."`
+	StallAfter     time.Duration `name:"stall-after" default:"3m" placeholder:"DURATION" help:"A group with lag but no commit progress for this long is stalled; at least one poll interval (--poll-interval of serve). Default: 3m."`
+	GrowthWindow   time.Duration `name:"growth-window" default:"5m" placeholder:"DURATION" help:"A group whose lag rises through this whole window is warning; at least one poll interval (--poll-interval of serve). Default: 5m."`
 
 	Overrides []string `name:"threshold" sep:";" placeholder:"group=REGEX,KEY=VALUE,..." help:"Thresholds for the groups whose name fully matches REGEX; repeatable, the first matching entry wins, unset keys come from the flags above (in KLAGX_THRESHOLD, separate entries with ';'). Comma-separated key=value pairs; group is required. Keys: group, warn-lag-seconds, crit-lag-seconds, warn-lag, crit-lag, stall-after, growth-window. A comma in the regex only works when the text after it has no '='; write such regexes in the config file's thresholds: list instead. Overrides the config file's thresholds. Default: none."`
 }
@@ -94,10 +109,10 @@ const shorthandPasswordEnv = "KLAGX_KAFKA_SASL_PASSWORD"
 // errNoCluster is returned when no source configures a cluster.
 var errNoCluster = errors.New("no Kafka cluster configured: pass --brokers host:port, --cluster name=...,brokers=..., or clusters: in --config.file")
 
-// toConfig builds and validates the config.Config. file (may be nil) only
-// supplies the clusters: list here; its other keys have already been applied
-// to the flags by the kong resolver.
-func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
+// toConfig builds and validates the config.Config from f and the polling
+// flags p. file (may be nil) only supplies the clusters: list here; its
+// other keys have already been applied to the flags by the kong resolver.
+func (f *configFlags) toConfig(file *config.File, p pollFlags) (*config.Config, error) {
 	clusters, err := f.clusters(file)
 	if err != nil {
 		return nil, err
@@ -116,11 +131,11 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 	}
 	cfg := &config.Config{
 		Clusters:              clusters,
-		PollInterval:          f.PollInterval,
-		GroupPollInterval:     f.GroupPollInterval,
-		Shard:                 f.Shard,
-		TotalShards:           f.TotalShards,
-		Granularity:           config.Granularity(f.Granularity),
+		PollInterval:          p.PollInterval,
+		GroupPollInterval:     p.GroupPollInterval,
+		Shard:                 p.Shard,
+		TotalShards:           p.TotalShards,
+		Granularity:           config.Granularity(p.Granularity),
 		Groups:                groups,
 		Topics:                topics,
 		IncludeInternalTopics: f.TopicIncludeInternal,
@@ -132,16 +147,16 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 	}
 	// 0 would silently become the default in Validate; an explicit 0 is a
 	// mistake.
-	if f.PollInterval == 0 {
+	if p.PollInterval == 0 {
 		return nil, errors.New("poll_interval: 0s is below the minimum of 1s")
 	}
 	if f.TimeLag.FetchBudget == 0 {
 		return nil, errors.New("time_lag.fetch_budget: 0 is below the minimum of 1")
 	}
-	if f.TotalShards == 0 {
+	if p.TotalShards == 0 {
 		return nil, errors.New("total_shards: 0 must be at least 1")
 	}
-	if f.GroupPollInterval == 0 {
+	if p.GroupPollInterval == 0 {
 		return nil, fmt.Errorf("group_poll_interval: 0s is below the minimum of %s", config.MinGroupPollInterval)
 	}
 	for _, d := range []struct {
@@ -149,7 +164,7 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 		v    time.Duration
 	}{{"stall_after", f.Thresholds.StallAfter}, {"growth_window", f.Thresholds.GrowthWindow}} {
 		if d.v == 0 {
-			return nil, fmt.Errorf("%s: 0s is below poll_interval (%s); it must be at least one poll interval", d.name, f.PollInterval)
+			return nil, fmt.Errorf("%s: 0s is below poll_interval (%s); it must be at least one poll interval", d.name, p.PollInterval)
 		}
 	}
 	if err := cfg.Validate(); err != nil {

@@ -394,7 +394,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 		"topic.include-internal",
 		"time-lag.mode", "time-lag.fetch-budget",
 		"warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window", "threshold",
-		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics",
+		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics", "web.enable-pprof",
 		"otlp.endpoint", "otlp.header", "otlp.insecure-skip-verify", "otlp.interval", "otlp.traces",
 	}
 	for _, f := range flags {
