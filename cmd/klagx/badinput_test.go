@@ -142,8 +142,9 @@ func TestBadInputServe(t *testing.T) {
 		{name: "KLAGX_CONFIG_FILE missing", args: serveArgs(), env: map[string]string{"KLAGX_CONFIG_FILE": "{missing}"}, code: u, want: []string{"config file: open ", "does-not-exist"}},
 
 		// Durations, counts and enums.
-		{name: "poll-interval type", args: serveArgs("--poll-interval=15x"), code: u, want: []string{`--poll-interval: expected duration but got "15x"`}},
-		{name: "poll-interval negative", args: serveArgs("--poll-interval=-5s"), code: u, want: []string{"poll_interval: -5s is below the minimum of 1s"}},
+		{name: "poll-interval type", args: serveArgs("--poll-interval=15x"), code: u, want: []string{`--poll-interval: "15x" is not a duration with a unit such as "90s" or "5m"`}},
+		{name: "poll-interval negative", args: serveArgs("--poll-interval=-5s"), code: u, want: []string{`--poll-interval: "-5s": negative durations are not allowed`}},
+		{name: "poll-interval negative after a space", args: serveArgs("--poll-interval", "-5s"), code: u, want: []string{`--poll-interval: "-5s": negative durations are not allowed`}},
 		{name: "poll-interval below minimum", args: serveArgs("--poll-interval=500ms"), code: u, want: []string{"poll_interval: 500ms is below the minimum of 1s"}},
 		{name: "KLAGX_POLL_INTERVAL", args: serveArgs(), env: map[string]string{"KLAGX_POLL_INTERVAL": "soon"}, code: u, want: []string{"--poll-interval", `KLAGX_POLL_INTERVAL="soon"`}},
 		{name: "group-poll-interval zero", args: serveArgs("--group-poll-interval=0"), code: u, want: []string{"group_poll_interval: 0s is below the minimum of 100ms"}},
@@ -166,8 +167,10 @@ func TestBadInputServe(t *testing.T) {
 		{name: "time-lag.fetch-budget type", args: serveArgs("--time-lag.fetch-budget=lots"), code: u, want: []string{`--time-lag.fetch-budget: expected a valid 64 bit int but got "lots"`}},
 
 		// Thresholds.
-		{name: "warn-lag-seconds negative", args: serveArgs("--warn-lag-seconds=-1m"), code: u, want: []string{"warn_lag_seconds: -1m0s is negative (0 disables the rule)"}},
-		{name: "crit-lag-seconds without unit", args: serveArgs("--crit-lag-seconds=10"), code: u, want: []string{`--crit-lag-seconds: expected duration but got "10"`, "missing unit"}},
+		{name: "warn-lag-seconds negative", args: serveArgs("--warn-lag-seconds=-1m"), code: u, want: []string{`--warn-lag-seconds: "-1m": negative durations are not allowed`}},
+		{name: "warn-lag-seconds negative seconds", args: serveArgs("--warn-lag-seconds", "-60"), code: u, want: []string{`--warn-lag-seconds: "-60": negative durations are not allowed`}},
+		{name: "crit-lag-seconds type", args: serveArgs("--crit-lag-seconds=ten"), code: u, want: []string{`--crit-lag-seconds: "ten" is not seconds ("60") or a duration with a unit such as "90s" or "5m"`}},
+		{name: "stall-after without unit", args: serveArgs("--stall-after=10"), code: u, want: []string{`--stall-after: "10" is not a duration with a unit such as "90s" or "5m"`}},
 		{name: "warn-lag-seconds above crit-lag-seconds", args: serveArgs("--warn-lag-seconds=11m"), code: u, want: []string{"warn_lag_seconds (11m0s) is above crit_lag_seconds (10m0s)"}},
 		{name: "warn-lag negative", args: serveArgs("--warn-lag=-5"), code: u, want: []string{"warn_lag: -5 is negative (0 disables the rule)"}},
 		{name: "crit-lag type", args: serveArgs("--crit-lag=lots"), code: u, want: []string{`--crit-lag: expected a valid 64 bit int but got "lots"`}},
@@ -176,7 +179,7 @@ func TestBadInputServe(t *testing.T) {
 		{name: "stall-after zero", args: serveArgs("--stall-after=0s"), code: u, want: []string{"stall_after: 0s is below poll_interval (15s); it must be at least one poll interval"}},
 		{name: "stall-after below poll-interval", args: serveArgs("--poll-interval=1m", "--stall-after=30s"), code: u, want: []string{"stall_after: 30s is below poll_interval (1m0s)"}},
 		{name: "growth-window zero", args: serveArgs("--growth-window=0"), code: u, want: []string{"growth_window: 0s is below poll_interval (15s)"}},
-		{name: "growth-window type", args: serveArgs("--growth-window=forever"), code: u, want: []string{`--growth-window: expected duration but got "forever"`}},
+		{name: "growth-window type", args: serveArgs("--growth-window=forever"), code: u, want: []string{`--growth-window: "forever" is not a duration with a unit`}},
 		{name: "threshold without group", args: serveArgs("--threshold=warn-lag=5"), code: u, want: []string{`--threshold[0]: key "group" is required`}},
 		{name: "threshold not key=value", args: serveArgs("--threshold=orders"), code: u, want: []string{"--threshold[0]: want comma-separated key=value pairs starting with a key"}},
 		{name: "threshold unknown key", args: serveArgs("--threshold=group=a", "--threshold=group=b,colour=red"), code: u, want: []string{`--threshold[1]: unknown key "colour" (valid keys: group,`}},
@@ -272,7 +275,7 @@ func TestBadInputServe(t *testing.T) {
 		{name: "otlp.header bad name", args: serveArgs("--otlp.endpoint=http://collector:4318", "--otlp.header=x-a=1", "--otlp.header=x b=hunter2"), code: u, want: []string{`--otlp.header[1]: "x b" is not a valid header name`}, notWant: []string{"hunter2"}},
 		{name: "KLAGX_OTLP_HEADER", args: serveArgs("--otlp.endpoint=http://collector:4318"), env: map[string]string{"KLAGX_OTLP_HEADER": "api-key=hunter2;=x"}, code: u, want: []string{"--otlp.header[1]: want KEY=VALUE"}, notWant: []string{"hunter2"}},
 		{name: "otlp.interval below minimum", args: serveArgs("--otlp.endpoint=http://collector:4318", "--otlp.interval=500ms"), code: u, want: []string{"--otlp.interval: 500ms is below the minimum of 1s"}},
-		{name: "otlp.interval type", args: serveArgs("--otlp.interval=often"), code: u, want: []string{`--otlp.interval: expected duration but got "often"`}},
+		{name: "otlp.interval type", args: serveArgs("--otlp.interval=often"), code: u, want: []string{`--otlp.interval: "often" is not a duration with a unit`}},
 		{name: "otlp.traces type", args: serveArgs(), env: map[string]string{"KLAGX_OTLP_TRACES": "sometimes"}, code: u, want: []string{"--otlp.traces", "KLAGX_OTLP_TRACES"}},
 	}
 	runBadInputs(t, rows)
@@ -329,8 +332,11 @@ func TestBadInputConfigFile(t *testing.T) {
 func TestBadInputCheck(t *testing.T) {
 	const u = checkUnknown
 	rows := []badInput{
-		{name: "window negative", args: checkArgs("--window=-1s"), code: u, want: []string{"--window: -1s is negative (0 takes a single sample)"}},
-		{name: "window type", args: checkArgs("--window=soon"), code: u, want: []string{`--window: expected duration but got "soon"`}},
+		{name: "window negative", args: checkArgs("--window=-1s"), code: u, want: []string{`--window: "-1s": negative durations are not allowed`}},
+		// kong reads "-5s" after a space as a short flag; the message
+		// says what is wrong with the value, not "perhaps try --window=-5s".
+		{name: "window negative after a space", args: checkArgs("--window", "-5s"), code: u, want: []string{`--window: "-5s": negative durations are not allowed`}, notWant: []string{"perhaps try"}},
+		{name: "window type", args: checkArgs("--window=soon"), code: u, want: []string{`--window: "soon" is not a duration with a unit`}},
 		{name: "KLAGX_WINDOW", args: []string{"check", "--brokers=127.0.0.1:1"}, env: map[string]string{"KLAGX_WINDOW": "soon"}, code: u, want: []string{"--window", `KLAGX_WINDOW="soon"`}},
 		{name: "timeout below minimum", args: checkArgs("--timeout=500ms"), code: u, want: []string{"--timeout: 500ms is below the minimum of 1s"}},
 		{name: "timeout zero", args: checkArgs("--timeout=0"), code: u, want: []string{"--timeout: 0s is below the minimum of 1s"}},
@@ -379,13 +385,14 @@ func TestBadInputOtherCommands(t *testing.T) {
 		{name: "alerts stuck-after", args: []string{"alerts", "--stuck-after=0s"}, code: u, want: []string{"--stuck-after: 0s must be at least 1s"}},
 		{name: "alerts growth-window", args: []string{"alerts", "--growth-window=500ms"}, code: u, want: []string{"--growth-window: 500ms must be at least 1s"}},
 		{name: "alerts runbook-url", args: []string{"alerts", "--runbook-url="}, code: u, want: []string{"--runbook-url: must not be empty"}},
-		{name: "alerts storm-window type", args: []string{"alerts", "--storm-window=abc"}, code: u, want: []string{`--storm-window: expected duration but got "abc"`}},
+		{name: "alerts storm-window type", args: []string{"alerts", "--storm-window=abc"}, code: u, want: []string{`--storm-window: "abc" is not a duration with a unit`}},
 		{name: "alerts selector braces", args: []string{"alerts", "--selector={job=\"klagx\"}"}, code: u, want: []string{`--selector: "{job=\"klagx\"}": give the matchers without braces`}},
 		{name: "alerts label", args: []string{"alerts", "--label=team"}, code: u, want: []string{`--label: expected "<key>=<value>" but got "team"`}},
 		{name: "dashboards unknown dashboard", args: []string{"dashboards", "--dashboard=lag"}, code: u, want: []string{`--dashboard: "lag" is not one of overview, group, rebalances`}},
 		{name: "demo poll-interval", args: []string{"demo", "--poll-interval=500ms"}, code: u, want: []string{"--poll-interval: 500ms is below the minimum of 1s"}},
 		{name: "demo deprecated brokers", args: []string{"demo", "--brokers=0"}, code: u, want: []string{"--brokers (now --broker-count): 0 must be at least 1"}},
-		{name: "demo warmup", args: []string{"demo", "--warmup=-1s"}, code: u, want: []string{"--warmup: -1s must be positive"}},
+		{name: "demo warmup", args: []string{"demo", "--warmup=0s"}, code: u, want: []string{"--warmup: 0s must be positive"}},
+		{name: "demo warmup negative", args: []string{"demo", "--warmup=-1s"}, code: u, want: []string{`--warmup: "-1s": negative durations are not allowed`}},
 		{name: "demo rebalance-every", args: []string{"demo", "--rebalance-every=0s"}, code: u, want: []string{"--rebalance-every: 0s must be positive"}},
 		{name: "demo group-poll-interval", args: []string{"demo", "--group-poll-interval=1ms"}, code: u, want: []string{"--group-poll-interval: 1ms is below the minimum of 100ms"}},
 		{name: "demo group-poll-interval above poll", args: []string{"demo", "--group-poll-interval=10s"}, code: u, want: []string{"--group-poll-interval: 10s is above --poll-interval (5s)"}},

@@ -73,8 +73,8 @@ type timeLagFlags struct {
 // thresholdFlags decide the status of each consumer group. They are shared
 // by serve and (later) check: embed the struct to get the same flags.
 type thresholdFlags struct {
-	WarnLagSeconds time.Duration `name:"warn-lag-seconds" default:"2m" placeholder:"DURATION" help:"A group is warning when its time lag reaches this; 0 disables the rule. Default: 2m."`
-	CritLagSeconds time.Duration `name:"crit-lag-seconds" default:"10m" placeholder:"DURATION" help:"A group is critical when its time lag reaches this; 0 disables the rule. Default: 10m."`
+	WarnLagSeconds time.Duration `name:"warn-lag-seconds" type:"seconds" default:"2m" placeholder:"SECONDS" help:"A group is warning when its time lag reaches this; seconds (120) or a duration (2m); 0 disables the rule. Default: 2m."`
+	CritLagSeconds time.Duration `name:"crit-lag-seconds" type:"seconds" default:"10m" placeholder:"SECONDS" help:"A group is critical when its time lag reaches this; seconds (600) or a duration (10m); 0 disables the rule. Default: 10m."`
 	WarnLag        int64         `name:"warn-lag" default:"0" placeholder:"MESSAGES" help:"A group is warning when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
 	CritLag        int64         `name:"crit-lag" default:"0" placeholder:"MESSAGES" help:"A group is critical when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
 	StallAfter     time.Duration `name:"stall-after" default:"3m" placeholder:"DURATION" help:"A group with lag but no commit progress for this long is stalled; at least one poll interval (--poll-interval of serve). Default: 3m."`
@@ -294,10 +294,12 @@ func parseThresholdSpec(spec string) (config.ThresholdOverride, error) {
 		return config.ThresholdOverride{}, errors.New(`key "group" is required (a regex of the group names the entry applies to)`)
 	}
 	var o config.ThresholdOverride
+	// The *-seconds keys take seconds (60) as well as durations (1m), as
+	// the flags do.
 	dur := func(key, v string) (*time.Duration, error) {
-		d, err := time.ParseDuration(v)
+		d, err := parseDuration(v, strings.HasSuffix(key, "-seconds"))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a duration (want a Go duration such as \"30s\")", key, v)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		return &d, nil
 	}

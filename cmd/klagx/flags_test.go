@@ -335,7 +335,7 @@ func TestBadDurationAndEnums(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--poll-interval=15x"}, `--poll-interval: expected duration but got "15x"`},
+		{[]string{"--poll-interval=15x"}, `--poll-interval: "15x" is not a duration with a unit such as "90s" or "5m"`},
 		{[]string{"--poll-interval=500ms"}, "poll_interval: 500ms is below the minimum of 1s"},
 		{[]string{"--poll-interval=0s"}, "poll_interval: 0s is below the minimum of 1s"},
 		{[]string{"--granularity=parition"}, `granularity: "parition" is not one of partition, topic, group`},
@@ -532,7 +532,9 @@ func TestParseThresholdSpec(t *testing.T) {
 		{"warn-lag=5", `key "group" is required`},
 		{"orders,group=a", "want comma-separated key=value pairs starting with a key, e.g. group=orders-.*,warn-lag-seconds=30s"},
 		{"group=a,group=b", `key "group" given twice`},
-		{"group=a,warn-lag-seconds=30", `warn-lag-seconds: "30" is not a duration (want a Go duration such as "30s")`},
+		{"group=a,warn-lag-seconds=soon", `warn-lag-seconds: "soon" is not seconds ("60") or a duration with a unit such as "90s" or "5m"`},
+		{"group=a,warn-lag-seconds=-30", `warn-lag-seconds: "-30": negative durations are not allowed`},
+		{"group=a,stall-after=30", `stall-after: "30" is not a duration with a unit such as "90s" or "5m"`},
 		{"group=a,crit-lag=lots", `crit-lag: "lots" is not a whole number of messages`},
 	}
 	for _, tt := range bad {
@@ -679,5 +681,37 @@ thresholds:
 	code, _, stderr = runCLI(t, "serve", "--brokers=a:9092", "--config.file", bad)
 	if code != exitUsage || !strings.Contains(stderr, `:6: unknown key "thresholds[0].typo"`) {
 		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestBareSeconds: the flags named "seconds" take a number of seconds, as
+// a user types them, as well as a duration: on the command line, in their
+// environment variables and in --threshold. Other durations still need a
+// unit (a bare number would be nanoseconds in Go).
+func TestBareSeconds(t *testing.T) {
+	cfg, err := serveConfig(t, "--brokers=a:9092", "--warn-lag-seconds", "60", "--crit-lag-seconds=600.5",
+		"--threshold=group=batch-.*,warn-lag-seconds=90,crit-lag-seconds=5m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Thresholds.Default
+	if d.WarnLagSeconds != time.Minute || d.CritLagSeconds != 600500*time.Millisecond {
+		t.Errorf("defaults: warn %s crit %s, want 1m0s and 10m0.5s", d.WarnLagSeconds, d.CritLagSeconds)
+	}
+	o := cfg.Thresholds.Overrides[0]
+	if o.WarnLagSeconds == nil || *o.WarnLagSeconds != 90*time.Second || o.CritLagSeconds == nil || *o.CritLagSeconds != 5*time.Minute {
+		t.Errorf("override: %+v", o)
+	}
+	t.Setenv("KLAGX_WARN_LAG_SECONDS", "45")
+	t.Setenv("KLAGX_CRIT_LAG_SECONDS", "3m")
+	cfg, err = serveConfig(t, "--brokers=a:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Thresholds.Default; d.WarnLagSeconds != 45*time.Second || d.CritLagSeconds != 3*time.Minute {
+		t.Errorf("from the environment: warn %s crit %s, want 45s and 3m0s", d.WarnLagSeconds, d.CritLagSeconds)
+	}
+	if _, err := serveConfig(t, "--brokers=a:9092", "--stall-after=60"); err == nil || !strings.Contains(err.Error(), `"60" is not a duration with a unit`) {
+		t.Errorf("--stall-after=60: %v, want a missing unit error", err)
 	}
 }

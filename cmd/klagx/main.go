@@ -222,7 +222,7 @@ func parse(ctx context.Context, c *cli, args []string, stdout, stderr io.Writer)
 			return nil, nil, err
 		}
 	}
-	parser, err := kong.New(c,
+	parser, err := kong.New(c, append([]kong.Option{
 		kong.Name("klagx"),
 		kong.Description(description),
 		kong.Writers(stdout, stderr),
@@ -232,7 +232,7 @@ func parse(ctx context.Context, c *cli, args []string, stdout, stderr io.Writer)
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.ExplicitGroups(helpGroups),
-	)
+	}, durationMappers()...)...)
 	if err != nil {
 		return nil, nil, err // a bug in the cli struct tags
 	}
