@@ -129,7 +129,7 @@ func Run(ctx context.Context, o Options) error {
 		}()
 		if t := exp.Tracer(); t != nil {
 			for _, p := range pollers {
-				p.SetTracer(t)
+				p.SetTracer(otlpexport.NewPollTracer(t, p.Collector().Name(), p.Collector()))
 			}
 		}
 	}

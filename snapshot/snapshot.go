@@ -9,7 +9,9 @@
 //
 // Builder is the stateful part: it turns a cluster's sequence of
 // observations into Cluster values, keeping what spans cycles (last good
-// values and their age, cumulative counters).
+// values and their age, cumulative counters) in one groupState per group
+// (group.go) and a time-lag resolver per cluster (timelag.go). Its only
+// Kafka I/O is what ResolveTimes asks of a RecordTimes (the collector).
 package snapshot
 
 import (
