@@ -10,17 +10,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/observation"
 )
 
-// Stage names, the values of the stage label of klagx_poll_errors_total.
+// Stage names, the values of the stage label of klagx_poll_errors_total
+// (defined with the metric contract).
 const (
-	StageListGroups             = "list_groups"
-	StageDescribeGroups         = "describe_groups"
-	StageDescribeConsumerGroups = "describe_consumer_groups"
-	StageOffsetFetch            = "offset_fetch"
-	StageMetadata               = "metadata"
-	StageListOffsets            = "list_offsets"
+	StageListGroups             = metrics.StageListGroups
+	StageDescribeGroups         = metrics.StageDescribeGroups
+	StageDescribeConsumerGroups = metrics.StageDescribeConsumerGroups
+	StageOffsetFetch            = metrics.StageOffsetFetch
+	StageMetadata               = metrics.StageMetadata
+	StageListOffsets            = metrics.StageListOffsets
 )
 
 // listedGroup is one group from ListGroups.

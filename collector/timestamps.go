@@ -12,14 +12,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/observation"
 	"github.com/klagx/klagx/timelag"
 )
 
 // Stages of the time-lag requests.
 const (
-	StageTimeLookup  = "time_lookup"
-	StageRecordFetch = "record_fetch"
+	StageTimeLookup  = metrics.StageTimeLookup
+	StageRecordFetch = metrics.StageRecordFetch
 )
 
 // LookupTimes sends one ListOffsets request per partition leader asking, for

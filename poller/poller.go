@@ -18,6 +18,7 @@ import (
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/observation"
 	"github.com/klagx/klagx/snapshot"
+	"github.com/klagx/klagx/status"
 )
 
 // StaleCycles is how many poll intervals a last good value is kept while it
@@ -38,7 +39,7 @@ type Poller struct {
 	failures  int
 	downSince time.Time
 	everUp    bool
-	statuses  map[string]string // group → last logged status
+	statuses  map[string]status.Status // group → last logged status
 
 	groupInterval time.Duration
 	// quiet turns off the event log lines (status changes, rebalances,
@@ -308,7 +309,7 @@ func (p *Poller) logStatusChanges(cl *snapshot.Cluster) {
 		return
 	}
 	if p.statuses == nil {
-		p.statuses = map[string]string{}
+		p.statuses = map[string]status.Status{}
 	}
 	seen := make(map[string]bool, len(cl.Groups))
 	for _, g := range cl.Groups {
@@ -318,14 +319,14 @@ func (p *Poller) logStatusChanges(cl *snapshot.Cluster) {
 			continue
 		}
 		p.statuses[g.Name] = g.Status
-		if !ok && g.Status == "ok" {
+		if !ok && g.Status == status.OK {
 			continue // a healthy group appearing is not news
 		}
 		level := slog.LevelInfo
-		if g.Status != "ok" && g.Status != "rebalancing" {
+		if g.Status != status.OK && g.Status != status.Rebalancing {
 			level = slog.LevelWarn
 		}
-		from := prev
+		from := prev.String()
 		if !ok {
 			from = "none"
 		}

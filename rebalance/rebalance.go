@@ -27,13 +27,17 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/klagx/klagx/observation"
 )
 
-// Group kinds.
-const (
-	KindClassic  = "classic"
-	KindConsumer = "consumer"
-)
+// RebalancingStates are the group states during which a group is
+// rebalancing: PreparingRebalance and CompletingRebalance (classic),
+// Assigning and Reconciling (KIP-848).
+var RebalancingStates = map[string]bool{
+	"PreparingRebalance": true, "CompletingRebalance": true, // classic
+	"Assigning": true, "Reconciling": true, // KIP-848
+}
 
 // Member is one member as described.
 type Member struct {
@@ -57,7 +61,7 @@ func (m Member) Key() string {
 // Observation is one description of a group.
 type Observation struct {
 	At    time.Time
-	Kind  string // KindClassic or KindConsumer
+	Kind  string // observation.KindClassic or observation.KindConsumer
 	State string
 	// Members as described; for classic groups in a rebalancing state the
 	// assignment is empty and is ignored.
@@ -162,16 +166,13 @@ func (t *Tracker) Bounds() []float64 { return t.bounds }
 // InProgress reports whether a rebalance is being observed.
 func (t *Tracker) InProgress() bool { return t.inProgress }
 
-// classicRebalancing are the classic states of a rebalance in progress.
-var classicRebalancing = map[string]bool{"PreparingRebalance": true, "CompletingRebalance": true}
-
 // Observe folds one description into the tracker and returns the
 // rebalances it completes (usually none).
 func (t *Tracker) Observe(o Observation) []Event {
 	if o.State == "Dead" {
 		return nil
 	}
-	if o.Kind == KindConsumer {
+	if o.Kind == observation.KindConsumer {
 		return t.observeConsumer(o)
 	}
 	return t.observeClassic(o)
@@ -184,7 +185,7 @@ func (t *Tracker) begin(at time.Time) {
 }
 
 func (t *Tracker) observeClassic(o Observation) []Event {
-	if classicRebalancing[o.State] {
+	if RebalancingStates[o.State] {
 		t.begin(o.At)
 		return nil
 	}

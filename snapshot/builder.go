@@ -382,7 +382,7 @@ func (b *Builder) RefreshGroups(obs *observation.Observation) *Cluster {
 		in := st.lastInput
 		in.State, in.Members, in.Rebalancing = og.State, len(og.Members), g.RebalanceInProgress
 		res := status.Evaluate(in, g.Thresholds)
-		g.Status, g.Reason = string(res.Status), res.Reason
+		g.Status, g.Reason = res.Status, res.Reason
 	}
 	b.prev = &c
 	return &c

@@ -287,7 +287,7 @@ func (f *groupFold) partition(p *Partition) GroupPartition {
 		in.Rewound = where
 	}
 	res := status.Evaluate(in, f.th)
-	gp.Status, gp.Reason = string(res.Status), res.Reason
+	gp.Status, gp.Reason = res.Status, res.Reason
 	f.g.MessagesLost += ps.lost.Total
 	return gp
 }
@@ -374,7 +374,7 @@ func (f *groupFold) finish() {
 	in.Rewound = st.rewound(f.now, window)
 	st.lastInput = in
 	res := status.Evaluate(in, f.th)
-	g.Status, g.Reason = string(res.Status), res.Reason
+	g.Status, g.Reason = res.Status, res.Reason
 	g.CommitGaps = st.countGaps(res.Status)
 	g.Rewinds = st.rewinds
 	g.CommitLatency = st.latency.copy()

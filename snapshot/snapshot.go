@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/status"
 )
 
 // Snapshot is the state of every cluster at one moment. Treat it as
@@ -153,7 +154,7 @@ type Group struct {
 	TimeLagMethods []Count
 
 	// Status and Reason are the group's health (status package).
-	Status string
+	Status status.Status
 	Reason string
 	// Thresholds are the status thresholds that apply to this group.
 	Thresholds config.GroupThresholds
@@ -242,7 +243,7 @@ type GroupPartition struct {
 	LastCommitAt time.Time
 	// Status and Reason judge this partition alone (status package): a
 	// partition can be stalled or lost while its group is ok overall.
-	Status string
+	Status status.Status
 	Reason string
 }
 

@@ -7,9 +7,12 @@ import (
 
 	"github.com/klagx/klagx/check"
 	"github.com/klagx/klagx/report"
+	"github.com/klagx/klagx/status"
 )
 
-// Exit codes of klagx check (Nagios plugin conventions).
+// Exit codes of klagx check (Nagios plugin conventions): those of
+// status.Severity.ExitCode, as constants for the error paths
+// (TestCheckExitCodeConstants keeps them in step).
 const (
 	checkOK       = 0
 	checkWarning  = 1
@@ -70,8 +73,8 @@ func (c *checkCmd) Run(g *globals) error {
 	if err := check.Render(g.Stdout, res, c.Output); err != nil {
 		return fail(err)
 	}
-	if res.Severity != check.OK {
-		return exitError{code: int(res.Severity), silent: true}
+	if res.Severity != status.SeverityOK {
+		return exitError{code: res.Severity.ExitCode(), silent: true}
 	}
 	return nil
 }
@@ -83,7 +86,7 @@ func (c *checkCmd) renderError(g *globals, err error) {
 	case check.FormatNagios:
 		fmt.Fprintf(g.Stdout, "KLAGX UNKNOWN - %s\n", err)
 	case check.FormatJSON:
-		sev, code := "UNKNOWN", checkUnknown
+		sev, code := status.SeverityUnknown, checkUnknown
 		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(report.Report{Schema: report.Schema, GeneratedAt: time.Now().UTC(), Severity: &sev, ExitCode: &code,
@@ -112,7 +115,7 @@ func (c *checkCmd) watch(g *globals, opts check.Options) error {
 			last = checkUnknown
 		} else {
 			_ = check.Render(g.Stdout, res, check.FormatTable)
-			last = int(res.Severity)
+			last = res.Severity.ExitCode()
 		}
 		t := time.NewTimer(every)
 		select {

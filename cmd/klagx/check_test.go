@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/klagx/klagx/internal/kfaketest"
+	"github.com/klagx/klagx/status"
 )
 
 // runCheck runs `klagx check` in-process and returns its exit code, stdout
@@ -121,5 +122,16 @@ func TestCheckWatch(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "\033[H\033[2J"); n < 2 {
 		t.Fatalf("refreshed %d times:\n%q", n, out.String())
+	}
+}
+
+// TestCheckExitCodeConstants keeps the exit-code constants in step with
+// the severities they stand for.
+func TestCheckExitCodeConstants(t *testing.T) {
+	for sev, code := range map[status.Severity]int{status.SeverityOK: checkOK, status.SeverityWarning: checkWarning,
+		status.SeverityCritical: checkCritical, status.SeverityUnknown: checkUnknown} {
+		if sev.ExitCode() != code {
+			t.Errorf("%s: exit code %d, constant %d", sev, sev.ExitCode(), code)
+		}
 	}
 }
