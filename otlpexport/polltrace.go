@@ -3,6 +3,7 @@ package otlpexport
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -112,30 +113,35 @@ func (t *PollTracer) Rebalances(events []snapshot.RebalanceEvent) {
 		if start.IsZero() || start.After(ev.End) {
 			start = ev.End
 		}
-		attrs := []attribute.KeyValue{
-			attribute.String("cluster", t.cluster),
-			attribute.String("group", ev.Group),
-			attribute.String("kind", ev.Kind),
-			attribute.String("cause", ev.Cause),
-			attribute.Int("rebalances", ev.Generations),
-			attribute.Bool("exact_count", ev.Exact),
-			attribute.Int("members_before", ev.MembersBefore),
-			attribute.Int("members_after", ev.MembersAfter),
+		attrs := []attribute.KeyValue{attribute.String("cluster", t.cluster)}
+		for _, a := range ev.Attrs() {
+			attrs = append(attrs, spanAttr(a))
+		}
+		attrs = append(attrs,
 			attribute.Int("joined", len(ev.Joined)),
 			attribute.Int("left", len(ev.Left)),
-			attribute.Int("static_joined", ev.StaticJoined),
-			attribute.Int("static_left", ev.StaticLeft),
-			attribute.Int("partitions_moved", ev.Moved),
-			attribute.Int("partitions_assigned", ev.Assigned),
-			attribute.Int("partitions_unassigned", ev.Unassigned),
 			attribute.Bool("duration_known", ev.DurationKnown),
-		}
+		)
 		if ev.DurationKnown {
 			attrs = append(attrs, attribute.Float64("duration_seconds", ev.Duration.Seconds()))
 		}
 		_, span := t.tracer.Start(context.Background(), "klagx.rebalance",
 			trace.WithNewRoot(), trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 		span.End(trace.WithTimestamp(ev.End))
+	}
+}
+
+// spanAttr converts a log attribute of a scalar kind.
+func spanAttr(a slog.Attr) attribute.KeyValue {
+	switch v := a.Value; v.Kind() {
+	case slog.KindInt64:
+		return attribute.Int64(a.Key, v.Int64())
+	case slog.KindBool:
+		return attribute.Bool(a.Key, v.Bool())
+	case slog.KindFloat64:
+		return attribute.Float64(a.Key, v.Float64())
+	default:
+		return attribute.String(a.Key, v.String())
 	}
 }
 

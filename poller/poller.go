@@ -225,18 +225,15 @@ func (p *Poller) logRebalances() {
 		return
 	}
 	for _, ev := range events {
-		attrs := []any{"group", ev.Group, "kind", ev.Kind, "cause", ev.Cause,
-			"rebalances", ev.Generations, "exact_count", ev.Exact,
-			"start", ev.Start.UTC().Format(time.RFC3339Nano), "end", ev.End.UTC().Format(time.RFC3339Nano),
-			"members_before", ev.MembersBefore, "members_after", ev.MembersAfter,
-			"joined", ev.Joined, "left", ev.Left, "static_joined", ev.StaticJoined, "static_left", ev.StaticLeft,
-			"partitions_moved", ev.Moved, "partitions_assigned", ev.Assigned, "partitions_unassigned", ev.Unassigned}
+		attrs := ev.Attrs()
+		attrs = append(attrs, slog.Any("joined", ev.Joined), slog.Any("left", ev.Left),
+			slog.String("start", ev.Start.UTC().Format(time.RFC3339Nano)), slog.String("end", ev.End.UTC().Format(time.RFC3339Nano)))
 		if ev.DurationKnown {
-			attrs = append(attrs, "duration_seconds", ev.Duration.Seconds())
+			attrs = append(attrs, slog.Float64("duration_seconds", ev.Duration.Seconds()))
 		} else {
-			attrs = append(attrs, "duration_seconds", "between polls")
+			attrs = append(attrs, slog.String("duration_seconds", "between polls"))
 		}
-		p.logger.Info("group rebalanced", attrs...)
+		p.logger.LogAttrs(context.Background(), slog.LevelInfo, "group rebalanced", attrs...)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/klagx/klagx/histogram"
 	"github.com/klagx/klagx/observation"
 )
 
@@ -126,17 +127,13 @@ type Stats struct {
 	Since      time.Time
 	// Last is when the last rebalance was seen ending (zero if none).
 	Last time.Time
-	// Durations of the rebalances whose duration is known, as a
-	// cumulative histogram over Bounds (DurationCounts[i] counts
-	// durations <= Bounds[i]).
-	DurationCount  uint64
-	DurationSum    float64
-	DurationCounts []uint64
+	// Durations are the durations, in seconds, of the rebalances whose
+	// duration is known, over the tracker's bounds.
+	Durations histogram.Histogram
 }
 
 // Tracker follows one group. The zero value is not usable; use NewTracker.
 type Tracker struct {
-	bounds     []float64
 	base       *settled
 	inProgress bool
 	start      time.Time
@@ -146,22 +143,19 @@ type Tracker struct {
 // NewTracker returns a tracker whose duration histogram uses bounds
 // (seconds, ascending).
 func NewTracker(bounds []float64) *Tracker {
-	return &Tracker{bounds: bounds, stats: Stats{DurationCounts: make([]uint64, len(bounds))}}
+	return &Tracker{stats: Stats{Durations: histogram.New(bounds)}}
 }
 
 // Stats returns a copy of the counters.
 func (t *Tracker) Stats() Stats {
 	s := t.stats
-	s.DurationCounts = append([]uint64(nil), t.stats.DurationCounts...)
+	s.Durations = t.stats.Durations.Copy()
 	s.InProgress = t.inProgress
 	if t.inProgress {
 		s.Since = t.start
 	}
 	return s
 }
-
-// Bounds returns the duration histogram bounds.
-func (t *Tracker) Bounds() []float64 { return t.bounds }
 
 // InProgress reports whether a rebalance is being observed.
 func (t *Tracker) InProgress() bool { return t.inProgress }
@@ -268,7 +262,7 @@ func (t *Tracker) finish(ev Event, cur *settled, at time.Time) Event {
 	if t.inProgress {
 		ev.Start, ev.DurationKnown = t.start, true
 		ev.Duration = at.Sub(t.start)
-		t.observeDuration(ev.Duration.Seconds())
+		t.stats.Durations.Observe(ev.Duration.Seconds())
 	} else {
 		// Between two polls: it started after the previous one.
 		ev.Start = t.base.at
@@ -281,16 +275,6 @@ func (t *Tracker) finish(ev Event, cur *settled, at time.Time) Event {
 	t.inProgress = false
 	t.base = cur
 	return ev
-}
-
-func (t *Tracker) observeDuration(s float64) {
-	t.stats.DurationCount++
-	t.stats.DurationSum += s
-	for i, b := range t.bounds {
-		if s <= b {
-			t.stats.DurationCounts[i]++
-		}
-	}
 }
 
 func settle(o Observation) *settled {

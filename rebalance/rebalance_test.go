@@ -45,7 +45,7 @@ func TestClassicSeenInProgress(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	s := tr.Stats()
-	if s.Rebalances != 1 || s.Joins != 1 || s.Moved != 1 || s.DurationCount != 1 || s.DurationCounts[1] != 1 || s.InProgress {
+	if s.Rebalances != 1 || s.Joins != 1 || s.Moved != 1 || s.Durations.Count != 1 || s.Durations.Counts[1] != 1 || s.InProgress {
 		t.Fatalf("%+v", s)
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/internal/buildinfo"
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/otlpexport"
 	"github.com/klagx/klagx/poller"
@@ -220,13 +219,13 @@ func Registry(store *snapshot.Store, o Options) prometheus.Gatherer {
 			level = metrics.LevelGroup
 		}
 	}
-	rev, gover := buildInfo()
+	bi := buildinfo.Read(o.Version)
 	shard, total := 0, 1
 	if o.Config != nil {
 		shard, total = o.Config.Shard, o.Config.TotalShards
 	}
 	return promexport.New(store, promexport.Options{
-		Level: level, Version: o.Version, Revision: rev, GoVersion: gover,
+		Level: level, Version: o.Version, Revision: bi.Revision, GoVersion: bi.GoVersion,
 		Shard: shard, TotalShards: total,
 	}).Gatherer()
 }
@@ -323,17 +322,4 @@ func (w httpErrorWriter) Write(p []byte) (int, error) {
 	}
 	w.logger.Log(context.Background(), level, msg)
 	return len(p), nil
-}
-
-func buildInfo() (revision, goVersion string) {
-	goVersion = runtime.Version()
-	revision = "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
-	}
-	return revision, goVersion
 }

@@ -2,10 +2,12 @@ package snapshot
 
 import (
 	"context"
+	"log/slog"
 	"sort"
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/histogram"
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/observation"
 	"github.com/klagx/klagx/rebalance"
@@ -59,6 +61,21 @@ type RebalanceEvent struct {
 	rebalance.Event
 }
 
+// Attrs are the facts of the rebalance that the "group rebalanced" log
+// line and the klagx.rebalance span both carry, under the same keys. Each
+// adds what only it has (the log line the member lists and times, the span
+// the member counts and its cluster).
+func (e RebalanceEvent) Attrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("group", e.Group), slog.String("kind", e.Kind), slog.String("cause", e.Cause),
+		slog.Int("rebalances", e.Generations), slog.Bool("exact_count", e.Exact),
+		slog.Int("members_before", e.MembersBefore), slog.Int("members_after", e.MembersAfter),
+		slog.Int("static_joined", e.StaticJoined), slog.Int("static_left", e.StaticLeft),
+		slog.Int("partitions_moved", e.Moved), slog.Int("partitions_assigned", e.Assigned),
+		slog.Int("partitions_unassigned", e.Unassigned),
+	}
+}
+
 // NewBuilder returns a Builder for one cluster.
 func NewBuilder(o BuilderOptions) *Builder {
 	b := &Builder{
@@ -66,7 +83,7 @@ func NewBuilder(o BuilderOptions) *Builder {
 		groups: map[string]*groupState{},
 		times:  newTimeLag(o),
 		errs:   map[string]uint64{},
-		hist:   newHistogram(metrics.PollDurationBuckets),
+		hist:   histogram.New(metrics.PollDurationBuckets),
 	}
 	for _, s := range metrics.PollStages {
 		b.errs[s] = 0
@@ -95,14 +112,14 @@ func (b *Builder) ResolveTimes(ctx context.Context, obs *observation.Observation
 // Build folds one observation into a new, immutable Cluster. requests are
 // the collector's cumulative request counts by API.
 func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster {
-	b.hist.observe(obs.End.Sub(obs.Start).Seconds())
+	b.hist.Observe(obs.End.Sub(obs.Start).Seconds())
 	for _, e := range obs.Errors {
 		b.errs[e.Stage]++
 	}
 	c := &Cluster{
 		Name:         b.o.Cluster,
 		TakenAt:      obs.End,
-		PollDuration: b.hist.copy(),
+		PollDuration: b.hist.Copy(),
 		Requests:     append([]Count(nil), requests...),
 		PollErrors:   b.errCounts(),
 	}
@@ -330,25 +347,6 @@ func (b *Builder) errCounts() []Count {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-func newHistogram(bounds []float64) Histogram {
-	return Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds))}
-}
-
-func (h *Histogram) observe(v float64) {
-	h.Count++
-	h.Sum += v
-	for i, ub := range h.Bounds {
-		if v <= ub {
-			h.Counts[i]++
-		}
-	}
-}
-
-func (h Histogram) copy() Histogram {
-	h.Counts = append([]uint64(nil), h.Counts...)
-	return h
 }
 
 // DrainEvents returns the rebalances completed since the last call.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/klagx/klagx/commits"
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/histogram"
 	"github.com/klagx/klagx/lag"
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/observation"
@@ -51,7 +52,7 @@ type lostEvent struct {
 }
 
 func newGroupState() *groupState {
-	return &groupState{parts: map[timelag.TP]*partState{}, latency: newHistogram(metrics.CommitLatencyBuckets)}
+	return &groupState{parts: map[timelag.TP]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets)}
 }
 
 // part returns the state of one partition, creating it.
@@ -100,7 +101,7 @@ func (s *groupState) rebalanceFields(g *Group) {
 	g.Rebalances, g.RebalanceInProgress = st.Rebalances, st.InProgress
 	g.MemberJoins, g.MemberLeaves, g.PartitionsMoved = st.Joins, st.Leaves, st.Moved
 	g.LastRebalance = st.Last
-	g.RebalanceDuration = Histogram{Count: st.DurationCount, Sum: st.DurationSum, Bounds: s.rebalance.Bounds(), Counts: st.DurationCounts}
+	g.RebalanceDuration = st.Durations
 }
 
 // observeLost counts the messages retention deleted below the partition's
@@ -137,7 +138,7 @@ func (s *groupState) observeCommit(ps *partState, commit lag.Commit, offLag, end
 	if ch.Advanced && ch.To > 0 && ch.To <= end && ch.From >= 0 {
 		// The newest message this commit covers is To-1.
 		if e := times.estimate(tp, ch.To-1, ch.To, now); usable(e) {
-			s.latency.observe(e.Seconds)
+			s.latency.Observe(e.Seconds)
 		}
 	}
 	if ch.Rewound {
@@ -377,7 +378,7 @@ func (f *groupFold) finish() {
 	g.Status, g.Reason = res.Status, res.Reason
 	g.CommitGaps = st.countGaps(res.Status)
 	g.Rewinds = st.rewinds
-	g.CommitLatency = st.latency.copy()
+	g.CommitLatency = st.latency.Copy()
 }
 
 // ownedPartitions maps topic → partition → owned by a member.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/histogram"
 	"github.com/klagx/klagx/status"
 )
 
@@ -93,15 +94,9 @@ type Count struct {
 	Value uint64
 }
 
-// Histogram is a cumulative Prometheus-style histogram.
-type Histogram struct {
-	Count uint64
-	Sum   float64
-	// Bounds are the bucket upper bounds; Counts[i] is the cumulative
-	// number of observations <= Bounds[i].
-	Bounds []float64
-	Counts []uint64
-}
+// Histogram is a cumulative Prometheus-style histogram (package
+// histogram).
+type Histogram = histogram.Histogram
 
 // Partition holds the log offsets of one partition.
 type Partition struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/klagx/klagx/check"
@@ -44,7 +45,7 @@ Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for 
 // Run runs the check and turns its result into the exit code.
 func (c *checkCmd) Run(g *globals) error {
 	fail := func(err error) error { return exitError{code: checkUnknown, err: err} }
-	if !oneOf(c.Output, check.Formats) {
+	if !slices.Contains(check.Formats, c.Output) {
 		return fail(fmt.Errorf("--output: %q is not one of table, json, nagios", c.Output))
 	}
 	if c.Window < 0 {
@@ -125,13 +126,4 @@ func (c *checkCmd) watch(g *globals, opts check.Options) error {
 		case <-t.C:
 		}
 	}
-}
-
-func oneOf(s string, list []string) bool {
-	for _, x := range list {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }

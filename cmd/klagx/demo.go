@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -89,21 +90,10 @@ func (d *demoCmd) Run(g *globals) error {
 			url := "http://" + bound + "/metrics"
 			env.WriteGuide(g.Stdout, url)
 			fmt.Fprintf(g.Stdout, "\nBrokers: %s (cluster label \"demo\"). Poll interval %s. Press Ctrl-C to stop.\n",
-				joinComma(env.Brokers()), d.PollInterval)
-			fmt.Fprintf(g.Stdout, "In another terminal: klagx check --brokers %s\n", joinComma(env.Brokers()))
+				strings.Join(env.Brokers(), ","), d.PollInterval)
+			fmt.Fprintf(g.Stdout, "In another terminal: klagx check --brokers %s\n", strings.Join(env.Brokers(), ","))
 		},
 		Logger:  g.Logger,
 		Version: version,
 	})
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ","
-		}
-		out += s
-	}
-	return out
 }

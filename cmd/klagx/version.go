@@ -3,8 +3,9 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"strings"
+
+	"github.com/klagx/klagx/internal/buildinfo"
 )
 
 // version is the release version, set at build time with
@@ -22,28 +23,12 @@ func (versionCmd) Run(g *globals) error {
 
 // versionString is e.g. "klagx version v1.2.3 (revision 0123abcd, modified) go1.26.0 linux/amd64".
 func versionString() string {
-	v, rev, modified, goVersion := version, "unknown", false, runtime.Version()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version // go install ...@vX.Y.Z
-		}
-		if bi.GoVersion != "" {
-			goVersion = bi.GoVersion
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-	}
+	bi := buildinfo.Read(version)
 	var b strings.Builder
-	fmt.Fprintf(&b, "klagx version %s (revision %s", v, rev)
-	if modified {
+	fmt.Fprintf(&b, "klagx version %s (revision %s", bi.Version, bi.Revision)
+	if bi.Modified {
 		b.WriteString(", modified")
 	}
-	fmt.Fprintf(&b, ") %s %s/%s", goVersion, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, ") %s %s/%s", bi.GoVersion, runtime.GOOS, runtime.GOARCH)
 	return b.String()
 }
