@@ -9,6 +9,7 @@ import (
 
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/internal/kfaketest"
+	"github.com/klagx/klagx/status"
 )
 
 // BenchmarkCheck1000Groups is a one-sample check (--window 0) over 1,000
@@ -30,7 +31,7 @@ func BenchmarkCheck1000Groups(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if n := res.Counts[OK] + res.Counts[Warning] + res.Counts[Critical]; n != 1000 {
+		if n := res.Counts[status.SeverityOK] + res.Counts[status.SeverityWarning] + res.Counts[status.SeverityCritical]; n != 1000 {
 			b.Fatalf("%d groups judged", n)
 		}
 	}

@@ -20,47 +20,6 @@ import (
 	"github.com/klagx/klagx/status"
 )
 
-// Severity is a Nagios-style result. Its value is the exit code.
-type Severity int
-
-// Severities, in exit-code order.
-const (
-	OK       Severity = 0
-	Warning  Severity = 1
-	Critical Severity = 2
-	Unknown  Severity = 3
-)
-
-func (s Severity) String() string {
-	switch s {
-	case OK:
-		return "OK"
-	case Warning:
-		return "WARNING"
-	case Critical:
-		return "CRITICAL"
-	default:
-		return "UNKNOWN"
-	}
-}
-
-// worse reports whether a is worse than b: CRITICAL > WARNING > UNKNOWN > OK
-// (a definite problem outranks a group that could not be judged).
-func worse(a, b Severity) bool { return rank(a) > rank(b) }
-
-func rank(s Severity) int {
-	switch s {
-	case Critical:
-		return 3
-	case Warning:
-		return 2
-	case Unknown:
-		return 1
-	default:
-		return 0
-	}
-}
-
 // Options configures a check.
 type Options struct {
 	Config *config.Config
@@ -82,9 +41,9 @@ type Result struct {
 	// Report is the JSON view of the last sample, with Severity and the
 	// rates filled in per group.
 	Report   report.Report
-	Severity Severity
+	Severity status.Severity
 	// Counts of groups by severity.
-	Counts map[Severity]int
+	Counts map[status.Severity]int
 	// thresholds per "cluster\x00group", for the Nagios perfdata.
 	thresholds map[string]groupThresholds
 }
@@ -144,7 +103,8 @@ func (c *Checker) Sample(ctx context.Context) (*Result, error) {
 	prev := c.prev
 	c.prev, c.prevAt = cur, now
 	snap := c.store.Load()
-	res := &Result{Report: report.FromSnapshot(snap, now, nil), Counts: map[Severity]int{}, thresholds: map[string]groupThresholds{}}
+	res := &Result{Report: report.FromSnapshot(snap, now, nil), Severity: status.SeverityOK,
+		Counts: map[status.Severity]int{}, thresholds: map[string]groupThresholds{}}
 	matched := 0
 	for ci := range res.Report.Clusters {
 		rc := &res.Report.Clusters[ci]
@@ -165,20 +125,17 @@ func (c *Checker) Sample(ctx context.Context) (*Result, error) {
 			th := g.Thresholds
 			res.thresholds[rc.Name+"\x00"+rg.Name] = groupThresholds{th.WarnLag, th.CritLag,
 				int64(th.WarnLagSeconds.Seconds()), int64(th.CritLagSeconds.Seconds())}
-			sev := parseSeverity(rg.Severity)
-			res.Counts[sev]++
-			if worse(sev, res.Severity) {
-				res.Severity = sev
+			res.Counts[rg.Severity]++
+			if rg.Severity.Worse(res.Severity) {
+				res.Severity = rg.Severity
 			}
 		}
 	}
 	if matched == 0 {
 		return res, &Error{errors.New("no consumer group matched: check --group / --group.include and that the groups exist")}
 	}
-	sev := res.Severity.String()
-	res.Report.Severity = &sev
-	code := int(res.Severity)
-	res.Report.ExitCode = &code
+	sev, code := res.Severity, res.Severity.ExitCode()
+	res.Report.Severity, res.Report.ExitCode = &sev, &code
 	return res, nil
 }
 
@@ -203,19 +160,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return c.Sample(ctx)
 }
 
-func parseSeverity(s string) Severity {
-	switch s {
-	case "OK":
-		return OK
-	case "WARNING":
-		return Warning
-	case "CRITICAL":
-		return Critical
-	default:
-		return Unknown
-	}
-}
-
 // judge sets the group's severity, adjusts its status and reason for what
 // only two samples can show (no commit progress within the window), and
 // fills the rates.
@@ -229,34 +173,26 @@ func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cl
 			rg.ProduceRate, rg.CommitRate = &pr, &cr
 			// Stalled within the window: members, lag on both samples,
 			// and no partition with lag advanced its commit.
-			if rg.Status != string(status.Stopped) && rg.Status != string(status.Lost) &&
-				rg.Status != string(status.Rebalancing) && g.Members > 0 && g.Lag > 0 && before.Lag > 0 && !progressed {
-				rg.Status = string(status.Stalled)
+			if rg.Status != status.Stopped && rg.Status != status.Lost &&
+				rg.Status != status.Rebalancing && g.Members > 0 && g.Lag > 0 && before.Lag > 0 && !progressed {
+				rg.Status = status.Stalled
 				rg.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, g.Lag)
 			}
 		}
 	}
-	var sev Severity
+	sev := rg.Status.Severity()
 	var why string
-	switch status.Status(rg.Status) {
-	case status.Unknown:
-		sev = Unknown
-	case status.Stalled, status.Stopped, status.Lost:
-		sev = Critical
-	case status.Warning, status.Rewind, status.Rebalancing:
-		sev = Warning
-	}
 	if g.HasData {
 		if th.CritLagSeconds > 0 && g.LagSecondsKnown && g.LagSeconds >= th.CritLagSeconds.Seconds() {
-			sev, why = Critical, fmt.Sprintf("time lag %s is above %s", time.Duration(g.LagSeconds*float64(time.Second)).Round(time.Second), th.CritLagSeconds)
+			sev, why = status.SeverityCritical, fmt.Sprintf("time lag %s is above %s", time.Duration(g.LagSeconds*float64(time.Second)).Round(time.Second), th.CritLagSeconds)
 		} else if th.CritLag > 0 && g.Lag >= th.CritLag {
-			sev, why = Critical, fmt.Sprintf("lag %d messages is above %d", g.Lag, th.CritLag)
+			sev, why = status.SeverityCritical, fmt.Sprintf("lag %d messages is above %d", g.Lag, th.CritLag)
 		}
 	}
-	if why != "" && (rg.Status == string(status.OK) || rg.Status == string(status.Warning)) {
+	if why != "" && (rg.Status == status.OK || rg.Status == status.Warning) {
 		rg.Reason = why
 	}
-	rg.Severity = sev.String()
+	rg.Severity = sev
 }
 
 // deltas returns how many messages were produced to and committed by the

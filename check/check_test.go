@@ -16,6 +16,7 @@ import (
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/internal/kfaketest"
 	"github.com/klagx/klagx/report"
+	"github.com/klagx/klagx/status"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -92,7 +93,7 @@ func TestGoldenOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Severity != Critical {
+	if res.Severity != status.SeverityCritical {
 		t.Fatalf("severity %s", res.Severity)
 	}
 	normalize(res)

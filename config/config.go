@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -312,7 +313,7 @@ func (c *Config) Validate() error {
 	if c.PollInterval < MinPollInterval {
 		add("poll_interval: %s is below the minimum of %s", c.PollInterval, MinPollInterval)
 	}
-	if !oneOf(c.Granularity, Granularities) {
+	if !slices.Contains(Granularities, c.Granularity) {
 		add("granularity: %q is not one of %s", c.Granularity, join(Granularities))
 	}
 	if len(c.Clusters) == 0 {
@@ -351,7 +352,7 @@ func (cl Cluster) validate(p string) []error {
 			add("%s.brokers: %w", p, err)
 		}
 	}
-	if !oneOf(cl.Isolation, Isolations) {
+	if !slices.Contains(Isolations, cl.Isolation) {
 		add("%s.isolation: %q is not one of %s", p, cl.Isolation, join(Isolations))
 	}
 
@@ -432,15 +433,6 @@ func checkBroker(b string) error {
 		return fmt.Errorf("%q has an invalid port %q (want 1-65535)", b, port)
 	}
 	return nil
-}
-
-func oneOf[T ~string](v T, valid []T) bool {
-	for _, x := range valid {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func join[T ~string](vs []T) string {

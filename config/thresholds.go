@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -153,7 +154,7 @@ func (c *Config) validateTimeLagAndThresholds() []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	if !oneOf(c.TimeLag.Mode, TimeLagModes) {
+	if !slices.Contains(TimeLagModes, c.TimeLag.Mode) {
 		add("time_lag.mode: %q is not one of %s", c.TimeLag.Mode, join(TimeLagModes))
 	}
 	if c.TimeLag.FetchBudget < 1 {

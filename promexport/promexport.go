@@ -153,10 +153,10 @@ func (c *Collector) collectGroup(ch sink, cluster string, g *snapshot.Group) {
 	}
 	st := g.Status
 	if st == "" || !g.HasData {
-		st = string(status.Unknown)
+		st = status.Unknown
 	}
 	for _, s := range status.All {
-		c.emit(ch, metrics.GroupStatus, boolf(string(s) == st), cluster, g.Name, string(s))
+		c.emit(ch, metrics.GroupStatus, boolf(s == st), cluster, g.Name, s.String())
 	}
 	c.emit(ch, metrics.GroupPollErrors, float64(g.PollErrors), cluster, g.Name)
 	if !g.HasData {

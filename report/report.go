@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/snapshot"
+	"github.com/klagx/klagx/status"
 )
 
 // Schema names this JSON format and its version.
@@ -22,8 +23,8 @@ type Report struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	// Severity and ExitCode are set by klagx check only: the overall
 	// result (OK, WARNING, CRITICAL, UNKNOWN) and the exit code.
-	Severity *string `json:"severity,omitempty"`
-	ExitCode *int    `json:"exit_code,omitempty"`
+	Severity *status.Severity `json:"severity,omitempty"`
+	ExitCode *int             `json:"exit_code,omitempty"`
 	// Error is why a check could not judge anything (severity UNKNOWN),
 	// or, on /status?group=NAME (answered with a 404), why NAME is absent.
 	Error    string    `json:"error,omitempty"`
@@ -44,12 +45,12 @@ type Cluster struct {
 type Group struct {
 	Name string `json:"name"`
 	// Kind is "classic" or "consumer" (KIP-848).
-	Kind          string `json:"kind"`
-	State         string `json:"state"`
-	Status        string `json:"status"`
-	Reason        string `json:"reason,omitempty"`
-	Members       int    `json:"members"`
-	StaticMembers int    `json:"static_members"`
+	Kind          string        `json:"kind"`
+	State         string        `json:"state"`
+	Status        status.Status `json:"status"`
+	Reason        string        `json:"reason,omitempty"`
+	Members       int           `json:"members"`
+	StaticMembers int           `json:"static_members"`
 	// Lag is the total offset lag in messages; LagSeconds the largest time
 	// lag of any partition, with its error bound.
 	Lag                 int64    `json:"lag"`
@@ -63,10 +64,10 @@ type Group struct {
 	Error      string    `json:"error,omitempty"`
 	// Severity (OK, WARNING, CRITICAL, UNKNOWN) and the rates in messages
 	// per second between the two samples are set by klagx check only.
-	Severity    string   `json:"severity,omitempty"`
-	ProduceRate *float64 `json:"produce_rate,omitempty"`
-	CommitRate  *float64 `json:"commit_rate,omitempty"`
-	Topics      []Topic  `json:"topics"`
+	Severity    status.Severity `json:"severity,omitempty"`
+	ProduceRate *float64        `json:"produce_rate,omitempty"`
+	CommitRate  *float64        `json:"commit_rate,omitempty"`
+	Topics      []Topic         `json:"topics"`
 }
 
 // Topic is a group's position on one topic.
@@ -102,8 +103,8 @@ type Partition struct {
 	MessagesLost uint64     `json:"messages_lost"`
 	// Status and Reason judge this partition alone (same values as the
 	// group's status).
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
+	Status status.Status `json:"status"`
+	Reason string        `json:"reason,omitempty"`
 }
 
 // Filter selects groups; nil keeps all.
@@ -142,7 +143,7 @@ type tpKey struct {
 func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 	st := g.Status
 	if st == "" || !g.HasData {
-		st = "unknown"
+		st = status.Unknown
 	}
 	rg := Group{
 		Name: g.Name, Kind: g.Kind, State: g.State, Status: st, Reason: g.Reason,
@@ -169,7 +170,7 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, TimeLagErrorSeconds: p.TimeLagError,
 			MessagesLost: p.LostTotal, Status: p.Status, Reason: p.Reason}
 		if rp.Status == "" {
-			rp.Status = "unknown"
+			rp.Status = status.Unknown
 		}
 		if rp.TimeLagMethod == "" {
 			rp.TimeLagMethod = "unknown"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/snapshot"
+	st "github.com/klagx/klagx/status"
 )
 
 func TestRoundTripAndOptionalFields(t *testing.T) {
@@ -52,7 +53,7 @@ func FuzzJSONRoundTrip(f *testing.F) {
 		if math.IsNaN(secs) || math.IsInf(secs, 0) {
 			t.Skip()
 		}
-		r := Report{Schema: Schema, Clusters: []Cluster{{Name: "c", Groups: []Group{{Name: name, Lag: lag, LagSeconds: &secs, Status: status, Topics: []Topic{}}}}}}
+		r := Report{Schema: Schema, Clusters: []Cluster{{Name: "c", Groups: []Group{{Name: name, Lag: lag, LagSeconds: &secs, Status: st.Status(status), Topics: []Topic{}}}}}}
 		b, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)

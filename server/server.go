@@ -15,8 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +27,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/internal/buildinfo"
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/otlpexport"
 	"github.com/klagx/klagx/poller"
@@ -139,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 		}()
 		if t := exp.Tracer(); t != nil {
 			for _, p := range pollers {
-				p.SetTracer(t)
+				p.SetTracer(otlpexport.NewPollTracer(t, p.Collector().Name(), p.Collector()))
 			}
 		}
 	}
@@ -238,16 +237,16 @@ func Registry(store *snapshot.Store, o Options) prometheus.Gatherer {
 			level = metrics.LevelGroup
 		}
 	}
-	rev, gover := buildInfo()
+	bi := buildinfo.Read(o.Version)
 	if o.Revision != "" {
-		rev = o.Revision
+		bi.Revision = o.Revision
 	}
 	shard, total := 0, 1
 	if o.Config != nil {
 		shard, total = o.Config.Shard, o.Config.TotalShards
 	}
 	return promexport.New(store, promexport.Options{
-		Level: level, Version: o.Version, Revision: rev, GoVersion: gover,
+		Level: level, Version: o.Version, Revision: bi.Revision, GoVersion: bi.GoVersion,
 		Shard: shard, TotalShards: total,
 	}).Gatherer()
 }
@@ -379,17 +378,4 @@ func (w httpErrorWriter) Write(p []byte) (int, error) {
 	}
 	w.logger.Log(context.Background(), level, msg)
 	return len(p), nil
-}
-
-func buildInfo() (revision, goVersion string) {
-	goVersion = runtime.Version()
-	revision = "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
-	}
-	return revision, goVersion
 }

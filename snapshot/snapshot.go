@@ -9,7 +9,9 @@
 //
 // Builder is the stateful part: it turns a cluster's sequence of
 // observations into Cluster values, keeping what spans cycles (last good
-// values and their age, cumulative counters).
+// values and their age, cumulative counters) in one groupState per group
+// (group.go) and a time-lag resolver per cluster (timelag.go). Its only
+// Kafka I/O is what ResolveTimes asks of a RecordTimes (the collector).
 package snapshot
 
 import (
@@ -19,6 +21,8 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/histogram"
+	"github.com/klagx/klagx/status"
 )
 
 // Snapshot is the state of every cluster at one moment. Treat it as
@@ -90,15 +94,9 @@ type Count struct {
 	Value uint64
 }
 
-// Histogram is a cumulative Prometheus-style histogram.
-type Histogram struct {
-	Count uint64
-	Sum   float64
-	// Bounds are the bucket upper bounds; Counts[i] is the cumulative
-	// number of observations <= Bounds[i].
-	Bounds []float64
-	Counts []uint64
-}
+// Histogram is a cumulative Prometheus-style histogram (package
+// histogram).
+type Histogram = histogram.Histogram
 
 // Partition holds the log offsets of one partition.
 type Partition struct {
@@ -151,7 +149,7 @@ type Group struct {
 	TimeLagMethods []Count
 
 	// Status and Reason are the group's health (status package).
-	Status string
+	Status status.Status
 	Reason string
 	// Thresholds are the status thresholds that apply to this group.
 	Thresholds config.GroupThresholds
@@ -240,7 +238,7 @@ type GroupPartition struct {
 	LastCommitAt time.Time
 	// Status and Reason judge this partition alone (status package): a
 	// partition can be stalled or lost while its group is ok overall.
-	Status string
+	Status status.Status
 	Reason string
 }
 

@@ -3,14 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/klagx/klagx/check"
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/report"
+	"github.com/klagx/klagx/status"
 )
 
-// Exit codes of klagx check (Nagios plugin conventions).
+// Exit codes of klagx check (Nagios plugin conventions): those of
+// status.Severity.ExitCode, as constants for the error paths
+// (TestCheckExitCodeConstants keeps them in step).
 const (
 	checkOK       = 0
 	checkWarning  = 1
@@ -49,7 +53,7 @@ Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for 
 // Run runs the check and turns its result into the exit code.
 func (c *checkCmd) Run(g *globals) error {
 	fail := func(err error) error { return exitError{code: checkUnknown, err: err} }
-	if !oneOf(c.Output, check.Formats) {
+	if !slices.Contains(check.Formats, c.Output) {
 		return fail(fmt.Errorf("--output: %q is not one of table, json, nagios", c.Output))
 	}
 	if c.Window < 0 {
@@ -78,8 +82,8 @@ func (c *checkCmd) Run(g *globals) error {
 	if err := check.Render(g.Stdout, res, c.Output); err != nil {
 		return fail(err)
 	}
-	if res.Severity != check.OK {
-		return exitError{code: int(res.Severity), silent: true}
+	if res.Severity != status.SeverityOK {
+		return exitError{code: res.Severity.ExitCode(), silent: true}
 	}
 	return nil
 }
@@ -91,7 +95,7 @@ func (c *checkCmd) renderError(g *globals, err error) {
 	case check.FormatNagios:
 		fmt.Fprintf(g.Stdout, "KLAGX UNKNOWN - %s\n", err)
 	case check.FormatJSON:
-		sev, code := "UNKNOWN", checkUnknown
+		sev, code := status.SeverityUnknown, checkUnknown
 		enc := json.NewEncoder(g.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(report.Report{Schema: report.Schema, GeneratedAt: time.Now().UTC(), Severity: &sev, ExitCode: &code,
@@ -127,13 +131,4 @@ func (c *checkCmd) watch(g *globals, opts check.Options) error {
 		case <-t.C:
 		}
 	}
-}
-
-func oneOf(s string, list []string) bool {
-	for _, x := range list {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/klagx/klagx/internal/kfaketest"
+	"github.com/klagx/klagx/status"
 )
 
 // runCheck runs `klagx check` in-process and returns its exit code, stdout
@@ -130,6 +131,17 @@ func TestCheckWatch(t *testing.T) {
 		cancel(tc.cause)
 		if code := <-done; code != tc.want {
 			t.Errorf("ended by %v: exit %d, want %d\n%s\n%s", tc.cause, code, tc.want, out.String(), errb.String())
+		}
+	}
+}
+
+// TestCheckExitCodeConstants keeps the exit-code constants in step with
+// the severities they stand for.
+func TestCheckExitCodeConstants(t *testing.T) {
+	for sev, code := range map[status.Severity]int{status.SeverityOK: checkOK, status.SeverityWarning: checkWarning,
+		status.SeverityCritical: checkCritical, status.SeverityUnknown: checkUnknown} {
+		if sev.ExitCode() != code {
+			t.Errorf("%s: exit code %d, constant %d", sev, sev.ExitCode(), code)
 		}
 	}
 }

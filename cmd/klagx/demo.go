@@ -90,7 +90,7 @@ func (d *demoCmd) Run(g *globals) error {
 		return err
 	}
 	addrs := []string{addr}
-	rev, _ := buildRevision()
+	rev := buildRevision()
 	return server.Run(g.Context, server.Options{
 		Config: cfg,
 		Web:    &web.FlagConfig{WebListenAddresses: &addrs},

@@ -123,7 +123,7 @@ func (s *serveCmd) Run(g *globals) error {
 	g.Logger.Info("starting klagx", "version", version, "clusters", names,
 		"poll_interval", cfg.PollInterval.String(), "granularity", string(cfg.Granularity),
 		"time_lag", string(cfg.TimeLag.Mode), "threshold_overrides", len(cfg.Thresholds.Overrides))
-	rev, _ := buildRevision()
+	rev := buildRevision()
 	err = server.Run(g.Context, server.Options{
 		Config:                 cfg,
 		Web:                    webCfg,
