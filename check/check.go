@@ -163,20 +163,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // judge sets the group's severity, adjusts its status and reason for what
 // only two samples can show (no commit progress within the window), and
 // fills the rates.
+//
+// The window rule is the stall rule of package status with the window as
+// the stall threshold, applied as the exporter applies it: to each
+// partition alone (one with lag in both samples whose commit did not
+// advance is stalled) and to the group (stalled when none of its
+// partitions with lag advanced). So a group check calls stalled has its
+// stuck partitions stalled too, as on /status, and never "warning".
 func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cluster, window time.Duration) {
 	th := g.Thresholds
 	if before != nil && before.HasData && g.HasData {
 		dt := g.ObservedAt.Sub(before.ObservedAt).Seconds()
 		if dt > 0 {
-			produced, committed, progressed := deltas(before, g, firstCl, cl)
-			pr, cr := float64(produced)/dt, float64(committed)/dt
+			d := deltas(before, g, firstCl, cl)
+			pr, cr := float64(d.produced)/dt, float64(d.committed)/dt
 			rg.ProduceRate, rg.CommitRate = &pr, &cr
-			// Stalled within the window: members, lag on both samples,
-			// and no partition with lag advanced its commit.
-			if rg.Status != status.Stopped && rg.Status != status.Lost &&
-				rg.Status != status.Rebalancing && g.Members > 0 && g.Lag > 0 && before.Lag > 0 && !progressed {
-				rg.Status = status.Stalled
-				rg.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, g.Lag)
+			if windowStallApplies(rg.Status) && g.Members > 0 {
+				if g.Lag > 0 && before.Lag > 0 && !d.progressed {
+					rg.Status = status.Stalled
+					rg.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, g.Lag)
+				}
+				for ti := range rg.Topics {
+					for pi := range rg.Topics[ti].Partitions {
+						rp := &rg.Topics[ti].Partitions[pi]
+						if d.stuck[partitionKey{rg.Topics[ti].Name, rp.Partition}] && windowStallApplies(rp.Status) {
+							rp.Status = status.Stalled
+							rp.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, rp.Lag)
+						}
+					}
+				}
 			}
 		}
 	}
@@ -195,44 +210,70 @@ func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cl
 	rg.Severity = sev
 }
 
-// deltas returns how many messages were produced to and committed by the
-// group between two samples, and whether any partition with lag advanced
-// its commit.
-func deltas(a, b *snapshot.Group, ca, cb *snapshot.Cluster) (produced, committed int64, progressed bool) {
-	type key struct {
-		t string
-		p int32
+// windowStallApplies is false for the statuses status.Evaluate puts before
+// stalled (lost, stopped, rebalancing, unknown): the window does not
+// override them.
+func windowStallApplies(s status.Status) bool {
+	switch s {
+	case status.Lost, status.Stopped, status.Rebalancing, status.Unknown:
+		return false
 	}
-	prev := map[key]snapshot.GroupPartition{}
+	return true
+}
+
+// partitionKey names one partition of a topic.
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// sampleDeltas is what changed for one group between two samples.
+type sampleDeltas struct {
+	// produced and committed count the messages produced to the group's
+	// partitions and committed by it.
+	produced, committed int64
+	// progressed is true when any partition advanced its commit; stuck
+	// holds the partitions with lag in both samples that did not.
+	progressed bool
+	stuck      map[partitionKey]bool
+}
+
+// deltas compares the group in sample a (cluster ca) with sample b (cb).
+func deltas(a, b *snapshot.Group, ca, cb *snapshot.Cluster) sampleDeltas {
+	d := sampleDeltas{stuck: map[partitionKey]bool{}}
+	prev := map[partitionKey]snapshot.GroupPartition{}
 	for _, p := range a.Partitions {
-		prev[key{p.Topic, p.Partition}] = p
+		prev[partitionKey{p.Topic, p.Partition}] = p
 	}
-	endsA, endsB := map[key]int64{}, map[key]int64{}
+	endsA, endsB := map[partitionKey]int64{}, map[partitionKey]int64{}
 	for _, p := range ca.Partitions {
-		endsA[key{p.Topic, p.Partition}] = p.End
+		endsA[partitionKey{p.Topic, p.Partition}] = p.End
 	}
 	for _, p := range cb.Partitions {
-		endsB[key{p.Topic, p.Partition}] = p.End
+		endsB[partitionKey{p.Topic, p.Partition}] = p.End
 	}
 	for _, p := range b.Partitions {
-		k := key{p.Topic, p.Partition}
+		k := partitionKey{p.Topic, p.Partition}
 		if ea, ok := endsA[k]; ok {
-			if d := endsB[k] - ea; d > 0 {
-				produced += d
+			if n := endsB[k] - ea; n > 0 {
+				d.produced += n
 			}
 		}
 		q, ok := prev[k]
 		if !ok {
 			continue
 		}
-		if p.HasCommit && q.HasCommit && p.Committed > q.Committed {
-			committed += p.Committed - q.Committed
-			progressed = true
-		} else if p.HasCommit && !q.HasCommit {
-			progressed = true
+		switch {
+		case p.HasCommit && q.HasCommit && p.Committed > q.Committed:
+			d.committed += p.Committed - q.Committed
+			d.progressed = true
+		case p.HasCommit && !q.HasCommit:
+			d.progressed = true
+		case p.Lag > 0 && q.Lag > 0:
+			d.stuck[k] = true
 		}
 	}
-	return produced, committed, progressed
+	return d
 }
 
 // SortedGroups returns the groups of the report in cluster, name order with
