@@ -27,12 +27,12 @@ type checkCmd struct {
 	configFileFlag `embed:""`
 	configFlags    `embed:""`
 
-	Group   []string      `name:"group" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only groups whose name fully matches this regex; repeatable (same as --group.include). Default: all groups."`
-	Topic   []string      `name:"topic" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only these topics (same as --topic.include); repeatable. Default: all topics."`
-	Window  time.Duration `name:"window" group:"check" default:"10s" placeholder:"DURATION" help:"Take a second sample this long after the first, to judge commit progress (a group with lag, members and no commit in the window is stalled) and produce/commit rates. Make it longer than the group's commit interval. 0 takes a single sample. Default: 10s."`
-	Output  string        `name:"output" group:"check" short:"o" default:"table" placeholder:"FORMAT" help:"Output format: table (kafka-consumer-groups.sh style, plus LAG-SECONDS, STATUS and REASON), json (schema klagx.report/v1, see docs/check.md) or nagios (status line and perfdata). Default: table."`
-	Timeout time.Duration `name:"timeout" group:"check" default:"10s" placeholder:"DURATION" help:"Deadline of one sample against Kafka; an unreachable cluster is UNKNOWN after this. Default: 10s."`
-	Watch   bool          `name:"watch" group:"check" help:"Refresh the table in place every --window (at least 1s) until interrupted, each sample judged against the previous one. Ctrl-C exits with 130 (SIGTERM: 143), not the last severity. Default: false."`
+	Group   []string      `name:"group" env:"KLAGX_CHECK_GROUP" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only groups whose name fully matches this regex; repeatable (same as --group.include). Default: all groups."`
+	Topic   []string      `name:"topic" env:"KLAGX_CHECK_TOPIC" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only these topics (same as --topic.include); repeatable. Default: all topics."`
+	Window  time.Duration `name:"window" env:"KLAGX_CHECK_WINDOW" group:"check" default:"10s" placeholder:"DURATION" help:"Take a second sample this long after the first, to judge commit progress (a group with lag, members and no commit in the window is stalled) and produce/commit rates. Make it longer than the group's commit interval. 0 takes a single sample. Default: 10s."`
+	Output  string        `name:"output" env:"KLAGX_CHECK_OUTPUT" group:"check" short:"o" default:"table" placeholder:"FORMAT" help:"Output format: table (kafka-consumer-groups.sh style, plus LAG-SECONDS, STATUS and REASON), json (schema klagx.report/v1, see docs/check.md) or nagios (status line and perfdata). Default: table."`
+	Timeout time.Duration `name:"timeout" env:"KLAGX_CHECK_TIMEOUT" group:"check" default:"10s" placeholder:"DURATION" help:"Deadline of one sample against Kafka; an unreachable cluster is UNKNOWN after this. Default: 10s."`
+	Watch   bool          `name:"watch" env:"KLAGX_CHECK_WATCH" group:"check" help:"Refresh the table in place every --window (at least 1s) until interrupted, each sample judged against the previous one. Ctrl-C exits with 130 (SIGTERM: 143), not the last severity. Default: false."`
 }
 
 // toConfig is configFlags.toConfig with the polling defaults: check has no
@@ -47,7 +47,7 @@ func (c *checkCmd) Help() string {
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. A group is CRITICAL when it is stalled, stopped or lost messages, or its lag is above --crit-lag-seconds or --crit-lag; WARNING when its status is warning, rewind or rebalancing (time lag above --warn-lag-seconds, lag above --warn-lag, ...); UNKNOWN when it could not be read. The check takes the worst of its groups (CRITICAL, then WARNING, then UNKNOWN). It is UNKNOWN as a whole, with the reason on stderr, when a cluster cannot be reached, authentication fails, no group matches, or the arguments are wrong.
 
-Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, and so is --config.file (its serve-only keys, such as poll_interval, are ignored).`
+Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, with the same KLAGX_* environment variables, and so is --config.file (its serve-only keys, such as poll_interval, are ignored). The flags of check alone read KLAGX_CHECK_<FLAG> (KLAGX_CHECK_WINDOW, KLAGX_CHECK_OUTPUT, KLAGX_CHECK_TIMEOUT, ...); the generic KLAGX_WINDOW, KLAGX_OUTPUT, KLAGX_TIMEOUT, ... are not read any more.`
 }
 
 // Run runs the check and turns its result into the exit code.

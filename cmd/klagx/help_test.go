@@ -93,12 +93,17 @@ func TestEnvVarNames(t *testing.T) {
 		}
 	}
 	prefixes := map[string]string{"alerts": "KLAGX_ALERTS_", "dashboards": "KLAGX_DASHBOARDS_", "demo": "KLAGX_DEMO_"}
+	// The flags of check alone (not shared with serve) read KLAGX_CHECK_*.
+	checkOnly := map[string]bool{"group": true, "topic": true, "window": true, "output": true, "timeout": true, "watch": true}
 	for _, cmd := range parser.Model.Children {
 		for _, f := range cmd.Flags {
 			for _, env := range f.Envs {
 				uses[env] = append(uses[env], use{f.Name, cmd.Name})
 				if p, ok := prefixes[cmd.Name]; ok && !strings.HasPrefix(env, p) {
 					t.Errorf("%s --%s reads %s, want a %s* name", cmd.Name, f.Name, env, p)
+				}
+				if cmd.Name == "check" && checkOnly[f.Name] != strings.HasPrefix(env, "KLAGX_CHECK_") {
+					t.Errorf("check --%s reads %s: want KLAGX_CHECK_* exactly for the flags of check alone", f.Name, env)
 				}
 			}
 		}
@@ -126,7 +131,7 @@ func TestEnvVarNames(t *testing.T) {
 			t.Errorf("nothing reads %s", env)
 		}
 	}
-	for _, env := range []string{"KLAGX_OUT", "KLAGX_FORMAT", "KLAGX_NAME"} {
+	for _, env := range []string{"KLAGX_OUT", "KLAGX_FORMAT", "KLAGX_NAME", "KLAGX_WINDOW", "KLAGX_OUTPUT", "KLAGX_TIMEOUT"} {
 		if _, ok := uses[env]; ok {
 			t.Errorf("%s is still read: %v", env, uses[env])
 		}
