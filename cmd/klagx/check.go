@@ -39,7 +39,7 @@ func (c *checkCmd) Help() string {
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. A group is CRITICAL when it is stalled, stopped or lost messages, or its lag is above --crit-lag-seconds or --crit-lag; WARNING when its status is warning, rewind or rebalancing (time lag above --warn-lag-seconds, lag above --warn-lag, ...); UNKNOWN when it could not be read. The check takes the worst of its groups (CRITICAL, then WARNING, then UNKNOWN). It is UNKNOWN as a whole, with the reason on stderr, when a cluster cannot be reached, authentication fails, no group matches, or the arguments are wrong.
 
-Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, and so is --config.file. --poll-interval, --group-poll-interval and --granularity have no effect here.`
+Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, and so is --config.file. --group-poll-interval and --granularity have no effect here; --poll-interval sets, as for serve, the time-lag accuracy target and the timeout of one Kafka request (a quarter of it, 2s to 10s), and --timeout the deadline of a whole sample.`
 }
 
 // Run runs the check and turns its result into the exit code.
@@ -60,9 +60,7 @@ func (c *checkCmd) Run(g *globals) error {
 	if err != nil {
 		return fail(err)
 	}
-	// One sample's deadline; the retry budget of the Kafka client too.
-	cfg.PollInterval = c.Timeout
-	opts := check.Options{Config: cfg, Window: c.Window, Logger: g.Logger}
+	opts := check.Options{Config: cfg, Window: c.Window, Timeout: c.Timeout, Logger: g.Logger}
 	if c.Watch {
 		return c.watch(g, opts)
 	}

@@ -68,16 +68,14 @@ func (d *demoCmd) Run(g *globals) error {
 
 	// Thresholds scaled to a demo that should show every status within a
 	// minute or two, instead of the production defaults.
-	cfg := &config.Config{
-		Clusters:          []config.Cluster{{Name: "demo", Brokers: env.Brokers()}},
-		PollInterval:      d.PollInterval,
-		GroupPollInterval: d.GroupPollInterval,
-		Thresholds: config.Thresholds{Default: config.GroupThresholds{
-			WarnLagSeconds: 30 * time.Second,
-			CritLagSeconds: 2 * time.Minute,
-			StallAfter:     max(30*time.Second, 2*d.PollInterval),
-			GrowthWindow:   max(time.Minute, 3*d.PollInterval),
-		}},
+	cfg := config.Default()
+	cfg.Clusters = []config.Cluster{config.DefaultCluster("demo", env.Brokers()...)}
+	cfg.PollInterval, cfg.GroupPollInterval = d.PollInterval, d.GroupPollInterval
+	cfg.Thresholds.Default = config.GroupThresholds{
+		WarnLagSeconds: 30 * time.Second,
+		CritLagSeconds: 2 * time.Minute,
+		StallAfter:     max(30*time.Second, 2*d.PollInterval),
+		GrowthWindow:   max(time.Minute, 3*d.PollInterval),
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
