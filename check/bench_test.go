@@ -27,7 +27,7 @@ func BenchmarkCheck1000Groups(b *testing.B) {
 	cfg := env.Config(func(c *config.Config) { c.PollInterval = 30 * time.Second })
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := Run(context.Background(), Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+		res, err := Run(context.Background(), Options{Config: cfg, Timeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}

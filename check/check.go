@@ -26,7 +26,11 @@ type Options struct {
 	// Window is the time between the two samples; 0 takes one sample (no
 	// commit-progress or rate judgement).
 	Window time.Duration
-	Logger *slog.Logger
+	// Timeout is the deadline of one sample against Kafka; > 0. It does
+	// not change what the poll interval sets (request timeout, time-lag
+	// accuracy target).
+	Timeout time.Duration
+	Logger  *slog.Logger
 }
 
 // Error is a failure that makes the whole check UNKNOWN: a cluster that
@@ -62,6 +66,9 @@ type Checker struct {
 
 // New builds a Checker; it does not contact Kafka.
 func New(o Options) (*Checker, error) {
+	if o.Timeout <= 0 {
+		return nil, &Error{fmt.Errorf("check: timeout %s must be positive", o.Timeout)}
+	}
 	names := make([]string, len(o.Config.Clusters))
 	for i, c := range o.Config.Clusters {
 		names[i] = c.Name
@@ -74,6 +81,7 @@ func New(o Options) (*Checker, error) {
 			return nil, &Error{err}
 		}
 		p.Quiet()
+		p.SetCycleTimeout(o.Timeout)
 		c.pollers = append(c.pollers, p)
 	}
 	return c, nil

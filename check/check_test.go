@@ -89,7 +89,7 @@ func TestGoldenOutputs(t *testing.T) {
 		// the test takes to run).
 		c.TimeLag.Mode = config.TimeLagExact
 	})
-	res, err := Run(context.Background(), Options{Config: cfg, Logger: kfaketest.Logger(t, slog.LevelWarn)})
+	res, err := Run(context.Background(), Options{Config: cfg, Timeout: 10 * time.Second, Logger: kfaketest.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatal(err)
 	}

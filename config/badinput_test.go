@@ -150,15 +150,12 @@ func TestBadInputValidate(t *testing.T) {
 		}, "clusters[0].sasl.token_file: only used by mechanism oauthbearer"},
 		{"mechanism case", func(c *Config) { c.Clusters[0].SASL = SASL{Mechanism: "PLAIN", Username: "u"} }, `clusters[0].sasl.mechanism: "PLAIN" is not one of`},
 		{"threshold without group", func(c *Config) {
-			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a"}, {}}
+			c.Thresholds.Overrides = []ThresholdOverride{compiled(ThresholdOverride{Source: "a"}), {}}
 		}, "thresholds[1].group: required"},
-		{"threshold regex with \\Q is fine, a bad one is not", func(c *Config) {
-			c.Thresholds.Overrides = []ThresholdOverride{{Source: `\Qa.b`}, {Source: `a{2,1}`}}
-		}, `thresholds[1].group: invalid regex "a{2,1}": invalid repeat count`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Clusters: []Cluster{validCluster("a")}}
+			c := withDefaults(validCluster("a"))
 			tt.mod(&c)
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -170,5 +167,17 @@ func TestBadInputValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBadInputThresholdRegex: a regex with \Q is fine, a bad one is an
+// error naming its entry, where the override is built.
+func TestBadInputThresholdRegex(t *testing.T) {
+	if _, err := NewThresholdOverride("thresholds[0].group", `\Qa.b`); err != nil {
+		t.Error(err)
+	}
+	_, err := NewThresholdOverride("thresholds[1].group", `a{2,1}`)
+	if want := `thresholds[1].group: invalid regex "a{2,1}": invalid repeat count`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("NewThresholdOverride() = %v, want %q", err, want)
 	}
 }

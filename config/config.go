@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// Defaults applied by [Config.Validate] to zero values.
+// Defaults, set by [Default] and [DefaultCluster] before anything is
+// decoded into a Config.
 const (
 	// DefaultPollInterval is the default time between two poll cycles.
 	DefaultPollInterval = 15 * time.Second
@@ -28,10 +29,16 @@ const (
 	// from when a plain/scram cluster sets neither password_file nor
 	// password_env.
 	DefaultPasswordEnv = "KLAGX_SASL_PASSWORD"
+	// DeprecatedPasswordEnv is the former password variable of the
+	// --brokers cluster. It is still read when DefaultPasswordEnv is not
+	// set, with a deprecation warning; use DefaultPasswordEnv.
+	DeprecatedPasswordEnv = "KLAGX_KAFKA_SASL_PASSWORD"
 )
 
-// Config is the runtime configuration of klagx serve (and later klagx
-// check). Build it, then call [Config.Validate] before use.
+// Config is the runtime configuration of klagx serve and klagx check.
+// Start from [Default], set what is configured, then call
+// [Config.Validate] before use. A zero value is never replaced by a
+// default: it is validated as given.
 type Config struct {
 	// Clusters to poll; at least one. Names are unique.
 	Clusters []Cluster
@@ -113,7 +120,8 @@ type Cluster struct {
 	Name string
 	// Brokers are host:port seed brokers; at least one.
 	Brokers []string
-	// Isolation of the end offsets; default IsolationReadUncommitted.
+	// Isolation of the end offsets; IsolationReadUncommitted in
+	// [DefaultCluster].
 	Isolation Isolation
 	// TLS to the brokers; off by default.
 	TLS TLS
@@ -150,7 +158,8 @@ type SASL struct {
 	// Re-read on each authentication, so the file can be rotated.
 	PasswordFile string
 	// PasswordEnv names the environment variable holding the password, used
-	// when PasswordFile is empty. Default DefaultPasswordEnv for plain/scram.
+	// when PasswordFile is empty; empty means DefaultPasswordEnv (see
+	// [SASL.PasswordEnvName]).
 	PasswordEnv string
 	// TokenFile holds the OAUTHBEARER token; required for oauthbearer and
 	// re-read on each authentication.
@@ -251,52 +260,34 @@ func (c Config) TopicAllowed(topic string) bool {
 	return c.Topics.Keep(topic)
 }
 
-// SetDefaults fills zero values with their defaults. [Config.Validate] calls
-// it, so callers rarely need to.
-//
-// Thresholds.Default is only defaulted as a whole when it is entirely zero
-// (not configured): a zero warn/crit value next to set ones means "disabled"
-// and is kept. A zero StallAfter or GrowthWindow, never valid, is always
-// defaulted. The flag layer carries the defaults itself and rejects an
-// explicit 0 where SetDefaults would replace it.
-func (c *Config) SetDefaults() {
-	c.setTimeLagAndThresholdDefaults()
-	if c.PollInterval == 0 {
-		c.PollInterval = DefaultPollInterval
+// Default returns the configuration of klagx with every default set and no
+// cluster: poll every 15s, group state every 2s, no sharding, partition
+// granularity, interpolated time lag with a fetch budget of 1000 in exact
+// mode, and [DefaultGroupThresholds].
+func Default() *Config {
+	return &Config{
+		PollInterval:      DefaultPollInterval,
+		GroupPollInterval: DefaultGroupPollInterval,
+		TotalShards:       1,
+		Granularity:       GranularityPartition,
+		TimeLag:           TimeLag{Mode: TimeLagInterpolate, FetchBudget: DefaultFetchBudget},
+		Thresholds:        Thresholds{Default: DefaultGroupThresholds()},
 	}
-	if c.GroupPollInterval == 0 {
-		c.GroupPollInterval = min(DefaultGroupPollInterval, c.PollInterval)
-	}
-	if c.TotalShards == 0 {
-		c.TotalShards = 1
-	}
-	if c.Granularity == "" {
-		c.Granularity = GranularityPartition
-	}
-	for i := range c.Clusters {
-		cl := &c.Clusters[i]
-		if cl.Isolation == "" {
-			cl.Isolation = IsolationReadUncommitted
-		}
-		switch cl.SASL.Mechanism {
-		case SASLPlain, SASLScramSHA256, SASLScramSHA512:
-			if cl.SASL.PasswordFile == "" && cl.SASL.PasswordEnv == "" {
-				cl.SASL.PasswordEnv = DefaultPasswordEnv
-			}
-		}
-	}
+}
+
+// DefaultCluster returns the cluster name at brokers with every default
+// set: read_uncommitted, no TLS, no SASL.
+func DefaultCluster(name string, brokers ...string) Cluster {
+	return Cluster{Name: name, Brokers: brokers, Isolation: IsolationReadUncommitted}
 }
 
 var clusterNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 
-// Validate applies the defaults ([Config.SetDefaults], so it modifies c) and
-// then checks every field; it also compiles the Group regex of threshold
-// overrides that only have a Source. All problems found are returned together
-// (errors.Join), each naming its field, e.g.
+// Validate checks every field and changes nothing. All problems found are
+// returned together (errors.Join), each naming its field, e.g.
 // `clusters[1].brokers: "kafka-1" has no port (want host:port)`.
 // Validate does not read files or environment variables; ClientOpts does.
-func (c *Config) Validate() error {
-	c.SetDefaults()
+func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 

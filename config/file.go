@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,11 +47,11 @@ import (
 type File struct {
 	// Path the file was read from, used in error messages.
 	Path string
-	// Clusters from the `clusters:` key, neither defaulted nor validated
-	// (see Config.Validate).
+	// Clusters from the `clusters:` key, on top of [DefaultCluster], not
+	// validated (see Config.Validate).
 	Clusters []Cluster
-	// Thresholds from the `thresholds:` key, in order, neither defaulted nor
-	// validated: only Source is set, Config.Validate compiles it into Group.
+	// Thresholds from the `thresholds:` key, in order, their group regexes
+	// compiled, not validated otherwise.
 	Thresholds []ThresholdOverride
 
 	values map[string]any
@@ -122,7 +123,7 @@ type fileKafka struct {
 }
 
 // fileKafkaSASL is the shorthand (--brokers) cluster's SASL: its password
-// comes from password_file or the KLAGX_KAFKA_SASL_PASSWORD variable.
+// comes from password_file or the KLAGX_SASL_PASSWORD variable.
 type fileKafkaSASL struct {
 	Mechanism    string `yaml:"mechanism"`
 	Username     string `yaml:"username"`
@@ -160,6 +161,19 @@ type fileClust struct {
 	Isolation string     `yaml:"isolation"`
 	TLS       fileTLS    `yaml:"tls"`
 	SASL      fileSASL   `yaml:"sasl"`
+}
+
+// UnmarshalYAML decodes a clusters: entry on top of the defaults, so that
+// an absent key is the default and an explicit empty value is validated
+// as written.
+func (c *fileClust) UnmarshalYAML(n *yaml.Node) error {
+	type plain fileClust
+	p := plain{Isolation: string(DefaultCluster("").Isolation)}
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = fileClust(p)
+	return nil
 }
 
 type fileTLS struct {
@@ -321,16 +335,15 @@ func ParseFile(path string, data []byte) (*File, error) {
 			},
 		})
 	}
-	for _, t := range s.Thresholds {
-		f.Thresholds = append(f.Thresholds, ThresholdOverride{
-			Source:         t.Group,
-			WarnLagSeconds: (*time.Duration)(t.WarnLagSeconds),
-			CritLagSeconds: (*time.Duration)(t.CritLagSeconds),
-			WarnLag:        (*int64)(t.WarnLag),
-			CritLag:        (*int64)(t.CritLag),
-			StallAfter:     (*time.Duration)(t.StallAfter),
-			GrowthWindow:   (*time.Duration)(t.GrowthWindow),
-		})
+	for i, t := range s.Thresholds {
+		o, err := NewThresholdOverride(fmt.Sprintf("thresholds[%d].group", i), t.Group)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		o.WarnLagSeconds, o.CritLagSeconds = (*time.Duration)(t.WarnLagSeconds), (*time.Duration)(t.CritLagSeconds)
+		o.WarnLag, o.CritLag = (*int64)(t.WarnLag), (*int64)(t.CritLag)
+		o.StallAfter, o.GrowthWindow = (*time.Duration)(t.StallAfter), (*time.Duration)(t.GrowthWindow)
+		f.Thresholds = append(f.Thresholds, o)
 	}
 	return f, nil
 }
@@ -430,10 +443,10 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 				if err := v.Decode(reflect.New(sf.Type).Interface()); err != nil {
 					return fmt.Errorf("%s: %s: %s", file, key, yamlErrorText(err))
 				}
-			case isPasswordKey(k.Value):
+			case IsPasswordKey(k.Value):
 				hint := "password_file or password_env"
 				if strings.HasPrefix(prefix, "kafka.") || prefix == "" {
-					hint = "kafka.sasl.password_file or the KLAGX_KAFKA_SASL_PASSWORD environment variable"
+					hint = "kafka.sasl.password_file or the " + DefaultPasswordEnv + " environment variable"
 				}
 				return fmt.Errorf("%s:%d: %s: plain-text passwords are not accepted in the config file; use %s", file, k.Line, key, hint)
 			default:
@@ -461,9 +474,16 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 	return nil
 }
 
-func isPasswordKey(k string) bool {
-	k = strings.ToLower(strings.ReplaceAll(k, "-", "_"))
-	return k == "password" || k == "sasl_password" || k == "pass" || k == "passwd"
+// passwordKeys are the keys, in the config file and in the key=value lists
+// of --cluster (dashes for underscores), that look like a plain-text
+// password: they are rejected with a pointer to the file and variable
+// alternatives rather than as unknown keys.
+var passwordKeys = []string{"password", "sasl_password", "pass", "sasl_pass", "passwd", "sasl_passwd"}
+
+// IsPasswordKey reports whether key (any case, dashes or underscores) is
+// one of the rejected password keys.
+func IsPasswordKey(key string) bool {
+	return slices.Contains(passwordKeys, strings.ToLower(strings.ReplaceAll(key, "-", "_")))
 }
 
 // yamlErrorText flattens yaml.v3's multi-line TypeError.

@@ -32,7 +32,10 @@ type Poller struct {
 	builder  *snapshot.Builder
 	store    *snapshot.Store
 	interval time.Duration
-	logger   *slog.Logger
+	// timeout is the deadline of one cycle: the poll interval unless
+	// SetCycleTimeout changed it.
+	timeout time.Duration
+	logger  *slog.Logger
 	// failures counts the consecutive cycles that could not reach the
 	// cluster at all (0: the last cycle did); downSince is when the first of
 	// them started; everUp is whether any cycle reached it.
@@ -104,6 +107,7 @@ func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logg
 		}),
 		store:         store,
 		interval:      cfg.PollInterval,
+		timeout:       cfg.PollInterval,
 		groupInterval: cfg.GroupPollInterval,
 		logger:        logger.With("cluster", cluster.Name),
 		trace:         noTracer{},
@@ -121,6 +125,12 @@ func (p *Poller) SetTracer(t Tracer) {
 	p.trace = t
 	p.coll.SetStageFunc(t.KafkaStage)
 }
+
+// SetCycleTimeout sets the deadline of one cycle (one poll interval by
+// default) without changing anything the poll interval sets: the request
+// timeout, the stale-after, the time-lag accuracy target. klagx check uses
+// it for --timeout. Call it before Run or Cycle.
+func (p *Poller) SetCycleTimeout(d time.Duration) { p.timeout = d }
 
 // Quiet turns off the event log lines (status changes, rebalances, the
 // cluster going down and coming back: a one-shot caller reports the cycle's
@@ -154,12 +164,12 @@ func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Obs
 	return cl, obs
 }
 
-// collect does the cycle's Kafka I/O with a deadline of one interval: the
+// collect does the cycle's Kafka I/O within the cycle's deadline: the
 // collector's poll (groups, commits, log offsets), then, when the cluster
 // answered, the record timestamps the builder's time-lag estimates ask for
 // (through the collector too).
 func (p *Poller) collect(ctx context.Context) *observation.Observation {
-	ctx, cancel := context.WithTimeout(ctx, p.interval)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	sctx, end := p.trace.Stage(ctx, "collect")
 	obs := p.coll.Poll(sctx)

@@ -116,15 +116,9 @@ func aclKlagxConfig(t *testing.T, env *kfaketest.Env, mod ...func(*config.Config
 	if err := os.WriteFile(pw, []byte(aclKlagxPass+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{
-		Clusters: []config.Cluster{{Name: "test", Brokers: env.Addrs(),
-			SASL: config.SASL{Mechanism: config.SASLScramSHA512, Username: "klagx", PasswordFile: pw}}},
-		PollInterval: time.Second,
-	}
-	for _, m := range mod {
-		m(cfg)
-	}
-	cfg.SetDefaults()
+	cl := config.DefaultCluster("test", env.Addrs()...)
+	cl.SASL = config.SASL{Mechanism: config.SASLScramSHA512, Username: "klagx", PasswordFile: pw}
+	cfg := kfaketest.Config(cl, time.Second, mod...)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

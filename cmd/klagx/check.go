@@ -27,18 +27,21 @@ type checkCmd struct {
 	configFileFlag `embed:""`
 	configFlags    `embed:""`
 
-	Group   []string      `name:"group" env:"KLAGX_CHECK_GROUP" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only groups whose name fully matches this regex; repeatable (same as --group.include). Default: all groups."`
-	Topic   []string      `name:"topic" env:"KLAGX_CHECK_TOPIC" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only these topics (same as --topic.include); repeatable. Default: all topics."`
-	Window  time.Duration `name:"window" env:"KLAGX_CHECK_WINDOW" group:"check" default:"10s" placeholder:"DURATION" help:"Take a second sample this long after the first, to judge commit progress (a group with lag, members and no commit in the window is stalled) and produce/commit rates. Make it longer than the group's commit interval. 0 takes a single sample. Default: 10s."`
-	Output  string        `name:"output" env:"KLAGX_CHECK_OUTPUT" group:"check" short:"o" default:"table" placeholder:"FORMAT" help:"Output format: table (kafka-consumer-groups.sh style, plus LAG-SECONDS, STATUS and REASON), json (schema klagx.report/v1, see docs/check.md) or nagios (status line and perfdata). Default: table."`
-	Timeout time.Duration `name:"timeout" env:"KLAGX_CHECK_TIMEOUT" group:"check" default:"10s" placeholder:"DURATION" help:"Deadline of one sample against Kafka; an unreachable cluster is UNKNOWN after this. Default: 10s."`
-	Watch   bool          `name:"watch" env:"KLAGX_CHECK_WATCH" group:"check" help:"Refresh the table in place every --window (at least 1s) until interrupted, each sample judged against the previous one. Ctrl-C exits with 130 (SIGTERM: 143), not the last severity. Default: false."`
+	Group  []string      `name:"group" env:"KLAGX_CHECK_GROUP" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only groups whose name fully matches this regex; repeatable (same as --group.include). Default: all groups."`
+	Topic  []string      `name:"topic" env:"KLAGX_CHECK_TOPIC" group:"filters" sep:"none" placeholder:"REGEX" help:"Check only these topics (same as --topic.include); repeatable. Default: all topics."`
+	Window time.Duration `name:"window" env:"KLAGX_CHECK_WINDOW" group:"check" default:"10s" placeholder:"DURATION" help:"Take a second sample this long after the first, to judge commit progress (a group with lag, members and no commit in the window is stalled) and produce/commit rates. Make it longer than the group's commit interval. 0 takes a single sample. Default: 10s."`
+	Output string        `name:"output" env:"KLAGX_CHECK_OUTPUT" group:"check" short:"o" default:"table" placeholder:"FORMAT" help:"Output format: table (kafka-consumer-groups.sh style, plus LAG-SECONDS, STATUS and REASON), json (schema klagx.report/v1, see docs/check.md) or nagios (status line and perfdata). Default: table."`
+	// PollInterval is serve's --poll-interval (the same setting, env var
+	// and file key), for what it means in a one-shot check.
+	PollInterval time.Duration `name:"poll-interval" group:"check" default:"15s" placeholder:"DURATION" help:"The time-lag accuracy target and, a quarter of it (2s to 10s), the timeout of one Kafka request; in serve, the time between two polls. Default: 15s."`
+	Timeout      time.Duration `name:"timeout" env:"KLAGX_CHECK_TIMEOUT" group:"check" default:"10s" placeholder:"DURATION" help:"Deadline of one sample against Kafka; an unreachable cluster is UNKNOWN after this. Default: 10s."`
+	Watch        bool          `name:"watch" env:"KLAGX_CHECK_WATCH" group:"check" help:"Refresh the table in place every --window (at least 1s) until interrupted, each sample judged against the previous one. Ctrl-C exits with 130 (SIGTERM: 143), not the last severity. Default: false."`
 }
 
-// toConfig is configFlags.toConfig with the polling defaults: check has no
-// polling flags.
+// toConfig is configFlags.toConfig with the polling defaults but for
+// --poll-interval: check samples once (twice with --window).
 func (c *checkCmd) toConfig(file *config.File) (*config.Config, error) {
-	return c.configFlags.toConfig(file, checkPollFlags)
+	return c.configFlags.toConfig(file, checkPollFlags(c.PollInterval))
 }
 
 // Help is the detailed help of klagx check.
@@ -47,7 +50,7 @@ func (c *checkCmd) Help() string {
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. A group is CRITICAL when it is stalled, stopped or lost messages, or its lag is above --crit-lag-seconds or --crit-lag; WARNING when its status is warning, rewind or rebalancing (time lag above --warn-lag-seconds, lag above --warn-lag, ...); UNKNOWN when it could not be read. The check takes the worst of its groups (CRITICAL, then WARNING, then UNKNOWN). It is UNKNOWN as a whole, with the reason on stderr, when a cluster cannot be reached, authentication fails, no group matches, or the arguments are wrong.
 
-Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, with the same KLAGX_* environment variables, and so is --config.file (its serve-only keys, such as poll_interval, are ignored). The flags of check alone read KLAGX_CHECK_<FLAG> (KLAGX_CHECK_WINDOW, KLAGX_CHECK_OUTPUT, KLAGX_CHECK_TIMEOUT, ...); the generic KLAGX_WINDOW, KLAGX_OUTPUT, KLAGX_TIMEOUT, ... are not read any more.`
+Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, with the same KLAGX_* environment variables, and so is --config.file (its keys for serve alone, such as group_poll_interval, are ignored). --poll-interval sets, as for serve, the time-lag accuracy target and the timeout of one Kafka request (a quarter of it, 2s to 10s); --timeout the deadline of a whole sample. The flags of check alone read KLAGX_CHECK_<FLAG> (KLAGX_CHECK_WINDOW, KLAGX_CHECK_OUTPUT, KLAGX_CHECK_TIMEOUT, ...); the generic KLAGX_WINDOW, KLAGX_OUTPUT, KLAGX_TIMEOUT, ... are not read any more.`
 }
 
 // Run runs the check and turns its result into the exit code.
@@ -68,9 +71,7 @@ func (c *checkCmd) Run(g *globals) error {
 	if err != nil {
 		return fail(err)
 	}
-	// One sample's deadline; the retry budget of the Kafka client too.
-	cfg.PollInterval = c.Timeout
-	opts := check.Options{Config: cfg, Window: c.Window, Logger: g.Logger}
+	opts := check.Options{Config: cfg, Window: c.Window, Timeout: c.Timeout, Logger: g.Logger}
 	if c.Watch {
 		return c.watch(g, opts)
 	}

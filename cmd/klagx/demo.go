@@ -80,12 +80,10 @@ func (d *demoCmd) Run(g *globals) error {
 	}
 	defer env.Close()
 
-	cfg := &config.Config{
-		Clusters:          []config.Cluster{{Name: "demo", Brokers: env.Brokers()}},
-		PollInterval:      d.PollInterval,
-		GroupPollInterval: d.GroupPollInterval,
-		Thresholds:        config.Thresholds{Default: demoThresholds(d.PollInterval)},
-	}
+	cfg := config.Default()
+	cfg.Clusters = []config.Cluster{config.DefaultCluster("demo", env.Brokers()...)}
+	cfg.PollInterval, cfg.GroupPollInterval = d.PollInterval, d.GroupPollInterval
+	cfg.Thresholds.Default = demoThresholds(d.PollInterval)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -52,13 +52,18 @@ type pollFlags struct {
 	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
 }
 
-// checkPollFlags are the pollFlags defaults, for klagx check, which has no
-// polling flags.
-var checkPollFlags = pollFlags{
-	PollInterval:      config.DefaultPollInterval,
-	GroupPollInterval: config.DefaultGroupPollInterval,
-	Granularity:       string(config.GranularityPartition),
-	TotalShards:       1,
+// checkPollFlags are the pollFlags of klagx check: the defaults (one
+// sample, every group, partition series) but for the poll interval, which
+// sets the time-lag accuracy target and the Kafka request timeout there too.
+func checkPollFlags(pollInterval time.Duration) pollFlags {
+	d := config.Default()
+	return pollFlags{
+		PollInterval:      pollInterval,
+		GroupPollInterval: d.GroupPollInterval,
+		Granularity:       string(d.Granularity),
+		Shard:             d.Shard,
+		TotalShards:       d.TotalShards,
+	}
 }
 
 // timeLagFlags configure the time-lag estimation. The mode flag is
@@ -98,13 +103,9 @@ type tlsFlags struct {
 type saslFlags struct {
 	Mechanism    string `name:"mechanism" placeholder:"MECHANISM" help:"SASL mechanism for the --brokers cluster: plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). Default: none."`
 	Username     string `name:"username" placeholder:"USER" help:"SASL username (plain, scram). Default: none."`
-	PasswordFile string `name:"password-file" placeholder:"PATH" help:"File holding the SASL password (plain, scram), re-read on each authentication. Without it the password is read from the KLAGX_KAFKA_SASL_PASSWORD environment variable. Default: none."`
+	PasswordFile string `name:"password-file" placeholder:"PATH" help:"File holding the SASL password (plain, scram), re-read on each authentication. Without it the password is read from the KLAGX_SASL_PASSWORD environment variable. Default: none."`
 	TokenFile    string `name:"token-file" placeholder:"PATH" help:"File holding the OAUTHBEARER token, re-read on each authentication. Default: none."`
 }
-
-// shorthandPasswordEnv holds the password of the --brokers cluster when
-// --kafka.sasl.password-file is not given.
-const shorthandPasswordEnv = "KLAGX_KAFKA_SASL_PASSWORD"
 
 // errNoCluster is returned when no source configures a cluster.
 var errNoCluster = errors.New("no Kafka cluster configured: pass --brokers host:port, --cluster name=...,brokers=..., or clusters: in --config.file")
@@ -129,6 +130,8 @@ func (f *configFlags) toConfig(file *config.File, p pollFlags) (*config.Config, 
 	if err != nil {
 		return nil, err
 	}
+	// Every field comes from a flag, and every flag carries its default:
+	// an explicit 0 is validated as given.
 	cfg := &config.Config{
 		Clusters:              clusters,
 		PollInterval:          p.PollInterval,
@@ -144,28 +147,6 @@ func (f *configFlags) toConfig(file *config.File, p pollFlags) (*config.Config, 
 			FetchBudget: f.TimeLag.FetchBudget,
 		},
 		Thresholds: thresholds,
-	}
-	// 0 would silently become the default in Validate; an explicit 0 is a
-	// mistake.
-	if p.PollInterval == 0 {
-		return nil, errors.New("poll_interval: 0s is below the minimum of 1s")
-	}
-	if f.TimeLag.FetchBudget == 0 {
-		return nil, errors.New("time_lag.fetch_budget: 0 is below the minimum of 1")
-	}
-	if p.TotalShards == 0 {
-		return nil, errors.New("total_shards: 0 must be at least 1")
-	}
-	if p.GroupPollInterval == 0 {
-		return nil, fmt.Errorf("group_poll_interval: 0s is below the minimum of %s", config.MinGroupPollInterval)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"stall_after", f.Thresholds.StallAfter}, {"growth_window", f.Thresholds.GrowthWindow}} {
-		if d.v == 0 {
-			return nil, fmt.Errorf("%s: 0s is below poll_interval (%s); it must be at least one poll interval", d.name, p.PollInterval)
-		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -220,30 +201,22 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 	}
 	brokers := splitList(f.Brokers)
 	if len(brokers) > 0 {
-		c := config.Cluster{
-			Name:      f.ClusterName,
-			Brokers:   brokers,
-			Isolation: config.Isolation(f.Isolation),
-			TLS: config.TLS{
-				Enabled:            f.TLS.Enabled,
-				CAFile:             f.TLS.CAFile,
-				CertFile:           f.TLS.CertFile,
-				KeyFile:            f.TLS.KeyFile,
-				ServerName:         f.TLS.ServerName,
-				InsecureSkipVerify: f.TLS.InsecureSkipVerify,
-			},
-			SASL: config.SASL{
-				Mechanism:    f.SASL.Mechanism,
-				Username:     f.SASL.Username,
-				PasswordFile: f.SASL.PasswordFile,
-				TokenFile:    f.SASL.TokenFile,
-			},
+		c := config.DefaultCluster(f.ClusterName, brokers...)
+		c.Isolation = config.Isolation(f.Isolation)
+		c.TLS = config.TLS{
+			Enabled:            f.TLS.Enabled,
+			CAFile:             f.TLS.CAFile,
+			CertFile:           f.TLS.CertFile,
+			KeyFile:            f.TLS.KeyFile,
+			ServerName:         f.TLS.ServerName,
+			InsecureSkipVerify: f.TLS.InsecureSkipVerify,
 		}
-		switch c.SASL.Mechanism {
-		case config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512:
-			if c.SASL.PasswordFile == "" {
-				c.SASL.PasswordEnv = shorthandPasswordEnv
-			}
+		// The password, without a file, comes from config.DefaultPasswordEnv.
+		c.SASL = config.SASL{
+			Mechanism:    f.SASL.Mechanism,
+			Username:     f.SASL.Username,
+			PasswordFile: f.SASL.PasswordFile,
+			TokenFile:    f.SASL.TokenFile,
 		}
 		return []config.Cluster{c}, nil
 	}
@@ -254,8 +227,8 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 }
 
 // thresholds builds the default thresholds from the flags and the overrides
-// from --threshold, else from the config file's thresholds: list. The
-// override regexes are compiled by config.Config.Validate.
+// from --threshold (their group regexes compiled here), else from the
+// config file's thresholds: list.
 func (t *thresholdFlags) thresholds(file *config.File) (config.Thresholds, error) {
 	out := config.Thresholds{Default: config.GroupThresholds{
 		WarnLagSeconds: t.WarnLagSeconds,
@@ -271,6 +244,11 @@ func (t *thresholdFlags) thresholds(file *config.File) (config.Thresholds, error
 			if err != nil {
 				return config.Thresholds{}, fmt.Errorf("--threshold[%d]: %w", i, err)
 			}
+			g, err := config.NewThresholdOverride(fmt.Sprintf("thresholds[%d].group", i), o.Source)
+			if err != nil {
+				return config.Thresholds{}, err
+			}
+			o.Group = g.Group
 			out.Overrides = append(out.Overrides, o)
 		}
 	} else if file != nil {
@@ -349,7 +327,7 @@ var clusterKeys = []string{
 // Errors never quote values, which might be secrets typed in by mistake.
 func parseClusterSpec(spec string) (config.Cluster, error) {
 	rejectPassword := func(key string) error {
-		if key == "password" || key == "sasl-password" || key == "pass" || key == "sasl-pass" {
+		if config.IsPasswordKey(key) {
 			return fmt.Errorf("key %q is not accepted: passwords are never taken from the command line; use sasl-password-file=PATH or sasl-password-env=VARIABLE", key)
 		}
 		return nil
@@ -358,7 +336,7 @@ func parseClusterSpec(spec string) (config.Cluster, error) {
 	if err != nil {
 		return config.Cluster{}, err
 	}
-	var c config.Cluster
+	c := config.DefaultCluster("")
 	for _, key := range order {
 		v := strings.TrimSpace(values[key])
 		var err error

@@ -142,7 +142,7 @@ func TestBrokersShorthand(t *testing.T) {
 		Brokers:   []string{"a:9092", "b:9092", "c:9092"},
 		Isolation: config.IsolationReadCommitted,
 		TLS:       config.TLS{Enabled: true, CAFile: "/ca.pem", ServerName: "k"},
-		SASL:      config.SASL{Mechanism: "plain", Username: "u", PasswordEnv: "KLAGX_KAFKA_SASL_PASSWORD"},
+		SASL:      config.SASL{Mechanism: "plain", Username: "u"},
 	}
 	if len(cfg.Clusters) != 1 || !reflect.DeepEqual(cfg.Clusters[0], want) {
 		t.Errorf("got  %+v\nwant %+v", cfg.Clusters, want)
@@ -418,7 +418,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 			t.Errorf("help of --%s does not state its default", fl.Name)
 		}
 	}
-	for _, s := range []string{"KLAGX_KAFKA_SASL_PASSWORD", "command-line flags", "sasl-password-file"} {
+	for _, s := range []string{"KLAGX_SASL_PASSWORD", "command-line flags", "sasl-password-file"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("serve --help lacks %q", s)
 		}
@@ -713,5 +713,21 @@ func TestBareSeconds(t *testing.T) {
 	}
 	if _, err := serveConfig(t, "--brokers=a:9092", "--stall-after=60"); err == nil || !strings.Contains(err.Error(), `"60" is not a duration with a unit`) {
 		t.Errorf("--stall-after=60: %v, want a missing unit error", err)
+	}
+}
+
+// TestFlagDefaultsAreConfigDefaults keeps the defaults the flags carry (in
+// their tags and help) in step with config.Default and
+// config.DefaultCluster, the one source of each default.
+func TestFlagDefaultsAreConfigDefaults(t *testing.T) {
+	cfg, err := serveConfig(t, "--brokers=a:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Default()
+	want.Clusters = []config.Cluster{config.DefaultCluster("default", "a:9092")}
+	want.Groups, want.Topics = cfg.Groups, cfg.Topics // filters: compiled regexes, all-pass by default
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("flag defaults\n%+v\nconfig defaults\n%+v", cfg, want)
 	}
 }
