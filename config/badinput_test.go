@@ -19,7 +19,7 @@ func schemaPaths(t reflect.Type, prefix string) (leaves, mappings []string) {
 		sf := t.Field(i)
 		key := prefix + yamlName(sf)
 		switch {
-		case sf.Type == durationType || sf.Type == stringListType:
+		case sf.Type == durationType || sf.Type == secondsType || sf.Type == stringListType:
 			leaves = append(leaves, key)
 		case sf.Type.Kind() == reflect.Struct:
 			l, m := schemaPaths(sf.Type, key+".")

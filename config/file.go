@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,8 +77,8 @@ type fileSchema struct {
 	Log               fileLog    `yaml:"log"`
 	OTLP              fileOTLP   `yaml:"otlp"`
 
-	WarnLagSeconds duration    `yaml:"warn_lag_seconds"`
-	CritLagSeconds duration    `yaml:"crit_lag_seconds"`
+	WarnLagSeconds seconds     `yaml:"warn_lag_seconds"`
+	CritLagSeconds seconds     `yaml:"crit_lag_seconds"`
 	WarnLag        int64       `yaml:"warn_lag"`
 	CritLag        int64       `yaml:"crit_lag"`
 	StallAfter     duration    `yaml:"stall_after"`
@@ -98,8 +99,8 @@ type fileTimeLag struct {
 // fileThreshold is one entry of thresholds:; absent keys inherit.
 type fileThreshold struct {
 	Group          string    `yaml:"group"`
-	WarnLagSeconds *duration `yaml:"warn_lag_seconds"`
-	CritLagSeconds *duration `yaml:"crit_lag_seconds"`
+	WarnLagSeconds *seconds  `yaml:"warn_lag_seconds"`
+	CritLagSeconds *seconds  `yaml:"crit_lag_seconds"`
 	WarnLag        *count    `yaml:"warn_lag"`
 	CritLag        *count    `yaml:"crit_lag"`
 	StallAfter     *duration `yaml:"stall_after"`
@@ -193,6 +194,27 @@ type fileSASL struct {
 	TokenFile    string `yaml:"token_file"`
 }
 
+// seconds is the duration of the keys named for seconds
+// (warn_lag_seconds, crit_lag_seconds): a bare number is seconds, as the
+// key says (60, 1.5), and a Go duration string ("2m") works too.
+type seconds time.Duration
+
+func (d *seconds) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want seconds (60) or a Go duration such as \"2m\", not a %s", n.Line, nodeKind(n))
+	}
+	if f, err := strconv.ParseFloat(n.Value, 64); err == nil && n.Tag != "!!bool" {
+		*d = seconds(time.Duration(f * float64(time.Second)))
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || n.Tag != "!!str" {
+		return fmt.Errorf("line %d: %q is not seconds (60) or a Go duration such as \"2m\"", n.Line, n.Value)
+	}
+	*d = seconds(v)
+	return nil
+}
+
 // duration accepts only a quoted-or-plain Go duration string ("15s"): a bare
 // number would silently mean nanoseconds.
 type duration time.Duration
@@ -258,6 +280,7 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 
 var (
 	durationType   = reflect.TypeFor[duration]()
+	secondsType    = reflect.TypeFor[seconds]()
 	stringListType = reflect.TypeFor[stringList]()
 )
 
@@ -417,7 +440,7 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 		n = n.Alias
 	}
 	switch {
-	case t == durationType || t == stringListType:
+	case t == durationType || t == secondsType || t == stringListType:
 		return nil
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := map[string]reflect.StructField{}

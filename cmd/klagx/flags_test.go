@@ -731,3 +731,25 @@ func TestFlagDefaultsAreConfigDefaults(t *testing.T) {
 		t.Errorf("flag defaults\n%+v\nconfig defaults\n%+v", cfg, want)
 	}
 }
+
+// TestBareSecondsInConfigFile: warn_lag_seconds and crit_lag_seconds, at
+// the top of the config file and in its thresholds: entries, take a bare
+// number as seconds too; stall_after (no "seconds" in its name) does not.
+func TestBareSecondsInConfigFile(t *testing.T) {
+	path := writeYAML(t, "brokers: [a:9092]\nwarn_lag_seconds: 60\ncrit_lag_seconds: \"900\"\nthresholds:\n  - group: batch-.*\n    warn_lag_seconds: 1.5\n    crit_lag_seconds: 5m\n")
+	cfg, err := serveConfig(t, "--config.file", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Thresholds.Default; d.WarnLagSeconds != time.Minute || d.CritLagSeconds != 15*time.Minute {
+		t.Errorf("file defaults: warn %s crit %s, want 1m0s and 15m0s", d.WarnLagSeconds, d.CritLagSeconds)
+	}
+	o := cfg.Thresholds.Overrides[0]
+	if o.WarnLagSeconds == nil || *o.WarnLagSeconds != 1500*time.Millisecond || o.CritLagSeconds == nil || *o.CritLagSeconds != 5*time.Minute {
+		t.Errorf("file override: %+v", o)
+	}
+	bad := writeYAML(t, "brokers: [a:9092]\nstall_after: 60\n")
+	if _, err := serveConfig(t, "--config.file", bad); err == nil || !strings.Contains(err.Error(), "60 is not a duration") {
+		t.Errorf("stall_after: 60: %v, want a missing unit error", err)
+	}
+}
