@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/klagx/klagx/check"
@@ -55,7 +56,7 @@ Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for 
 
 // Run runs the check and turns its result into the exit code.
 func (c *checkCmd) Run(g *globals) error {
-	fail := func(err error) error { return exitError{code: checkUnknown, err: err} }
+	fail := func(err error) error { return exitError{code: checkUnknown, err: g.Sources.describe(err)} }
 	if !slices.Contains(check.Formats, c.Output) {
 		return fail(fmt.Errorf("--output: %q is not one of table, json, nagios", c.Output))
 	}
@@ -65,11 +66,21 @@ func (c *checkCmd) Run(g *globals) error {
 	if c.Timeout < time.Second {
 		return fail(fmt.Errorf("--timeout: %s is below the minimum of 1s", c.Timeout))
 	}
+	// --group and --topic join --group.include and --topic.include:
+	// check their regexes first, so that an error names them.
+	for _, f := range []struct {
+		kind string
+		res  []string
+	}{{"group", c.Group}, {"topic", c.Topic}} {
+		if _, err := config.NewFilter(f.kind, f.res, nil); err != nil {
+			return fail(fmt.Errorf("--%s: %s", f.kind, strings.TrimPrefix(err.Error(), f.kind+".include: ")))
+		}
+	}
 	c.GroupInclude = append(c.GroupInclude, c.Group...)
 	c.TopicInclude = append(c.TopicInclude, c.Topic...)
 	cfg, err := c.toConfig(g.ConfigFile)
 	if err != nil {
-		return fail(err)
+		return fail(g.Sources.describe(err))
 	}
 	opts := check.Options{Config: cfg, Window: c.Window, Timeout: c.Timeout, Logger: g.Logger}
 	if c.Watch {

@@ -48,7 +48,7 @@ type pollFlags struct {
 	PollInterval      time.Duration `name:"poll-interval" default:"15s" placeholder:"DURATION" help:"Time between two polls of each cluster; at least 1s. Default: 15s."`
 	Shard             int           `name:"shard" default:"0" placeholder:"N" help:"This replica's shard, 0 to --total-shards minus 1: it keeps only the groups whose name hashes to it (FNV-64a, jump consistent hash, as kube-state-metrics), and only shard 0 exports the klagx_partition_* series. Default: 0."`
 	TotalShards       int           `name:"total-shards" default:"1" placeholder:"M" help:"Number of replicas sharing the groups of the same clusters; 1 turns sharding off. Default: 1."`
-	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s."`
+	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s, or --poll-interval when that is shorter."`
 	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
 }
 
@@ -59,7 +59,7 @@ func checkPollFlags(pollInterval time.Duration) pollFlags {
 	d := config.Default()
 	return pollFlags{
 		PollInterval:      pollInterval,
-		GroupPollInterval: d.GroupPollInterval,
+		GroupPollInterval: min(d.GroupPollInterval, pollInterval),
 		Granularity:       string(d.Granularity),
 		Shard:             d.Shard,
 		TotalShards:       d.TotalShards,

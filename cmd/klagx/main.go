@@ -58,6 +58,9 @@ type globals struct {
 	// Its flag-mirroring keys are already applied to the flag structs;
 	// ConfigFile.Clusters is what is left to use.
 	ConfigFile *config.File
+	// Sources says where each flag's value came from; its describe names
+	// them in configuration errors.
+	Sources *sources
 	// Stdout is for command output (tables, JSON, version); Stderr for
 	// diagnostics. Tests replace both.
 	Stdout io.Writer
@@ -153,9 +156,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	var c cli
 	kctx, file, err := parse(ctx, &c, args, stdout, stderr)
 	var exit exitRequest
+	var pe *kong.ParseError
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
+	case errors.As(err, &pe):
+		return fail(usageCode(err, args), newSources(pe.Context, file).describe(err))
 	case err != nil:
 		return fail(usageCode(err, args), err)
 	}
@@ -163,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	if err != nil {
 		return fail(commandUsageCode(kctx.Command()), err)
 	}
-	g := &globals{Context: ctx, Logger: logger, ConfigFile: file, Stdout: stdout, Stderr: stderr}
+	g := &globals{Context: ctx, Logger: logger, ConfigFile: file, Sources: newSources(kctx, file), Stdout: stdout, Stderr: stderr}
 	if err := kctx.Run(g); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
@@ -247,7 +253,7 @@ func parse(ctx context.Context, c *cli, args []string, stdout, stderr io.Writer)
 	}()
 	kctx, err = parser.Parse(args)
 	if err != nil {
-		return nil, nil, err
+		return nil, file, err // the file, to name it in the error
 	}
 	return kctx, file, nil
 }

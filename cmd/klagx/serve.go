@@ -101,9 +101,13 @@ func (w *webFlags) flagConfig() (*web.FlagConfig, error) {
 
 // Run builds the configuration and hands it to server.Run.
 func (s *serveCmd) Run(g *globals) error {
+	if !g.Sources.user["group-poll-interval"] {
+		// The default follows a shorter --poll-interval.
+		s.GroupPollInterval = min(s.GroupPollInterval, s.PollInterval)
+	}
 	cfg, err := s.toConfig(g.ConfigFile)
 	if err != nil {
-		return usageError{err}
+		return usageError{g.Sources.describe(err)}
 	}
 	if err := checkClusterFiles(cfg); err != nil {
 		return usageError{err}
