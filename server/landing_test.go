@@ -114,11 +114,7 @@ func TestOneLogLinePerEvent(t *testing.T) {
 	}
 	dead := l.Addr().String()
 	l.Close() // nothing listens there now
-	cfg := &config.Config{Clusters: []config.Cluster{{Name: "down", Brokers: []string{dead}}}, PollInterval: time.Second}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := kfaketest.Config(config.DefaultCluster("down", dead), time.Second)
 	addr, stop := startServer(t, Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	kfaketest.WaitFor(t, 30*time.Second, "the poller to log the unreachable cluster", func() bool {
 		return strings.Contains(logs.String(), "level=WARN")
