@@ -164,7 +164,7 @@ func TestStallWithinWindowJudgesPartitionsToo(t *testing.T) {
 	cfg := env.Config(func(c *config.Config) {
 		c.Thresholds.Default = config.GroupThresholds{WarnLagSeconds: 2 * time.Minute, StallAfter: time.Minute, GrowthWindow: time.Minute}
 	})
-	res, err := Run(context.Background(), Options{Config: cfg, Window: time.Second, Logger: kfaketest.Logger(t, slog.LevelWarn)})
+	res, err := Run(context.Background(), Options{Config: cfg, Window: time.Second, Timeout: 10 * time.Second, Logger: kfaketest.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatal(err)
 	}
