@@ -173,11 +173,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // fills the rates.
 //
 // The window rule is the stall rule of package status with the window as
-// the stall threshold, applied as the exporter applies it: to each
-// partition alone (one with lag in both samples whose commit did not
-// advance is stalled) and to the group (stalled when none of its
-// partitions with lag advanced). So a group check calls stalled has its
-// stuck partitions stalled too, as on /status, and never "warning".
+// the stall threshold: the group is stalled when none of its partitions
+// with lag advanced its commit. Its stuck partitions (lag in both samples,
+// no commit) are then stalled too, as /status shows them, not "warning".
+// A partition that did not commit in a group that did keeps its
+// one-sample status: ten seconds say nothing about a partition committed
+// every minute, and the exporter would not call it stalled either.
 func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cluster, window time.Duration) {
 	th := g.Thresholds
 	if before != nil && before.HasData && g.HasData {
@@ -186,11 +187,9 @@ func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cl
 			d := deltas(before, g, firstCl, cl)
 			pr, cr := float64(d.produced)/dt, float64(d.committed)/dt
 			rg.ProduceRate, rg.CommitRate = &pr, &cr
-			if windowStallApplies(rg.Status) && g.Members > 0 {
-				if g.Lag > 0 && before.Lag > 0 && !d.progressed {
-					rg.Status = status.Stalled
-					rg.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, g.Lag)
-				}
+			if windowStallApplies(rg.Status) && g.Members > 0 && g.Lag > 0 && before.Lag > 0 && !d.progressed {
+				rg.Status = status.Stalled
+				rg.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, g.Lag)
 				for ti := range rg.Topics {
 					for pi := range rg.Topics[ti].Partitions {
 						rp := &rg.Topics[ti].Partitions[pi]
