@@ -81,8 +81,9 @@ type Topic struct {
 type Partition struct {
 	Partition int32  `json:"partition"`
 	Committed *int64 `json:"committed,omitempty"`
-	// Start and End are the log start offset and the end offset lag is
-	// measured to.
+	// Start is the log start offset; End the offset lag is measured to:
+	// the high-water mark, or on a read_committed cluster the last stable
+	// offset (so Lag is End minus Committed, as the check table shows).
 	Start         int64      `json:"start"`
 	End           int64      `json:"end"`
 	Lag           int64      `json:"lag"`
@@ -175,7 +176,7 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 			rp.LastCommitAt = &t
 		}
 		if e, ok := ends[tpKey{p.Topic, p.Partition}]; ok {
-			rp.Start, rp.End = e.Start, e.End
+			rp.Start, rp.End = e.Start, e.LagEnd()
 		}
 		i, ok := byTopic[p.Topic]
 		if !ok {

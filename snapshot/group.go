@@ -255,7 +255,7 @@ func (f *groupFold) partition(p *Partition) GroupPartition {
 	tp := timelag.TP{Topic: p.Topic, Partition: p.Partition}
 	where := p.Topic + "/" + strconv.Itoa(int(p.Partition))
 	commit := commitOf(f.og, p.Topic, p.Partition)
-	end := f.times.lagEnd(p.Stable, p.End)
+	end := p.LagEnd()
 	r := lag.Partition(commit, lag.Offsets{Start: p.Start, End: end})
 	ps := f.st.part(tp)
 	f.st.observeLost(ps, commit, p.Start, where, f.now)

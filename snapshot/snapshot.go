@@ -22,6 +22,7 @@ import (
 
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/histogram"
+	"github.com/klagx/klagx/lag"
 	"github.com/klagx/klagx/status"
 )
 
@@ -111,6 +112,10 @@ type Partition struct {
 	// cluster's TakenAt when the latest read failed.
 	ObservedAt time.Time
 }
+
+// LagEnd is the offset lag is measured to: Stable on a read_committed
+// cluster, else End (lag.End).
+func (p Partition) LagEnd() int64 { return lag.End(p.End, p.Stable) }
 
 // Group is one consumer group's lag and state.
 type Group struct {

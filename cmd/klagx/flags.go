@@ -13,7 +13,7 @@ import (
 )
 
 // configFlags are the flags that become a config.Config, shared by the
-// commands that talk to Kafka (serve, later check). Precedence of each flag:
+// commands that talk to Kafka (serve, check). Precedence of each flag:
 // command line > KLAGX_* environment variable > --config.file > default.
 //
 // Clusters are chosen as a whole, from the first source that has any:
@@ -56,7 +56,7 @@ type timeLagFlags struct {
 }
 
 // thresholdFlags decide the status of each consumer group. They are shared
-// by serve and (later) check: embed the struct to get the same flags.
+// by serve and check: embed the struct to get the same flags.
 type thresholdFlags struct {
 	WarnLagSeconds time.Duration `name:"warn-lag-seconds" default:"2m" placeholder:"DURATION" help:"A group is warning when its time lag reaches this; 0 disables the rule. Default: 2m."`
 	CritLagSeconds time.Duration `name:"crit-lag-seconds" default:"10m" placeholder:"DURATION" help:"A group is critical when its time lag reaches this; 0 disables the rule. Default: 10m."`
