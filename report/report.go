@@ -12,6 +12,7 @@ import (
 
 	"github.com/klagx/klagx/snapshot"
 	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 )
 
 // Schema names this JSON format and its version.
@@ -84,13 +85,13 @@ type Partition struct {
 	// Start is the log start offset; End the offset lag is measured to:
 	// the high-water mark, or on a read_committed cluster the last stable
 	// offset (so Lag is End minus Committed, as the check table shows).
-	Start         int64      `json:"start"`
-	End           int64      `json:"end"`
-	Lag           int64      `json:"lag"`
-	LagSeconds    *float64   `json:"lag_seconds,omitempty"`
-	TimeLagMethod string     `json:"time_lag_method"`
-	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
-	MessagesLost  uint64     `json:"messages_lost"`
+	Start         int64          `json:"start"`
+	End           int64          `json:"end"`
+	Lag           int64          `json:"lag"`
+	LagSeconds    *float64       `json:"lag_seconds,omitempty"`
+	TimeLagMethod timelag.Method `json:"time_lag_method"`
+	LastCommitAt  *time.Time     `json:"last_commit_at,omitempty"`
+	MessagesLost  uint64         `json:"messages_lost"`
 	// Status and Reason judge this partition alone (same values as the
 	// group's status).
 	Status status.Status `json:"status"`
@@ -163,12 +164,12 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 			rp.Status = status.Unknown
 		}
 		if rp.TimeLagMethod == "" {
-			rp.TimeLagMethod = "unknown"
+			rp.TimeLagMethod = timelag.Unknown
 		}
 		if p.HasCommit {
 			rp.Committed = ptr(p.Committed)
 		}
-		if rp.TimeLagMethod != "unknown" {
+		if rp.TimeLagMethod != timelag.Unknown {
 			rp.LagSeconds = ptr(p.LagSeconds)
 		}
 		if !p.LastCommitAt.IsZero() {

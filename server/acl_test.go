@@ -536,7 +536,7 @@ func TestACLExactTimeLag(t *testing.T) {
 			for _, tp := range gr.Topics {
 				for _, pt := range tp.Partitions {
 					if pt.Lag > 0 {
-						out[name+"/"+tp.Name] = pt.TimeLagMethod
+						out[name+"/"+tp.Name] = string(pt.TimeLagMethod)
 					}
 				}
 			}

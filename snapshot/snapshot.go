@@ -24,6 +24,7 @@ import (
 	"github.com/klagx/klagx/histogram"
 	"github.com/klagx/klagx/lag"
 	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 )
 
 // Snapshot is the state of every cluster at one moment. Treat it as
@@ -235,7 +236,7 @@ type GroupPartition struct {
 	// TimeLagMethod is not "unknown"); TimeLagError its error bound in
 	// seconds.
 	LagSeconds    float64
-	TimeLagMethod string
+	TimeLagMethod timelag.Method
 	TimeLagError  float64
 	// LastCommitAt is when the committed offset was first seen at its
 	// current value: the last observed advance, or the first observation
