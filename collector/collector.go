@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -228,11 +227,4 @@ func (c *Collector) newObservation() *observation.Observation {
 		UnlistedBrokers: map[int32]bool{},
 		Topics:          map[string]*observation.Topic{},
 	}
-}
-
-// errorsAsShard reports whether err is a kadm partial failure.
-func errorsAsShard(err error) (*kadm.ShardErrors, bool) {
-	var se *kadm.ShardErrors
-	ok := errors.As(err, &se)
-	return se, ok
 }

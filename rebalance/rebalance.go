@@ -102,12 +102,11 @@ type Event struct {
 
 // settled is a group as last seen outside a rebalance.
 type settled struct {
-	at         time.Time
-	members    map[string]Member
-	owners     map[tp]string
-	maxGen     int32 // classic: highest member generation, -1 unknown
-	epoch      int32 // KIP-848
-	hasMembers bool
+	at      time.Time
+	members map[string]Member
+	owners  map[tp]string
+	maxGen  int32 // classic: highest member generation, -1 unknown
+	epoch   int32 // KIP-848
 }
 
 type tp struct {
@@ -291,7 +290,6 @@ func settle(o Observation) *settled {
 			s.maxGen = m.Generation
 		}
 	}
-	s.hasMembers = len(o.Members) > 0
 	return s
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/klagx/klagx/snapshot"
 	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 )
 
 // Schema names this JSON format and its version.
@@ -82,8 +83,9 @@ type Topic struct {
 type Partition struct {
 	Partition int32  `json:"partition"`
 	Committed *int64 `json:"committed,omitempty"`
-	// Start and End are the log start offset and the end offset lag is
-	// measured to.
+	// Start is the log start offset; End the offset lag is measured to:
+	// the high-water mark, or on a read_committed cluster the last stable
+	// offset (so Lag is End minus Committed, as the check table shows).
 	Start      int64    `json:"start"`
 	End        int64    `json:"end"`
 	Lag        int64    `json:"lag"`
@@ -93,8 +95,8 @@ type Partition struct {
 	// written since the previous poll are interpolated up to the moment
 	// the end offset was read, so the newest one is 0 s old, give or take
 	// this bound (about one poll interval).
-	TimeLagErrorSeconds float64 `json:"time_lag_error_seconds"`
-	TimeLagMethod       string  `json:"time_lag_method"`
+	TimeLagErrorSeconds float64        `json:"time_lag_error_seconds"`
+	TimeLagMethod       timelag.Method `json:"time_lag_method"`
 	// LastCommitAt is when klagx first saw the committed offset at its
 	// current value (a poll time, up to one poll interval after the
 	// commit; Kafka does not return the time of a commit), or, after a
@@ -173,12 +175,12 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 			rp.Status = status.Unknown
 		}
 		if rp.TimeLagMethod == "" {
-			rp.TimeLagMethod = "unknown"
+			rp.TimeLagMethod = timelag.Unknown
 		}
 		if p.HasCommit {
 			rp.Committed = ptr(p.Committed)
 		}
-		if rp.TimeLagMethod != "unknown" {
+		if rp.TimeLagMethod != timelag.Unknown {
 			rp.LagSeconds = ptr(p.LagSeconds)
 		}
 		if !p.LastCommitAt.IsZero() {
@@ -186,7 +188,7 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 			rp.LastCommitAt = &t
 		}
 		if e, ok := ends[tpKey{p.Topic, p.Partition}]; ok {
-			rp.Start, rp.End = e.Start, e.End
+			rp.Start, rp.End = e.Start, e.LagEnd()
 		}
 		i, ok := byTopic[p.Topic]
 		if !ok {

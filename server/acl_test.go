@@ -397,7 +397,7 @@ func TestACLGroupRevoked(t *testing.T) {
 		}
 	}
 	revoked := time.Now()
-	s := aclScrapeUntil(t, base, "secret-team to vanish", func(s kfaketest.Series) bool {
+	aclScrapeUntil(t, base, "secret-team to vanish", func(s kfaketest.Series) bool {
 		return len(aclGroupSeries(s, "secret-team")) == 0
 	})
 	// The others are read in cycles after the revocation, exactly.
@@ -405,7 +405,7 @@ func TestACLGroupRevoked(t *testing.T) {
 		gs := aclStatusGroups(aclStatus(t, base))
 		return gs["billing"].ObservedAt.After(revoked) && gs["shipping"].ObservedAt.After(revoked)
 	})
-	s = aclScrapeUntil(t, base, "the others exact", aclAllLagsExact("billing", "shipping", "kip848", "auditors"))
+	s := aclScrapeUntil(t, base, "the others exact", aclAllLagsExact("billing", "shipping", "kip848", "auditors"))
 	expect(t, s, map[string]float64{kfaketest.Key("klagx_up", "cluster", "test"): 1})
 	if errs := aclPollErrors(s); len(errs) > 0 {
 		t.Errorf("poll errors: %v", errs)
@@ -536,7 +536,7 @@ func TestACLExactTimeLag(t *testing.T) {
 			for _, tp := range gr.Topics {
 				for _, pt := range tp.Partitions {
 					if pt.Lag > 0 {
-						out[name+"/"+tp.Name] = pt.TimeLagMethod
+						out[name+"/"+tp.Name] = string(pt.TimeLagMethod)
 					}
 				}
 			}
@@ -546,7 +546,7 @@ func TestACLExactTimeLag(t *testing.T) {
 	t.Run("Read on topics", func(t *testing.T) {
 		env := aclFixture(t, acl(aclGroupRes, "*", aclLiteral, aclDescribe, true), acl(aclTopicRes, "*", aclLiteral, aclRead, true))
 		base, _ := runServer(t, aclKlagxConfig(t, env, exact))
-		s := aclScrapeUntil(t, base, "exact lag", aclAllLagsExact(lagging...))
+		aclScrapeUntil(t, base, "exact lag", aclAllLagsExact(lagging...))
 		kfaketest.WaitFor(t, 30*time.Second, "exact time lag on every lagging partition", func() bool {
 			m := methods(base)
 			for _, v := range m {
@@ -557,7 +557,7 @@ func TestACLExactTimeLag(t *testing.T) {
 			return len(m) == 5
 		})
 		_, body := get(t, base+"/metrics")
-		s = kfaketest.Parse(t, []byte(body))
+		s := kfaketest.Parse(t, []byte(body))
 		if errs := aclPollErrors(s); len(errs) > 0 {
 			t.Errorf("poll errors with Read: %v", errs)
 		}

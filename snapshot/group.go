@@ -236,7 +236,7 @@ func (f *groupFold) topic(topic string, ps []*Partition) {
 	for _, p := range ps {
 		gp := f.partition(p)
 		gt.Lag += gp.Lag
-		if gp.TimeLagMethod != string(timelag.Unknown) && (!gt.LagSecondsKnown || gp.LagSeconds > gt.LagSeconds) {
+		if gp.TimeLagMethod != timelag.Unknown && (!gt.LagSecondsKnown || gp.LagSeconds > gt.LagSeconds) {
 			gt.LagSeconds, gt.LagSecondsKnown = gp.LagSeconds, true
 		}
 		f.g.Partitions = append(f.g.Partitions, gp)
@@ -255,7 +255,7 @@ func (f *groupFold) partition(p *Partition) GroupPartition {
 	tp := timelag.TP{Topic: p.Topic, Partition: p.Partition}
 	where := p.Topic + "/" + strconv.Itoa(int(p.Partition))
 	commit := commitOf(f.og, p.Topic, p.Partition)
-	end := f.times.lagEnd(p.Stable, p.End)
+	end := p.LagEnd()
 	r := lag.Partition(commit, lag.Offsets{Start: p.Start, End: end})
 	ps := f.st.part(tp)
 	f.st.observeLost(ps, commit, p.Start, where, f.now)
@@ -266,7 +266,7 @@ func (f *groupFold) partition(p *Partition) GroupPartition {
 		Committed: commit.Offset, HasCommit: commit.Valid,
 		Lag: r.Lag, LagKnown: true,
 		BelowStart: r.BelowStart, LostTotal: ps.lost.Total,
-		LagSeconds: est.Seconds, TimeLagMethod: string(est.Method), TimeLagError: est.ErrorBound,
+		LagSeconds: est.Seconds, TimeLagMethod: est.Method, TimeLagError: est.ErrorBound,
 	}
 	f.commitFields(&gp, commit, ps)
 	f.methods[est.Method]++

@@ -22,7 +22,9 @@ import (
 
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/histogram"
+	"github.com/klagx/klagx/lag"
 	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 )
 
 // Snapshot is the state of every cluster at one moment. Treat it as
@@ -111,6 +113,10 @@ type Partition struct {
 	// cluster's TakenAt when the latest read failed.
 	ObservedAt time.Time
 }
+
+// LagEnd is the offset lag is measured to: Stable on a read_committed
+// cluster, else End (lag.End).
+func (p Partition) LagEnd() int64 { return lag.End(p.End, p.Stable) }
 
 // Group is one consumer group's lag and state.
 type Group struct {
@@ -230,7 +236,7 @@ type GroupPartition struct {
 	// TimeLagMethod is not "unknown"); TimeLagError its error bound in
 	// seconds.
 	LagSeconds    float64
-	TimeLagMethod string
+	TimeLagMethod timelag.Method
 	TimeLagError  float64
 	// LastCommitAt is when the committed offset was first seen at its
 	// current value: the last observed advance, or the first observation

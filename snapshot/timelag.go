@@ -33,10 +33,9 @@ const MaxLookupRounds = 48
 // out which offsets a cycle's estimates depend on, asks a RecordTimes for
 // them, and answers estimates. Nothing outside the builder touches it.
 type timeLag struct {
-	tracker       *timelag.Tracker
-	readCommitted bool
-	mode          config.TimeLagMode
-	fetchBudget   int
+	tracker     *timelag.Tracker
+	mode        config.TimeLagMode
+	fetchBudget int
 	// target is the accuracy a bracket is narrowed to (timelag.Target of
 	// the poll interval).
 	target func(age time.Duration) time.Duration
@@ -44,21 +43,11 @@ type timeLag struct {
 
 func newTimeLag(o BuilderOptions) *timeLag {
 	return &timeLag{
-		tracker:       timelag.NewTracker(),
-		readCommitted: o.ReadCommitted,
-		mode:          o.TimeLag.Mode,
-		fetchBudget:   o.TimeLag.FetchBudget,
-		target:        timelag.Target(o.PollInterval),
+		tracker:     timelag.NewTracker(),
+		mode:        o.TimeLag.Mode,
+		fetchBudget: o.TimeLag.FetchBudget,
+		target:      timelag.Target(o.PollInterval),
 	}
-}
-
-// lagEnd is the offset lag is measured to: the last stable offset on a
-// read_committed cluster (when listed), else the high-water mark.
-func (t *timeLag) lagEnd(stable, end int64) int64 {
-	if t.readCommitted && stable >= 0 {
-		return stable
-	}
-	return end
 }
 
 // observeEnds feeds a cycle's end offsets to the brackets. Observing the
@@ -118,7 +107,7 @@ func (t *timeLag) groupNeeds(obs *observation.Observation, og *observation.Group
 		if p.Err != nil || p.Start < 0 || p.End < 0 {
 			continue
 		}
-		end := t.lagEnd(p.Stable, p.End)
+		end := lag.End(p.End, p.Stable)
 		pos := positionFor(commitOf(og, topic, n), p.Start)
 		if pos >= end {
 			continue

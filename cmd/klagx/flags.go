@@ -76,7 +76,7 @@ type timeLagFlags struct {
 }
 
 // thresholdFlags decide the status of each consumer group. They are shared
-// by serve and (later) check: embed the struct to get the same flags.
+// by serve and check: embed the struct to get the same flags.
 type thresholdFlags struct {
 	WarnLagSeconds time.Duration `name:"warn-lag-seconds" type:"seconds" default:"2m" placeholder:"SECONDS" help:"A group is warning when its time lag reaches this; seconds (120) or a duration (2m); 0 disables the rule. Default: 2m."`
 	CritLagSeconds time.Duration `name:"crit-lag-seconds" type:"seconds" default:"10m" placeholder:"SECONDS" help:"A group is critical when its time lag reaches this; seconds (600) or a duration (10m); 0 disables the rule. Default: 10m."`
