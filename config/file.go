@@ -124,10 +124,45 @@ type fileKafka struct {
 // fileKafkaSASL is the shorthand (--brokers) cluster's SASL: its password
 // comes from password_file or the KLAGX_KAFKA_SASL_PASSWORD variable.
 type fileKafkaSASL struct {
-	Mechanism    string `yaml:"mechanism"`
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-	TokenFile    string `yaml:"token_file"`
+	Mechanism    string         `yaml:"mechanism"`
+	Username     string         `yaml:"username"`
+	PasswordFile string         `yaml:"password_file"`
+	TokenFile    string         `yaml:"token_file"`
+	AWS          fileAWS        `yaml:"aws"`
+	OAuth        fileKafkaOAuth `yaml:"oauth"`
+}
+
+// fileAWS mirrors --kafka.sasl.aws.* and is the aws: key of a clusters
+// entry's sasl.
+type fileAWS struct {
+	Region  string `yaml:"region"`
+	Profile string `yaml:"profile"`
+}
+
+// fileKafkaOAuth mirrors the --kafka.sasl.oauth.* flags of the shorthand
+// cluster: params and extensions are KEY=VALUE lists there, as on the
+// command line; the client secret comes from client_secret_file or the
+// KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET variable.
+type fileKafkaOAuth struct {
+	TokenURL         string     `yaml:"token_url"`
+	ClientID         string     `yaml:"client_id"`
+	ClientSecretFile string     `yaml:"client_secret_file"`
+	Scope            stringList `yaml:"scope"`
+	Param            stringList `yaml:"param"`
+	Extension        stringList `yaml:"extension"`
+	CAFile           string     `yaml:"ca_file"`
+}
+
+// fileOAuth is the oauth: key of a clusters entry's sasl.
+type fileOAuth struct {
+	TokenURL         string     `yaml:"token_url"`
+	ClientID         string     `yaml:"client_id"`
+	ClientSecretFile string     `yaml:"client_secret_file"`
+	ClientSecretEnv  string     `yaml:"client_secret_env"`
+	Scopes           stringList `yaml:"scopes"`
+	Params           stringMap  `yaml:"params"`
+	Extensions       stringMap  `yaml:"extensions"`
+	CAFile           string     `yaml:"ca_file"`
 }
 
 type fileWeb struct {
@@ -171,11 +206,34 @@ type fileTLS struct {
 }
 
 type fileSASL struct {
-	Mechanism    string `yaml:"mechanism"`
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-	PasswordEnv  string `yaml:"password_env"`
-	TokenFile    string `yaml:"token_file"`
+	Mechanism    string    `yaml:"mechanism"`
+	Username     string    `yaml:"username"`
+	PasswordFile string    `yaml:"password_file"`
+	PasswordEnv  string    `yaml:"password_env"`
+	TokenFile    string    `yaml:"token_file"`
+	OAuth        fileOAuth `yaml:"oauth"`
+	AWS          fileAWS   `yaml:"aws"`
+}
+
+// stringMap is a mapping of names to string values (OAuth params and
+// extensions). A value that YAML reads as a number or a boolean must be
+// quoted, so that 007 or 1e3 reaches the token endpoint as written.
+type stringMap map[string]string
+
+func (m *stringMap) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: want a mapping of names to strings, not a %s", n.Line, nodeKind(n))
+	}
+	out := stringMap{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+			return fmt.Errorf("line %d: the value of %s must be a string (quote it)", v.Line, k.Value)
+		}
+		out[k.Value] = v.Value
+	}
+	*m = out
+	return nil
 }
 
 // duration accepts only a quoted-or-plain Go duration string ("15s"): a bare
@@ -244,6 +302,7 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 var (
 	durationType   = reflect.TypeFor[duration]()
 	stringListType = reflect.TypeFor[stringList]()
+	stringMapType  = reflect.TypeFor[stringMap]()
 )
 
 // LoadFile reads and strictly parses a klagx YAML configuration file.
@@ -317,6 +376,13 @@ func ParseFile(path string, data []byte) (*File, error) {
 			SASL: SASL{
 				Mechanism: c.SASL.Mechanism, Username: c.SASL.Username, PasswordFile: c.SASL.PasswordFile,
 				PasswordEnv: c.SASL.PasswordEnv, TokenFile: c.SASL.TokenFile,
+				OAuth: OAuth{
+					TokenURL: c.SASL.OAuth.TokenURL, ClientID: c.SASL.OAuth.ClientID,
+					ClientSecretFile: c.SASL.OAuth.ClientSecretFile, ClientSecretEnv: c.SASL.OAuth.ClientSecretEnv,
+					Scopes: c.SASL.OAuth.Scopes, Params: c.SASL.OAuth.Params, Extensions: c.SASL.OAuth.Extensions,
+					CAFile: c.SASL.OAuth.CAFile,
+				},
+				AWS: AWSIAM{Region: c.SASL.AWS.Region, Profile: c.SASL.AWS.Profile},
 			},
 		})
 	}
@@ -403,7 +469,7 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 		n = n.Alias
 	}
 	switch {
-	case t == durationType || t == stringListType:
+	case t == durationType || t == stringListType || t == stringMapType:
 		return nil
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := map[string]reflect.StructField{}
