@@ -2,6 +2,8 @@ package saslauth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -74,14 +77,89 @@ func OIDC(o OIDCOptions) (sasl.Mechanism, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
 	f := &tokenFetcher{o: o, client: &http.Client{Transport: transport, Timeout: OIDCTimeout}}
-	tokens := oauth2.ReuseTokenSourceWithExpiry(nil, f, OIDCExpiryWindow)
-	return oauth.Oauth(func(context.Context) (oauth.Auth, error) {
-		tok, err := tokens.Token()
-		if err != nil {
-			return oauth.Auth{}, err
+	return &oidcMechanism{tokens: oauth2.ReuseTokenSourceWithExpiry(nil, f, OIDCExpiryWindow), o: o}, nil
+}
+
+// oidcMechanism is franz-go's OAUTHBEARER with a session that explains a
+// broker's refusal: the broker only answers {"status":"invalid_token"}
+// (RFC 7628 section 3.2.2), so the error adds what the token claims
+// (subject, audience, issuer, expiry), which is what a broker checks.
+type oidcMechanism struct {
+	tokens oauth2.TokenSource
+	o      OIDCOptions
+}
+
+func (*oidcMechanism) Name() string { return "OAUTHBEARER" }
+
+func (m *oidcMechanism) Authenticate(ctx context.Context, host string) (sasl.Session, []byte, error) {
+	tok, err := m.tokens.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, msg, err := oauth.Auth{Token: tok.AccessToken, Extensions: m.o.Extensions}.AsMechanism().Authenticate(ctx, host)
+	if err != nil {
+		return nil, nil, err
+	}
+	return refusalSession{Session: s, token: tok.AccessToken, url: m.o.TokenURL}, msg, nil
+}
+
+type refusalSession struct {
+	sasl.Session
+	token, url string
+}
+
+func (r refusalSession) Challenge(resp []byte) (bool, []byte, error) {
+	if len(resp) == 0 {
+		return r.Session.Challenge(resp)
+	}
+	var answer struct {
+		Status string `json:"status"`
+	}
+	_ = json.Unmarshal(resp, &answer)
+	if answer.Status == "" {
+		answer.Status = "no status"
+	}
+	return false, nil, fmt.Errorf("sasl.oauth: the broker refused the token from %s (%s); the token %s", r.url, answer.Status, describeJWT(r.token, time.Now()))
+}
+
+// describeJWT states the claims a broker validates, from the token's payload
+// (not verified: this is only for the error message). The token itself is a
+// credential and never appears.
+func describeJWT(token string, now time.Time) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "is not a JWT"
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "has no readable claims"
+	}
+	var c struct {
+		Sub string          `json:"sub"`
+		Iss string          `json:"iss"`
+		Aud json.RawMessage `json:"aud"`
+		Exp *float64        `json:"exp"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return "has no readable claims"
+	}
+	var aud []string
+	if json.Unmarshal(c.Aud, &aud) != nil {
+		var one string
+		if json.Unmarshal(c.Aud, &one) == nil {
+			aud = []string{one}
 		}
-		return oauth.Auth{Token: tok.AccessToken, Extensions: o.Extensions}, nil
-	}), nil
+	}
+	desc := fmt.Sprintf("has sub %q, aud %q, iss %q", c.Sub, aud, c.Iss)
+	if c.Exp == nil {
+		return desc + ", no exp"
+	}
+	exp := time.Unix(int64(*c.Exp), 0).UTC()
+	desc += ", exp " + exp.Format(time.RFC3339)
+	if !exp.After(now) {
+		desc += fmt.Sprintf(" (expired %s ago)", now.Sub(exp).Round(time.Second))
+	}
+	return desc
 }
 
 // tokenFetcher requests a new token on each call; oauth2's ReuseTokenSource
