@@ -2,10 +2,10 @@ package saslauth
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
