@@ -1,6 +1,23 @@
 package main
 
-import "testing"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/klagx/klagx/internal/kfaketest"
+)
 
 // TestBadInputManagedSASL: every input of MSK IAM through the AWS credential
 // chain and of OAUTHBEARER with OIDC client credentials, as a flag, its
@@ -49,4 +66,90 @@ func TestBadInputManagedSASL(t *testing.T) {
 		{name: "cluster sasl-oauth-token-url without client id", args: serveCluster("name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t"), code: u, want: []string{"clusters[0].sasl.oauth.client_id: required", "clusters[0].sasl.oauth: set client_secret_file or client_secret_env"}},
 		{name: "file sasl.oauth.extensions", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, file: "clusters:\n  - name: cc\n    brokers: [b:9092]\n    sasl:\n      mechanism: oauthbearer\n      oauth: {token_url: 'https://idp/t', client_id: k, client_secret_env: S, extensions: {auth: x}}\n", code: u, want: []string{`clusters[0].sasl.oauth.extensions: key "auth"`}},
 	})
+}
+
+// TestMSKIAMCheckOnKfake: klagx check with aws-msk-iam, its credentials from
+// a fake EKS Pod Identity endpoint on 127.0.0.1 that checks the token of
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, against kfake answering
+// AWS_MSK_IAM with a check of the signed message's access key and session
+// token (kfake has no AWS_MSK_IAM of its own). A refused token fails the
+// check with an error naming the cluster and the credential endpoint's
+// reason; no credential appears in the output.
+func TestMSKIAMCheckOnKfake(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	const podToken, key, secretKey, session = "pod-identity-Tok3n", "ASIAKLAGXCHECK00001", "klagxCheckSecretKey/x9", "klagxCheckSession"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != podToken {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"code":"AccessDeniedException","message":"Invalid authorization token"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"AccessKeyId":%q,"SecretAccessKey":%q,"Token":%q,"Expiration":%q}`, key, secretKey, session, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/v1/credentials")
+
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	var authenticated atomic.Int64
+	kfaketest.AcceptSASL(c, "AWS_MSK_IAM", 0, func(auth []byte) error {
+		var m map[string]string
+		if err := json.Unmarshal(auth, &m); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(m["x-amz-credential"], key+"/") || m["x-amz-security-token"] != session || m["x-amz-signature"] == "" {
+			return errors.New("wrong credentials")
+		}
+		authenticated.Add(1)
+		return nil
+	})
+	env := kfaketest.Attach(t, c)
+	env.CreateTopic("ledger", 1)
+	env.Produce("ledger", 0, 10, time.Time{})
+	env.Commit("payments", "ledger", map[int32]int64{0: 4})
+	args := []string{"--brokers", strings.Join(env.Addrs(), ","), "--cluster-name=msk", "--kafka.sasl.mechanism=aws-msk-iam",
+		"--window=0", "--timeout=20s", "--warn-lag-seconds=0", "--crit-lag-seconds=0", "-o", "json"}
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(podToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokenFile)
+	code, out, stderr := runCheckDebug(t, args...)
+	if code == checkUnknown || !strings.Contains(out, `"name": "payments"`) || !strings.Contains(out, `"lag": 6`) || authenticated.Load() == 0 {
+		t.Errorf("exit %d, %d authentications; want group payments at lag 6\nstdout:\n%s\nstderr:\n%s", code, authenticated.Load(), out, stderr)
+	}
+	for _, s := range []string{secretKey, session, podToken} {
+		if strings.Contains(out+stderr, s) {
+			t.Errorf("a credential leaked into the output")
+		}
+	}
+
+	if err := os.WriteFile(tokenFile, []byte("revoked-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = runCheckDebug(t, append(slices.Clone(args), "--timeout=5s")...)
+	if code != checkUnknown {
+		t.Errorf("exit %d with a refused token, want %d", code, checkUnknown)
+	}
+	for _, w := range []string{"cluster msk: ", "sasl.aws: cannot get AWS credentials", "Invalid authorization token"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("report lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out+stderr, "revoked-token") || strings.Contains(out+stderr, podToken) {
+		t.Errorf("the authorization token leaked into the output")
+	}
 }
