@@ -148,6 +148,7 @@ func TestOIDCAgainstRealKafka(t *testing.T) {
 			},
 		}},
 	})
+	t.Logf("Kafka %s validates the tokens", c.Version())
 	seedLag(t, c, "ledger", "payments", 10, 7)
 
 	secretFile := filepath.Join(t.TempDir(), "client-secret")
@@ -191,6 +192,11 @@ func TestOIDCAgainstRealKafka(t *testing.T) {
 		if len(issued) < 2 || !issued[0].Before(start.Add(8*time.Second)) {
 			t.Errorf("tokens issued (expiries) %v: want the first to expire before the second sample and a later one", issued)
 		}
+		// The broker ended the sessions when their tokens expired (KIP-368);
+		// kgo re-authenticated the same connections with fresh tokens.
+		if !strings.Contains(stderr, "sasl expiry limit reached") || strings.Contains(stderr, "sasl reauth failed") {
+			t.Errorf("want re-authentications and no failed one in kgo's debug log:\n%s", grepLines(stderr, "sasl"))
+		}
 		assertNoSecret(t, idp.secret, out, stderr)
 	})
 
@@ -211,6 +217,7 @@ func TestOIDCAgainstRealKafka(t *testing.T) {
 				Error string `json:"error"`
 			}
 			_ = json.Unmarshal([]byte(out), &rep)
+			t.Logf("error: %s", rep.Error)
 			for _, w := range tc.want {
 				if !strings.Contains(rep.Error, w) {
 					t.Errorf("report error %q lacks %q\nstderr:\n%s", rep.Error, w, stderr)
@@ -256,4 +263,15 @@ func seedLag(t *testing.T, c *realkafka.Cluster, topic, group string, records, c
 	if err := adm.CommitAllOffsets(ctx, group, offsets); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// grepLines returns the lines of s containing sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
