@@ -163,8 +163,8 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 
 // checkClusterFiles reads, for every cluster, the files and environment
 // variables its client will read (CA bundle, client certificate and key,
-// SASL password file or variable, OAUTHBEARER token file, AWS credential
-// variables), so that a missing, unreadable or empty one is a configuration
+// SASL password file or variable, OAUTHBEARER token file, OIDC client
+// secret and token endpoint CA, AWS shared config profile), so that a missing, unreadable or empty one is a configuration
 // error at start naming the cluster's field, e.g.
 // `clusters[0].tls.ca_file: open /etc/ca.pem: no such file or directory`.
 // Secret values never appear in the errors.
