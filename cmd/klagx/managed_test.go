@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/klagx/klagx/internal/kfaketest"
+	"github.com/klagx/klagx/saslauth"
 )
 
 // TestBadInputManagedSASL: every input of MSK IAM through the AWS credential
@@ -72,9 +74,12 @@ func TestBadInputManagedSASL(t *testing.T) {
 // a fake EKS Pod Identity endpoint on 127.0.0.1 that checks the token of
 // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, against kfake answering
 // AWS_MSK_IAM with a check of the signed message's access key and session
-// token (kfake has no AWS_MSK_IAM of its own). A refused token fails the
-// check with an error naming the cluster and the credential endpoint's
-// reason; no credential appears in the output.
+// token (kfake has no AWS_MSK_IAM of its own). The endpoint's credentials
+// expire within saslauth.AWSExpiryWindow and the broker gives each session
+// one second (KIP-368), so over the check's 3s window klagx re-authenticates
+// with credentials it fetched again. A refused token fails the check with an
+// error naming the cluster and the endpoint's reason; no credential appears
+// in the output.
 func TestMSKIAMCheckOnKfake(t *testing.T) {
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
@@ -86,14 +91,20 @@ func TestMSKIAMCheckOnKfake(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_REGION", "eu-west-1")
-	const podToken, key, secretKey, session = "pod-identity-Tok3n", "ASIAKLAGXCHECK00001", "klagxCheckSecretKey/x9", "klagxCheckSession"
+	const podToken = "pod-identity-Tok3n"
+	creds := func(n int64) (key, secret, session string) {
+		return fmt.Sprintf("ASIAKLAGXCHECK%05d", n), fmt.Sprintf("klagxCheckSecretKey/%d", n), fmt.Sprintf("klagxCheckSession%d", n)
+	}
+	var served atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != podToken {
 			w.WriteHeader(http.StatusForbidden)
 			fmt.Fprint(w, `{"code":"AccessDeniedException","message":"Invalid authorization token"}`)
 			return
 		}
-		fmt.Fprintf(w, `{"AccessKeyId":%q,"SecretAccessKey":%q,"Token":%q,"Expiration":%q}`, key, secretKey, session, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+		key, secret, session := creds(served.Add(1))
+		exp := time.Now().Add(saslauth.AWSExpiryWindow - time.Minute).UTC().Format(time.RFC3339)
+		fmt.Fprintf(w, `{"AccessKeyId":%q,"SecretAccessKey":%q,"Token":%q,"Expiration":%q}`, key, secret, session, exp)
 	}))
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/v1/credentials")
@@ -103,16 +114,24 @@ func TestMSKIAMCheckOnKfake(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	var authenticated atomic.Int64
-	kfaketest.AcceptSASL(c, "AWS_MSK_IAM", 0, func(auth []byte) error {
+	var mu sync.Mutex
+	keysSeen := map[string]bool{}
+	kfaketest.AcceptSASL(c, "AWS_MSK_IAM", time.Second, func(auth []byte) error {
 		var m map[string]string
 		if err := json.Unmarshal(auth, &m); err != nil {
 			return err
 		}
-		if !strings.HasPrefix(m["x-amz-credential"], key+"/") || m["x-amz-security-token"] != session || m["x-amz-signature"] == "" {
-			return errors.New("wrong credentials")
+		key, _, _ := strings.Cut(m["x-amz-credential"], "/")
+		var n int64
+		if _, err := fmt.Sscanf(key, "ASIAKLAGXCHECK%d", &n); err != nil {
+			return errors.New("unknown access key")
 		}
-		authenticated.Add(1)
+		if _, _, session := creds(n); m["x-amz-security-token"] != session || m["x-amz-signature"] == "" {
+			return errors.New("wrong session token")
+		}
+		mu.Lock()
+		keysSeen[key] = true
+		mu.Unlock()
 		return nil
 	})
 	env := kfaketest.Attach(t, c)
@@ -120,27 +139,34 @@ func TestMSKIAMCheckOnKfake(t *testing.T) {
 	env.Produce("ledger", 0, 10, time.Time{})
 	env.Commit("payments", "ledger", map[int32]int64{0: 4})
 	args := []string{"--brokers", strings.Join(env.Addrs(), ","), "--cluster-name=msk", "--kafka.sasl.mechanism=aws-msk-iam",
-		"--window=0", "--timeout=20s", "--warn-lag-seconds=0", "--crit-lag-seconds=0", "-o", "json"}
+		"--timeout=20s", "--warn-lag-seconds=0", "--crit-lag-seconds=0", "-o", "json"}
 
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(podToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokenFile)
-	code, out, stderr := runCheckDebug(t, args...)
-	if code == checkUnknown || !strings.Contains(out, `"name": "payments"`) || !strings.Contains(out, `"lag": 6`) || authenticated.Load() == 0 {
-		t.Errorf("exit %d, %d authentications; want group payments at lag 6\nstdout:\n%s\nstderr:\n%s", code, authenticated.Load(), out, stderr)
+	code, out, stderr := runCheckDebug(t, append(slices.Clone(args), "--window=3s")...)
+	mu.Lock()
+	distinct := len(keysSeen)
+	mu.Unlock()
+	if code == checkUnknown || !strings.Contains(out, `"name": "payments"`) || !strings.Contains(out, `"lag": 6`) {
+		t.Errorf("exit %d; want group payments at lag 6\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
-	for _, s := range []string{secretKey, session, podToken} {
-		if strings.Contains(out+stderr, s) {
-			t.Errorf("a credential leaked into the output")
+	if distinct < 2 || !strings.Contains(stderr, "sasl expiry limit reached") {
+		t.Errorf("the broker saw %d access keys (endpoint served %d); want re-authentications with fetched-again credentials", distinct, served.Load())
+	}
+	for n := int64(1); n <= served.Load(); n++ {
+		_, secret, session := creds(n)
+		if strings.Contains(out+stderr, secret) || strings.Contains(out+stderr, session) {
+			t.Errorf("credential %d leaked into the output", n)
 		}
 	}
 
 	if err := os.WriteFile(tokenFile, []byte("revoked-token"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, stderr = runCheckDebug(t, append(slices.Clone(args), "--timeout=5s")...)
+	code, out, stderr = runCheckDebug(t, append(slices.Clone(args), "--window=0", "--timeout=5s")...)
 	if code != checkUnknown {
 		t.Errorf("exit %d with a refused token, want %d", code, checkUnknown)
 	}
