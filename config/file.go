@@ -142,7 +142,7 @@ type fileAWS struct {
 // fileKafkaOAuth mirrors the --kafka.sasl.oauth.* flags of the shorthand
 // cluster: params and extensions are KEY=VALUE lists there, as on the
 // command line; the client secret comes from client_secret_file or the
-// KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET variable.
+// KLAGX_SASL_OAUTH_CLIENT_SECRET variable.
 type fileKafkaOAuth struct {
 	TokenURL         string     `yaml:"token_url"`
 	ClientID         string     `yaml:"client_id"`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -73,7 +74,6 @@ func TestBadInputManagedSASL(t *testing.T) {
 		{"plain http token url", oauth(func(o *OAuth) { o.TokenURL = "http://idp.example.com/token" }), `clusters[0].sasl.oauth.token_url: "http://idp.example.com/token" must be https:// (http:// only on a loopback address)`},
 		{"ftp token url", oauth(func(o *OAuth) { o.TokenURL = "ftp://idp/token" }), `clusters[0].sasl.oauth.token_url: "ftp://idp/token" must be https://`},
 		{"missing client id", oauth(func(o *OAuth) { o.ClientID = "" }), "clusters[0].sasl.oauth.client_id: required with sasl.oauth.token_url"},
-		{"no client secret", oauth(func(o *OAuth) { o.ClientSecretEnv = "" }), "clusters[0].sasl.oauth: set client_secret_file or client_secret_env"},
 		{"two client secrets", oauth(func(o *OAuth) { o.ClientSecretFile = "/s" }), "clusters[0].sasl.oauth: set only one of client_secret_file and client_secret_env"},
 		{"client secret env is a secret", oauth(func(o *OAuth) { o.ClientSecretEnv = "s3cr3t!value" }), "clusters[0].sasl.oauth.client_secret_env: not a valid environment variable name"},
 		{"scope with a space", oauth(func(o *OAuth) { o.Scopes = []string{"a b"} }), `clusters[0].sasl.oauth.scopes: "a b" is not a scope`},
@@ -133,6 +133,8 @@ func TestBadInputManagedFileKeys(t *testing.T) {
 // file or the variable; errors name the key and never the secret.
 func TestClientOptsOIDCSecrets(t *testing.T) {
 	t.Setenv("EMPTY_OIDC", "")
+	t.Setenv(DefaultOAuthClientSecretEnv, "")
+	os.Unsetenv(DefaultOAuthClientSecretEnv)
 	base := OAuth{TokenURL: "https://idp.example.com/token", ClientID: "klagx"}
 	with := func(mod func(*OAuth)) SASL {
 		o := base
@@ -149,6 +151,7 @@ func TestClientOptsOIDCSecrets(t *testing.T) {
 		{"empty file", with(func(o *OAuth) { o.ClientSecretFile = writeFile(t, "empty", "\n") }), "sasl.oauth.client_secret_file: "},
 		{"unset env", with(func(o *OAuth) { o.ClientSecretEnv = "KLAGX_TEST_UNSET_OIDC" }), "sasl.oauth: client secret environment variable KLAGX_TEST_UNSET_OIDC is not set"},
 		{"empty env", with(func(o *OAuth) { o.ClientSecretEnv = "EMPTY_OIDC" }), "sasl.oauth: client secret environment variable EMPTY_OIDC is empty"},
+		{"unset default env", with(func(o *OAuth) {}), "sasl.oauth: client secret environment variable KLAGX_SASL_OAUTH_CLIENT_SECRET is not set (or set sasl.oauth.client_secret_file)"},
 		{"bad ca file", with(func(o *OAuth) { o.ClientSecretFile = writeFile(t, "s", "x"); o.CAFile = writeFile(t, "ca", "x") }), "sasl.oauth.ca_file: no PEM certificate found in "},
 	}
 	for _, tt := range tests {

@@ -14,10 +14,16 @@ import (
 	"github.com/klagx/klagx/saslauth"
 )
 
+// DefaultOAuthClientSecretEnv is the environment variable the OIDC client
+// secret is read from when a cluster sets neither
+// sasl.oauth.client_secret_file nor sasl.oauth.client_secret_env.
+const DefaultOAuthClientSecretEnv = "KLAGX_SASL_OAUTH_CLIENT_SECRET"
+
 // OAuth configures mechanism oauthbearer with tokens from an OIDC token
 // endpoint (client-credentials grant), instead of SASL.TokenFile; see
-// [saslauth.OIDC]. TokenURL and ClientID are required, and exactly one of
-// ClientSecretFile and ClientSecretEnv.
+// [saslauth.OIDC]. TokenURL and ClientID are required; the client secret
+// comes from ClientSecretFile, else from the variable ClientSecretEnv, else
+// from DefaultOAuthClientSecretEnv.
 type OAuth struct {
 	// TokenURL is the token endpoint: https://, or http:// on a loopback
 	// address (a local token sidecar).
@@ -28,7 +34,8 @@ type OAuth struct {
 	// trimmed), re-read for each token request.
 	ClientSecretFile string
 	// ClientSecretEnv names the environment variable holding the client
-	// secret.
+	// secret, used when ClientSecretFile is empty; empty means
+	// DefaultOAuthClientSecretEnv (see [OAuth.ClientSecretEnvName]).
 	ClientSecretEnv string
 	// Scopes requested; none by default.
 	Scopes []string
@@ -74,8 +81,6 @@ func (o OAuth) validate(p string) []error {
 		add("%s.client_id: required with sasl.oauth.token_url", p)
 	}
 	switch {
-	case o.ClientSecretFile == "" && o.ClientSecretEnv == "":
-		add("%s: set client_secret_file or client_secret_env", p)
 	case o.ClientSecretFile != "" && o.ClientSecretEnv != "":
 		add("%s: set only one of client_secret_file and client_secret_env", p)
 	case o.ClientSecretEnv != "" && !envNameRE.MatchString(o.ClientSecretEnv):
@@ -131,18 +136,29 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// ClientSecretEnvName is the variable the client secret is read from when
+// ClientSecretFile is empty: ClientSecretEnv, else
+// DefaultOAuthClientSecretEnv.
+func (o OAuth) ClientSecretEnvName() string {
+	if o.ClientSecretEnv != "" {
+		return o.ClientSecretEnv
+	}
+	return DefaultOAuthClientSecretEnv
+}
+
 // clientSecret reads the client secret from ClientSecretFile, else from the
-// variable ClientSecretEnv. Errors name the key, never the secret.
+// variable ClientSecretEnvName. Errors name the key, never the secret.
 func (o OAuth) clientSecret() (string, error) {
 	if o.ClientSecretFile != "" {
 		return readSecretFile("sasl.oauth.client_secret_file", o.ClientSecretFile)
 	}
-	s, ok := os.LookupEnv(o.ClientSecretEnv)
+	env := o.ClientSecretEnvName()
+	s, ok := os.LookupEnv(env)
 	if !ok {
-		return "", fmt.Errorf("sasl.oauth: client secret environment variable %s is not set (or set sasl.oauth.client_secret_file)", o.ClientSecretEnv)
+		return "", fmt.Errorf("sasl.oauth: client secret environment variable %s is not set (or set sasl.oauth.client_secret_file)", env)
 	}
 	if s == "" {
-		return "", fmt.Errorf("sasl.oauth: client secret environment variable %s is empty", o.ClientSecretEnv)
+		return "", fmt.Errorf("sasl.oauth: client secret environment variable %s is empty", env)
 	}
 	return s, nil
 }

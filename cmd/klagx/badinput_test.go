@@ -84,7 +84,7 @@ func runBadInputs(t *testing.T, rows []badInput) {
 	// Variables a developer's shell might set would change the rows.
 	for _, v := range []string{"KLAGX_CONFIG_FILE", "KLAGX_KAFKA_SASL_PASSWORD", "KLAGX_SASL_PASSWORD", "KLAGX_CLUSTER", "KLAGX_BROKERS",
 		"KLAGX_THRESHOLD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET"} {
+		"KLAGX_SASL_OAUTH_CLIENT_SECRET"} {
 		if _, ok := os.LookupEnv(v); ok {
 			t.Setenv(v, "")
 			os.Unsetenv(v)

@@ -164,8 +164,9 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 // checkClusterFiles reads, for every cluster, the files and environment
 // variables its client will read (CA bundle, client certificate and key,
 // SASL password file or variable, OAUTHBEARER token file, OIDC client
-// secret and token endpoint CA, AWS shared config profile), so that a missing, unreadable or empty one is a configuration
-// error at start naming the cluster's field, e.g.
+// secret and token endpoint CA, AWS shared config profile), so that a
+// missing, unreadable or empty one is a configuration error at start naming
+// the cluster's field, e.g.
 // `clusters[0].tls.ca_file: open /etc/ca.pem: no such file or directory`.
 // Secret values never appear in the errors.
 func checkClusterFiles(cfg *config.Config) error {
@@ -208,7 +209,6 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 	}
 	brokers := splitList(f.Brokers)
 	if len(brokers) > 0 {
-		var err error
 		c := config.Cluster{
 			Name:      f.ClusterName,
 			Brokers:   brokers,
@@ -226,17 +226,16 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 				Username:     f.SASL.Username,
 				PasswordFile: f.SASL.PasswordFile,
 				TokenFile:    f.SASL.TokenFile,
-				AWS:          f.SASL.AWS.config(),
 			},
-		}
-		if c.SASL.OAuth, err = f.SASL.OAuth.config(); err != nil {
-			return nil, err
 		}
 		switch c.SASL.Mechanism {
 		case config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512:
 			if c.SASL.PasswordFile == "" {
 				c.SASL.PasswordEnv = shorthandPasswordEnv
 			}
+		}
+		if err := f.SASL.managed(&c.SASL); err != nil {
+			return nil, err
 		}
 		return []config.Cluster{c}, nil
 	}

@@ -20,21 +20,25 @@ type awsFlags struct {
 type oauthFlags struct {
 	TokenURL         string   `name:"token-url" placeholder:"URL" help:"OIDC token endpoint (client-credentials grant) for --kafka.sasl.mechanism=oauthbearer, instead of --kafka.sasl.token-file; https:// (http:// only on loopback). Default: none."`
 	ClientID         string   `name:"client-id" placeholder:"ID" help:"OIDC client id (with --kafka.sasl.oauth.token-url). Default: none."`
-	ClientSecretFile string   `name:"client-secret-file" placeholder:"PATH" help:"File holding the OIDC client secret, re-read for each token request. Without it the secret is read from the KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET environment variable. Default: none."`
+	ClientSecretFile string   `name:"client-secret-file" placeholder:"PATH" help:"File holding the OIDC client secret, re-read for each token request. Without it the secret is read from the KLAGX_SASL_OAUTH_CLIENT_SECRET environment variable. Default: none."`
 	Scope            []string `name:"scope" sep:"none" placeholder:"SCOPE" help:"Scope to request from the token endpoint; repeatable. Default: none."`
 	Param            []string `name:"param" sep:"none" placeholder:"KEY=VALUE" help:"Extra form parameter of the token request (e.g. audience=..., resource=...); repeatable. Default: none."`
 	Extension        []string `name:"extension" sep:"none" placeholder:"KEY=VALUE" help:"SASL/OAUTHBEARER extension sent to the brokers with the token (Confluent Cloud: logicalCluster=lkc-..., identityPoolId=pool-...); repeatable. Default: none."`
 	CAFile           string   `name:"ca-file" placeholder:"PATH" help:"PEM CA bundle to verify the token endpoint with. Default: the system roots."`
 }
 
-// shorthandOAuthSecretEnv holds the OIDC client secret of the --brokers
-// cluster when --kafka.sasl.oauth.client-secret-file is not given.
-const shorthandOAuthSecretEnv = "KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET"
+// managed sets the --brokers cluster's sasl.aws and sasl.oauth from the
+// --kafka.sasl.aws.* and --kafka.sasl.oauth.* flags.
+func (s saslFlags) managed(c *config.SASL) error {
+	c.AWS = config.AWSIAM{Region: s.AWS.Region, Profile: s.AWS.Profile}
+	var err error
+	c.OAuth, err = s.OAuth.config()
+	return err
+}
 
-func (a awsFlags) config() config.AWSIAM { return config.AWSIAM{Region: a.Region, Profile: a.Profile} }
-
-// config builds the cluster's OAuth settings; an empty TokenURL and no
-// other flag is no OAuth at all.
+// config builds the cluster's OAuth settings; no flag set is no OAuth at
+// all. Without --kafka.sasl.oauth.client-secret-file the secret comes from
+// config.DefaultOAuthClientSecretEnv.
 func (o oauthFlags) config() (config.OAuth, error) {
 	params, err := keyValues("kafka.sasl.oauth.param", o.Param)
 	if err != nil {
@@ -47,9 +51,6 @@ func (o oauthFlags) config() (config.OAuth, error) {
 	c := config.OAuth{
 		TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecretFile: o.ClientSecretFile,
 		Scopes: o.Scope, Params: params, Extensions: ext, CAFile: o.CAFile,
-	}
-	if c.TokenURL != "" && c.ClientSecretFile == "" {
-		c.ClientSecretEnv = shorthandOAuthSecretEnv
 	}
 	return c, nil
 }

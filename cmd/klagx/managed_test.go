@@ -31,7 +31,7 @@ func TestBadInputManagedSASL(t *testing.T) {
 		return serveArgs(append([]string{"--kafka.tls.enabled", "--kafka.sasl.mechanism=oauthbearer",
 			"--kafka.sasl.oauth.token-url=https://idp.example.com/token", "--kafka.sasl.oauth.client-id=klagx"}, extra...)...)
 	}
-	secretEnv := map[string]string{"KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET": "oidc-S3cret-x1"}
+	secretEnv := map[string]string{"KLAGX_SASL_OAUTH_CLIENT_SECRET": "oidc-S3cret-x1"}
 	noAWSFiles := map[string]string{"AWS_CONFIG_FILE": "{missing}", "AWS_SHARED_CREDENTIALS_FILE": "{missing}"}
 	runBadInputs(t, []badInput{
 		// AWS.
@@ -45,14 +45,14 @@ func TestBadInputManagedSASL(t *testing.T) {
 
 		// OIDC.
 		{name: "kafka.sasl.oauth.token-url plain http", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.oauth.token-url=http://idp.example.com/token", "--kafka.sasl.oauth.client-id=klagx"), env: secretEnv, code: u, want: []string{`clusters[0].sasl.oauth.token_url: "http://idp.example.com/token" must be https://`}},
-		{name: "KLAGX_KAFKA_SASL_OAUTH_TOKEN_URL relative", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.oauth.client-id=klagx"), env: map[string]string{"KLAGX_KAFKA_SASL_OAUTH_TOKEN_URL": "idp/token", "KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET": "x"}, code: u, want: []string{`clusters[0].sasl.oauth.token_url: "idp/token" is not an absolute URL`}},
+		{name: "KLAGX_KAFKA_SASL_OAUTH_TOKEN_URL relative", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.oauth.client-id=klagx"), env: map[string]string{"KLAGX_KAFKA_SASL_OAUTH_TOKEN_URL": "idp/token", "KLAGX_SASL_OAUTH_CLIENT_SECRET": "x"}, code: u, want: []string{`clusters[0].sasl.oauth.token_url: "idp/token" is not an absolute URL`}},
 		{name: "kafka.sasl.oauth.client-id missing", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.oauth.token-url=https://idp/token"), env: secretEnv, code: u, want: []string{"clusters[0].sasl.oauth.client_id: required with sasl.oauth.token_url"}},
 		{name: "kafka.sasl.oauth.token-url with token-file", args: oidc("--kafka.sasl.token-file=/t"), env: secretEnv, code: u, want: []string{"clusters[0].sasl: set only one of token_file and oauth (a token endpoint)"}},
 		{name: "kafka.sasl.oauth with plain", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u", "--kafka.sasl.oauth.client-id=x"), code: u, want: []string{"clusters[0].sasl.oauth: only used by mechanism oauthbearer"}},
 		{name: "kafka.sasl.oauth.client-secret-file missing", args: oidc("--kafka.sasl.oauth.client-secret-file={missing}"), code: u, want: []string{"clusters[0].sasl.oauth.client_secret_file: cannot read ", "does-not-exist: no such file or directory"}},
 		{name: "kafka.sasl.oauth.client-secret-file empty", args: oidc("--kafka.sasl.oauth.client-secret-file={blank}"), code: u, want: []string{"clusters[0].sasl.oauth.client_secret_file: ", "blank is empty"}},
-		{name: "KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET unset", args: oidc(), code: u, want: []string{"clusters[0].sasl.oauth: client secret environment variable KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET is not set (or set sasl.oauth.client_secret_file)"}},
-		{name: "KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET empty", args: oidc(), env: map[string]string{"KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET": ""}, code: u, want: []string{"KLAGX_KAFKA_SASL_OAUTH_CLIENT_SECRET is empty"}},
+		{name: "KLAGX_SASL_OAUTH_CLIENT_SECRET unset", args: oidc(), code: u, want: []string{"clusters[0].sasl.oauth: client secret environment variable KLAGX_SASL_OAUTH_CLIENT_SECRET is not set (or set sasl.oauth.client_secret_file)"}},
+		{name: "KLAGX_SASL_OAUTH_CLIENT_SECRET empty", args: oidc(), env: map[string]string{"KLAGX_SASL_OAUTH_CLIENT_SECRET": ""}, code: u, want: []string{"KLAGX_SASL_OAUTH_CLIENT_SECRET is empty"}},
 		{name: "kafka.sasl.oauth.scope", args: oidc("--kafka.sasl.oauth.scope=kafka read"), env: secretEnv, code: u, want: []string{`clusters[0].sasl.oauth.scopes: "kafka read" is not a scope`}, notWant: []string{"oidc-S3cret-x1"}},
 		{name: "kafka.sasl.oauth.param not key=value", args: oidc("--kafka.sasl.oauth.param=audience"), env: secretEnv, code: u, want: []string{"--kafka.sasl.oauth.param[0]: want KEY=VALUE"}},
 		{name: "kafka.sasl.oauth.param reserved", args: oidc("--kafka.sasl.oauth.param=client_secret=oidc-S3cret-x1"), env: secretEnv, code: u, want: []string{`clusters[0].sasl.oauth.params: "client_secret" is set by klagx itself`}, notWant: []string{"oidc-S3cret-x1"}},
@@ -62,10 +62,11 @@ func TestBadInputManagedSASL(t *testing.T) {
 		{name: "kafka.sasl.oauth.ca-file not PEM", args: oidc("--kafka.sasl.oauth.ca-file={nopem}"), env: secretEnv, code: u, want: []string{"clusters[0].sasl.oauth.ca_file: no PEM certificate found in "}},
 		{name: "file kafka.sasl.oauth.param", args: serveArgs(), file: "kafka:\n  sasl:\n    oauth:\n      param: {a: b}\n", code: u, want: []string{"kafka.sasl.oauth.param"}},
 		{name: "cluster sasl-oauth-client-secret-env not a name", args: serveCluster("name=cc,brokers=b:9092,tls=true,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t,sasl-oauth-client-id=k,sasl-oauth-client-secret-env=oidc-S3cret-x1"), code: u, want: []string{"clusters[0].sasl.oauth.client_secret_env: not a valid environment variable name"}, notWant: []string{"oidc-S3cret-x1"}},
+		{name: "cluster default KLAGX_SASL_OAUTH_CLIENT_SECRET unset", args: serveCluster("name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t,sasl-oauth-client-id=k"), code: u, want: []string{"clusters[0].sasl.oauth: client secret environment variable KLAGX_SASL_OAUTH_CLIENT_SECRET is not set"}},
 		{name: "cluster sasl-oauth-client-secret-file missing", args: serveCluster("name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t,sasl-oauth-client-id=k,sasl-oauth-client-secret-file={missing}"), code: u, want: []string{"clusters[0].sasl.oauth.client_secret_file: cannot read "}},
 		{name: "cluster sasl-oauth-scope", args: serveCluster("name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t,sasl-oauth-client-id=k,sasl-oauth-client-secret-env=S,sasl-oauth-scope=a\"b"), code: u, want: []string{`clusters[0].sasl.oauth.scopes: "a\"b" is not a scope`}},
 		{name: "cluster sasl-oauth-ca-file missing", args: serveCluster("name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t,sasl-oauth-client-id=k,sasl-oauth-client-secret-file={blank},sasl-oauth-ca-file={missing}"), code: u, want: []string{"clusters[0].sasl.oauth.client_secret_file: "}},
-		{name: "cluster sasl-oauth-token-url without client id", args: serveCluster("name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t"), code: u, want: []string{"clusters[0].sasl.oauth.client_id: required", "clusters[0].sasl.oauth: set client_secret_file or client_secret_env"}},
+		{name: "cluster sasl-oauth-token-url without client id", args: serveCluster("name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t"), code: u, want: []string{"clusters[0].sasl.oauth.client_id: required"}},
 		{name: "file sasl.oauth.extensions", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, file: "clusters:\n  - name: cc\n    brokers: [b:9092]\n    sasl:\n      mechanism: oauthbearer\n      oauth: {token_url: 'https://idp/t', client_id: k, client_secret_env: S, extensions: {auth: x}}\n", code: u, want: []string{`clusters[0].sasl.oauth.extensions: key "auth"`}},
 	})
 }
