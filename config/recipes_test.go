@@ -35,9 +35,26 @@ func TestRecipesParse(t *testing.T) {
 			t.Errorf("recipe %d: %v\n%s", i, err, b)
 			continue
 		}
-		cfg := Config{Clusters: f.Clusters}
+		cfg := withDefaults(f.Clusters)
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("recipe %d: %v\n%s", i, err, b)
 		}
 	}
+}
+
+// withDefaults is a Config of clusters with every other setting at its
+// default, written out so that Validate has nothing to fill in.
+func withDefaults(clusters []Cluster) Config {
+	cfg := Config{
+		Clusters: clusters, PollInterval: DefaultPollInterval, GroupPollInterval: DefaultGroupPollInterval,
+		TotalShards: 1, Granularity: GranularityPartition,
+		TimeLag:    TimeLag{Mode: TimeLagInterpolate, FetchBudget: DefaultFetchBudget},
+		Thresholds: Thresholds{Default: DefaultGroupThresholds()},
+	}
+	for i := range cfg.Clusters {
+		if cfg.Clusters[i].Isolation == "" {
+			cfg.Clusters[i].Isolation = IsolationReadUncommitted
+		}
+	}
+	return cfg
 }

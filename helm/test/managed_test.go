@@ -85,7 +85,7 @@ clusters:
 	if got := f.Clusters[1].SASL.OAuth; !reflect.DeepEqual(got, want) || f.Clusters[1].SASL.TokenFile != "" {
 		t.Errorf("confluent oauth = %+v\nwant %+v", got, want)
 	}
-	cfg := config.Config{Clusters: f.Clusters}
+	cfg := withDefaults(f.Clusters)
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("klagx rejects the rendered config: %v", err)
 	}
@@ -132,10 +132,27 @@ func TestRecipesRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := config.Config{Clusters: f.Clusters}
+			cfg := withDefaults(f.Clusters)
 			if err := cfg.Validate(); err != nil {
 				t.Errorf("klagx rejects the rendered config: %v", err)
 			}
 		})
 	}
+}
+
+// withDefaults is a klagx Config of clusters with every other setting at its
+// default, written out so that Validate has nothing to fill in.
+func withDefaults(clusters []config.Cluster) config.Config {
+	cfg := config.Config{
+		Clusters: clusters, PollInterval: config.DefaultPollInterval, GroupPollInterval: config.DefaultGroupPollInterval,
+		TotalShards: 1, Granularity: config.GranularityPartition,
+		TimeLag:    config.TimeLag{Mode: config.TimeLagInterpolate, FetchBudget: config.DefaultFetchBudget},
+		Thresholds: config.Thresholds{Default: config.DefaultGroupThresholds()},
+	}
+	for i := range cfg.Clusters {
+		if cfg.Clusters[i].Isolation == "" {
+			cfg.Clusters[i].Isolation = config.IsolationReadUncommitted
+		}
+	}
+	return cfg
 }
