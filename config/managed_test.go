@@ -46,7 +46,7 @@ func TestParseFileManagedSASL(t *testing.T) {
 	if got := f.Clusters[1].SASL.AWS; got != (AWSIAM{Region: "eu-west-1", Profile: "kafka"}) {
 		t.Errorf("aws = %+v", got)
 	}
-	cfg := withDefaults(f.Clusters)
+	cfg := recipeConfig(f.Clusters)
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}

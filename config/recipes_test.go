@@ -35,16 +35,16 @@ func TestRecipesParse(t *testing.T) {
 			t.Errorf("recipe %d: %v\n%s", i, err, b)
 			continue
 		}
-		cfg := withDefaults(f.Clusters)
+		cfg := recipeConfig(f.Clusters)
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("recipe %d: %v\n%s", i, err, b)
 		}
 	}
 }
 
-// withDefaults is a Config of clusters with every other setting at its
+// recipeConfig is a Config of clusters with every other setting at its
 // default, written out so that Validate has nothing to fill in.
-func withDefaults(clusters []Cluster) Config {
+func recipeConfig(clusters []Cluster) Config {
 	cfg := Config{
 		Clusters: clusters, PollInterval: DefaultPollInterval, GroupPollInterval: DefaultGroupPollInterval,
 		TotalShards: 1, Granularity: GranularityPartition,

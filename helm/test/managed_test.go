@@ -85,7 +85,7 @@ clusters:
 	if got := f.Clusters[1].SASL.OAuth; !reflect.DeepEqual(got, want) || f.Clusters[1].SASL.TokenFile != "" {
 		t.Errorf("confluent oauth = %+v\nwant %+v", got, want)
 	}
-	cfg := withDefaults(f.Clusters)
+	cfg := recipeConfig(f.Clusters)
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("klagx rejects the rendered config: %v", err)
 	}
@@ -132,7 +132,7 @@ func TestRecipesRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := withDefaults(f.Clusters)
+			cfg := recipeConfig(f.Clusters)
 			if err := cfg.Validate(); err != nil {
 				t.Errorf("klagx rejects the rendered config: %v", err)
 			}
@@ -140,9 +140,9 @@ func TestRecipesRender(t *testing.T) {
 	}
 }
 
-// withDefaults is a klagx Config of clusters with every other setting at its
+// recipeConfig is a klagx Config of clusters with every other setting at its
 // default, written out so that Validate has nothing to fill in.
-func withDefaults(clusters []config.Cluster) config.Config {
+func recipeConfig(clusters []config.Cluster) config.Config {
 	cfg := config.Config{
 		Clusters: clusters, PollInterval: config.DefaultPollInterval, GroupPollInterval: config.DefaultGroupPollInterval,
 		TotalShards: 1, Granularity: config.GranularityPartition,
