@@ -302,7 +302,6 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 var (
 	durationType   = reflect.TypeFor[duration]()
 	stringListType = reflect.TypeFor[stringList]()
-	stringMapType  = reflect.TypeFor[stringMap]()
 )
 
 // LoadFile reads and strictly parses a klagx YAML configuration file.
@@ -469,7 +468,7 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 		n = n.Alias
 	}
 	switch {
-	case t == durationType || t == stringListType || t == stringMapType:
+	case t == durationType || t == stringListType:
 		return nil
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := map[string]reflect.StructField{}
