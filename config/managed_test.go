@@ -80,7 +80,7 @@ func TestBadInputManagedSASL(t *testing.T) {
 		{"reserved param", oauth(func(o *OAuth) { o.Params = map[string]string{"client_secret": "x"} }), `clusters[0].sasl.oauth.params: "client_secret" is set by klagx itself`},
 		{"extension key", oauth(func(o *OAuth) { o.Extensions = map[string]string{"logical_cluster": "x"} }), `clusters[0].sasl.oauth.extensions: key "logical_cluster" is not letters only`},
 		{"extension auth", oauth(func(o *OAuth) { o.Extensions = map[string]string{"auth": "x"} }), `clusters[0].sasl.oauth.extensions: key "auth" is not letters only, or is the reserved "auth"`},
-		{"extension value", oauth(func(o *OAuth) { o.Extensions = map[string]string{"pool": "é"} }), "clusters[0].sasl.oauth.extensions.pool: the value must be printable ASCII"},
+		{"extension value", oauth(func(o *OAuth) { o.Extensions = map[string]string{"pool": "é"} }), `clusters[0].sasl.oauth.extensions: the value of "pool" must be printable ASCII`},
 		{"oauth with plain", func(c *Config) {
 			c.Clusters[0].SASL = SASL{Mechanism: SASLPlain, Username: "u", OAuth: OAuth{ClientID: "x"}}
 		}, "clusters[0].sasl.oauth: only used by mechanism oauthbearer"},

@@ -102,7 +102,7 @@ func (o OAuth) validate(p string) []error {
 		case !extensionKeyRE.MatchString(k) || k == "auth":
 			add(`%s.extensions: key %q is not letters only, or is the reserved "auth"`, p, k)
 		case !extensionValueRE.MatchString(o.Extensions[k]):
-			add("%s.extensions.%s: the value must be printable ASCII (RFC 7628)", p, k)
+			add("%s.extensions: the value of %q must be printable ASCII (RFC 7628)", p, k)
 		}
 	}
 	return errs

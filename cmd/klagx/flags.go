@@ -397,8 +397,11 @@ func parseClusterSpec(spec string) (config.Cluster, error) {
 		case "sasl-oauth-client-secret-env":
 			c.SASL.OAuth.ClientSecretEnv = v
 		case "sasl-oauth-scope":
-			// Scopes are one word each: split on commas and spaces.
-			c.SASL.OAuth.Scopes = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+			// Scopes are one word each: split on commas and spaces. No
+			// scope at all stays nil.
+			if scopes := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }); len(scopes) > 0 {
+				c.SASL.OAuth.Scopes = scopes
+			}
 		case "sasl-oauth-ca-file":
 			c.SASL.OAuth.CAFile = v
 		}
