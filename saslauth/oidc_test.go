@@ -2,6 +2,7 @@ package saslauth_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -215,5 +216,44 @@ func TestOIDCErrors(t *testing.T) {
 				t.Fatalf("err = %v, want prefix %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOIDCBrokerRefusal: a broker that refuses the token answers only
+// {"status":"invalid_token"}; the session's error says so and adds what the
+// token claims, and never carries the token itself.
+func TestOIDCBrokerRefusal(t *testing.T) {
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	exp := time.Now().Add(-10 * time.Minute).Unix()
+	jwt := b64(`{"alg":"RS256"}`) + "." + b64(fmt.Sprintf(`{"sub":"klagx","aud":"billing","iss":"https://idp","exp":%d}`, exp)) + ".c2lnbmF0dXJl"
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, jwt)
+	}))
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := saslauth.OIDC(saslauth.OIDCOptions{TokenURL: srv.URL, ClientID: "klagx", ClientSecret: staticSecret("s"), CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := m.Authenticate(context.Background(), "127.0.0.1:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, _, err := s.Challenge([]byte(`{"status":"invalid_token"}`))
+	want := fmt.Sprintf(`sasl.oauth: the broker refused the token from %s (invalid_token); the token has sub "klagx", aud ["billing"], iss "https://idp", exp %s (expired 10m`,
+		srv.URL, time.Unix(exp, 0).UTC().Format(time.RFC3339))
+	if done || err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Challenge = %v, %v\nwant prefix %s", done, err, want)
+	}
+	if strings.Contains(err.Error(), "c2lnbmF0dXJl") {
+		t.Errorf("the error carries the token: %v", err)
+	}
+	// An empty server answer is success, as RFC 7628 has it.
+	if done, _, err := s.Challenge(nil); !done || err != nil {
+		t.Errorf("Challenge(nil) = %v, %v", done, err)
 	}
 }
