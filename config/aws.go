@@ -28,8 +28,8 @@ type AWSIAM struct {
 func (a AWSIAM) set() bool { return a != AWSIAM{} }
 
 // awsRegionRE matches AWS region names (us-east-1, eu-central-2,
-// us-gov-west-1, cn-north-1, ...).
-var awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+// us-gov-west-1, cn-north-1, eusc-de-east-1, ...).
+var awsRegionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
 
 func (a AWSIAM) validate(p string) []error {
 	var errs []error

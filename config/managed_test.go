@@ -84,6 +84,9 @@ func TestBadInputManagedSASL(t *testing.T) {
 		{"oauth with plain", func(c *Config) {
 			c.Clusters[0].SASL = SASL{Mechanism: SASLPlain, Username: "u", OAuth: OAuth{ClientID: "x"}}
 		}, "clusters[0].sasl.oauth: only used by mechanism oauthbearer"},
+		{"aws region with capitals", func(c *Config) {
+			c.Clusters[0].SASL = SASL{Mechanism: SASLAWSMSKIAM, AWS: AWSIAM{Region: "EU-WEST-1"}}
+		}, `clusters[0].sasl.aws.region: "EU-WEST-1" is not an AWS region name`},
 		{"aws region", func(c *Config) {
 			c.Clusters[0].SASL = SASL{Mechanism: SASLAWSMSKIAM, AWS: AWSIAM{Region: "US East"}}
 		}, `clusters[0].sasl.aws.region: "US East" is not an AWS region name (e.g. us-east-1)`},

@@ -67,7 +67,13 @@ func MSKIAM(ctx context.Context, o AWSOptions) (sasl.Mechanism, error) {
 	if err != nil {
 		var missing awsconfig.SharedConfigProfileNotExistError
 		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("sasl.aws.profile: profile %q is not in the shared config or credentials files", o.Profile)
+			// The profile came from sasl.aws.profile or, without it, from
+			// AWS_PROFILE: name the one that was set.
+			source := "sasl.aws.profile"
+			if o.Profile == "" {
+				source = "AWS_PROFILE"
+			}
+			return nil, fmt.Errorf("%s: profile %q is not in the shared config or credentials files", source, missing.Profile)
 		}
 		return nil, fmt.Errorf("sasl.aws: cannot load the AWS configuration: %w", err)
 	}

@@ -357,6 +357,11 @@ func TestMSKIAMProfiles(t *testing.T) {
 	if want := `sasl.aws.profile: profile "nope" is not in the shared config or credentials files`; err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}
+	t.Setenv("AWS_PROFILE", "from-env")
+	_, err = saslauth.MSKIAM(context.Background(), saslauth.AWSOptions{})
+	if want := `AWS_PROFILE: profile "from-env" is not in the shared config or credentials files`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
 }
 
 // TestMSKIAMInstanceMetadata: on EC2 (or a node role on EKS) the chain ends at

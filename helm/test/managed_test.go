@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -92,22 +93,20 @@ clusters:
 
 	// Without the Secret there is no client secret to mount.
 	out := renderFails(t, "-f", values, "--set", "clusters[1].sasl.existingSecret=")
-	if !contains(out, "sasl.oauth needs sasl.existingSecret") {
+	if !strings.Contains(out, "sasl.oauth needs sasl.existingSecret") {
 		t.Errorf("error %s", out)
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
+	// OAuth settings without a token endpoint would be silently dropped.
+	out = renderFails(t, "-f", values, "--set", "clusters[1].sasl.oauth.tokenURL=")
+	if !strings.Contains(out, "clusters[1] (confluent): sasl.oauth needs sasl.oauth.tokenURL") {
+		t.Errorf("error %s", out)
+	}
+	// The schema refuses unknown oauth and aws keys.
+	for _, set := range []string{"clusters[1].sasl.oauth.clientSecret=x", "clusters[0].sasl.aws.roleArn=x"} {
+		if out := renderFails(t, "-f", values, "--set", set); !strings.Contains(out, "additional properties") && !strings.Contains(out, "additionalProperties") {
+			t.Errorf("--set %s: %s", set, out)
 		}
 	}
-	return -1
 }
 
 // TestRecipesRender: every Helm values block of the managed Kafka recipes in

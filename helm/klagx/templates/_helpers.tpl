@@ -226,6 +226,7 @@ defaults apply to the rest.
 {{- with $sasl.oauth.caFile }}{{ $_ := set $oo "ca_file" . }}{{ end -}}
 {{- $_ := set $os "oauth" $oo -}}
 {{- else if eq . "oauthbearer" -}}
+{{- with $sasl.oauth }}{{ if or .clientID .scopes .params .extensions .caFile }}{{ fail (printf "clusters[%d] (%s): sasl.oauth needs sasl.oauth.tokenURL" $i $cl.name) }}{{ end }}{{ end -}}
 {{- if not $sasl.existingSecret }}{{ fail (printf "clusters[%d] (%s): sasl.mechanism oauthbearer needs sasl.existingSecret (a Secret with the token under sasl.tokenKey)" $i $cl.name) }}{{ end -}}
 {{- $_ := set $os "token_file" (printf "%s/%s" (include "klagx.saslDir" $i) $sasl.tokenKey) -}}
 {{- else if eq . "aws-msk-iam" -}}
