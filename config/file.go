@@ -43,6 +43,20 @@ import (
 //	    isolation: read_committed
 //	    tls: {enabled: true, ca_file: /etc/klagx/ca.pem}
 //	    sasl: {mechanism: scram-sha-512, username: klagx, password_file: /run/secrets/kafka}
+//	  - name: msk
+//	    brokers: [b-1.prod.abc123.c2.kafka.eu-west-1.amazonaws.com:9098]
+//	    tls: {enabled: true}
+//	    sasl: {mechanism: aws-msk-iam, aws: {region: eu-west-1}}
+//	  - name: confluent
+//	    brokers: [pkc-00000.eu-west-1.aws.confluent.cloud:9092]
+//	    tls: {enabled: true}
+//	    sasl:
+//	      mechanism: oauthbearer
+//	      oauth:
+//	        token_url: https://idp.example.com/oauth2/token
+//	        client_id: klagx
+//	        client_secret_file: /run/secrets/oidc-client-secret
+//	        extensions: {logicalCluster: lkc-abc12, identityPoolId: pool-Xy1}
 type File struct {
 	// Path the file was read from, used in error messages.
 	Path string
