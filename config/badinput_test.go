@@ -107,7 +107,7 @@ func TestBadInputFileValues(t *testing.T) {
 		{"nested duplicate key", "clusters:\n  - name: a\n    name: b\n", `f.yaml: clusters: line 3: mapping key "name" already defined at line 2`},
 		{"scalar for a cluster", "clusters: [prod]\n", "f.yaml:1: clusters[0]: want a mapping with keys name, brokers, isolation, tls, sasl, not a single value"},
 		{"password key, not echoed", "clusters:\n  - sasl:\n      sasl_password: s3cr3t\n", "f.yaml:3: clusters[0].sasl.sasl_password: plain-text passwords are not accepted"},
-		{"scalar for sasl, not echoed", "clusters:\n  - sasl: s3cr3t\n", "f.yaml:2: clusters[0].sasl: want a mapping with keys mechanism, username, password_file, password_env, token_file, not a single value"},
+		{"scalar for sasl, not echoed", "clusters:\n  - sasl: s3cr3t\n", "f.yaml:2: clusters[0].sasl: want a mapping with keys mechanism, username, password_file, password_env, token_file, oauth, aws, not a single value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -28,10 +27,14 @@ import (
 // callers prefix it.
 //
 // Secrets are read here and nowhere else: every password file, password
-// environment variable, OAUTHBEARER token file and AWS credential variable is
-// read once now, so that a missing or empty secret fails at start-up, and
-// again on each SASL authentication, so that rotated files and variables are
-// picked up. Secret values are never logged and never appear in errors.
+// environment variable, OAUTHBEARER token file and OIDC client secret is read
+// once now, so that a missing or empty secret fails at start-up, and again on
+// each SASL authentication (each token request for the client secret), so
+// that rotated files and variables are picked up. AWS credentials come from
+// the AWS SDK's credential chain at the first authentication (an unknown
+// profile fails here), and OIDC tokens from their token endpoint: a refusal
+// there is an authentication error of the cluster, not a start-up error.
+// Secret values are never logged and never appear in errors.
 func (c Cluster) ClientOpts(logger *slog.Logger) ([]kgo.Opt, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -129,6 +132,9 @@ func (s SASL) mechanism() (sasl.Mechanism, error) {
 			}), nil
 		}
 	case SASLOAuthBearer:
+		if s.OAuth.TokenURL != "" {
+			return s.OAuth.mechanism()
+		}
 		if _, err := s.token(); err != nil {
 			return nil, err
 		}
@@ -137,12 +143,7 @@ func (s SASL) mechanism() (sasl.Mechanism, error) {
 			return oauth.Auth{Token: tok}, err
 		}), nil
 	case SASLAWSMSKIAM:
-		if _, err := awsAuth(); err != nil {
-			return nil, err
-		}
-		return aws.ManagedStreamingIAM(func(context.Context) (aws.Auth, error) {
-			return awsAuth()
-		}), nil
+		return s.AWS.mechanism()
 	default:
 		return nil, fmt.Errorf("sasl.mechanism: %q is not one of %s", s.Mechanism, strings.Join(SASLMechanisms, ", "))
 	}
@@ -200,12 +201,4 @@ func readSecretFile(field, path string) (string, error) {
 		return "", fmt.Errorf("%s: %s is empty", field, path)
 	}
 	return secret, nil
-}
-
-func awsAuth() (aws.Auth, error) {
-	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if key == "" || secret == "" {
-		return aws.Auth{}, errors.New("sasl: mechanism aws-msk-iam needs the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables (and AWS_SESSION_TOKEN for temporary credentials)")
-	}
-	return aws.Auth{AccessKey: key, SecretKey: secret, SessionToken: os.Getenv("AWS_SESSION_TOKEN")}, nil
 }

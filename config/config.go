@@ -161,11 +161,15 @@ type SASL struct {
 	// when PasswordFile is empty; empty means DefaultPasswordEnv (see
 	// [SASL.PasswordEnvName]).
 	PasswordEnv string
-	// TokenFile holds the OAUTHBEARER token; required for oauthbearer and
-	// re-read on each authentication.
+	// TokenFile holds the OAUTHBEARER token, re-read on each
+	// authentication. oauthbearer needs it or OAuth.TokenURL, not both.
 	TokenFile string
-	// aws-msk-iam takes its credentials from AWS_ACCESS_KEY_ID,
-	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (optional).
+	// OAuth fetches OAUTHBEARER tokens from an OIDC token endpoint
+	// (client-credentials grant) instead of TokenFile.
+	OAuth OAuth
+	// AWS selects the AWS credential chain's profile and region for
+	// aws-msk-iam, which always takes its credentials from that chain.
+	AWS AWSIAM
 }
 
 // Filter keeps names matching any Include regex (all names when Include is
@@ -385,18 +389,35 @@ func (cl Cluster) validate(p string) []error {
 			add("%s.sasl.token_file: only used by mechanism oauthbearer", p)
 		}
 	case SASLOAuthBearer:
-		if s.TokenFile == "" {
-			add("%s.sasl.token_file: required for mechanism oauthbearer", p)
+		switch {
+		case s.TokenFile == "" && !s.OAuth.set():
+			add("%s.sasl.token_file: required for mechanism oauthbearer, unless sasl.oauth.token_url is set", p)
+		case s.TokenFile != "" && s.OAuth.set():
+			add("%s.sasl: set only one of token_file and oauth (a token endpoint)", p)
 		}
 		if s.PasswordFile != "" || s.PasswordEnv != "" {
-			add("%s.sasl: password_file/password_env are not used by mechanism oauthbearer (use token_file)", p)
+			add("%s.sasl: password_file/password_env are not used by mechanism oauthbearer (use token_file or oauth)", p)
 		}
 	case SASLAWSMSKIAM:
 		if s.Username != "" || s.PasswordFile != "" || s.PasswordEnv != "" || s.TokenFile != "" {
-			add("%s.sasl: mechanism aws-msk-iam takes its credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN; remove username, password_file, password_env and token_file", p)
+			add("%s.sasl: mechanism aws-msk-iam takes its credentials from the AWS credential chain (environment, profiles, IRSA, EKS Pod Identity, instance metadata); remove username, password_file, password_env and token_file", p)
 		}
 	default:
 		add("%s.sasl.mechanism: %q is not one of %s", p, s.Mechanism, strings.Join(SASLMechanisms, ", "))
+	}
+	if s.OAuth.set() {
+		if s.Mechanism == SASLOAuthBearer {
+			errs = append(errs, s.OAuth.validate(p)...)
+		} else {
+			add("%s.sasl.oauth: only used by mechanism oauthbearer", p)
+		}
+	}
+	if s.AWS.set() {
+		if s.Mechanism == SASLAWSMSKIAM {
+			errs = append(errs, s.AWS.validate(p)...)
+		} else {
+			add("%s.sasl.aws: only used by mechanism aws-msk-iam", p)
+		}
 	}
 	if s.PasswordEnv != "" && !envNameRE.MatchString(s.PasswordEnv) {
 		// The value is not quoted: it might be a pasted password.

@@ -95,7 +95,7 @@ func TestValidateErrors(t *testing.T) {
 		{"password in env name", func(c *Config) {
 			c.Clusters[0].SASL = SASL{Mechanism: SASLPlain, Username: "u", PasswordEnv: "s3cr3t!pw"}
 		}, "clusters[0].sasl.password_env: not a valid environment variable name"},
-		{"aws with username", func(c *Config) { c.Clusters[0].SASL = SASL{Mechanism: SASLAWSMSKIAM, Username: "u"} }, "mechanism aws-msk-iam takes its credentials from AWS_ACCESS_KEY_ID"},
+		{"aws with username", func(c *Config) { c.Clusters[0].SASL = SASL{Mechanism: SASLAWSMSKIAM, Username: "u"} }, "mechanism aws-msk-iam takes its credentials from the AWS credential chain"},
 		{"oauth with password", func(c *Config) {
 			c.Clusters[0].SASL = SASL{Mechanism: SASLOAuthBearer, TokenFile: "/t", PasswordFile: "/p"}
 		}, "not used by mechanism oauthbearer"},

@@ -12,9 +12,11 @@
 //     nothing; its errors name the field (clusters[1].brokers,
 //     group.include, ...) and what is wrong.
 //   - [Cluster.ClientOpts]: turns one cluster into franz-go client options.
-//     Secrets (SASL passwords, OAUTHBEARER tokens, AWS credentials) are only
-//     ever read there, from files or environment variables, never from plain
-//     configuration values, and never appear in logs or error messages.
+//     Secrets (SASL passwords, OAUTHBEARER tokens, OIDC client secrets) are
+//     only ever read there, from files or environment variables, never from
+//     plain configuration values, and never appear in logs or error
+//     messages. AWS credentials come from the AWS SDK's credential chain and
+//     OIDC tokens from their token endpoint, through package saslauth.
 //   - [LoadFile]: the strict YAML configuration file (--config.file). Unknown
 //     keys are errors; a "password" key is rejected with a pointer to
 //     password_file / password_env.

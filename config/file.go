@@ -45,6 +45,20 @@ import (
 //	    isolation: read_committed
 //	    tls: {enabled: true, ca_file: /etc/klagx/ca.pem}
 //	    sasl: {mechanism: scram-sha-512, username: klagx, password_file: /run/secrets/kafka}
+//	  - name: msk
+//	    brokers: [b-1.prod.abc123.c2.kafka.eu-west-1.amazonaws.com:9098]
+//	    tls: {enabled: true}
+//	    sasl: {mechanism: aws-msk-iam, aws: {region: eu-west-1}}
+//	  - name: confluent
+//	    brokers: [pkc-00000.eu-west-1.aws.confluent.cloud:9092]
+//	    tls: {enabled: true}
+//	    sasl:
+//	      mechanism: oauthbearer
+//	      oauth:
+//	        token_url: https://idp.example.com/oauth2/token
+//	        client_id: klagx
+//	        client_secret_file: /run/secrets/oidc-client-secret
+//	        extensions: {logicalCluster: lkc-abc12, identityPoolId: pool-Xy1}
 type File struct {
 	// Path the file was read from, used in error messages.
 	Path string
@@ -126,10 +140,45 @@ type fileKafka struct {
 // fileKafkaSASL is the shorthand (--brokers) cluster's SASL: its password
 // comes from password_file or the KLAGX_SASL_PASSWORD variable.
 type fileKafkaSASL struct {
-	Mechanism    string `yaml:"mechanism"`
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-	TokenFile    string `yaml:"token_file"`
+	Mechanism    string         `yaml:"mechanism"`
+	Username     string         `yaml:"username"`
+	PasswordFile string         `yaml:"password_file"`
+	TokenFile    string         `yaml:"token_file"`
+	AWS          fileAWS        `yaml:"aws"`
+	OAuth        fileKafkaOAuth `yaml:"oauth"`
+}
+
+// fileAWS mirrors --kafka.sasl.aws.* and is the aws: key of a clusters
+// entry's sasl.
+type fileAWS struct {
+	Region  string `yaml:"region"`
+	Profile string `yaml:"profile"`
+}
+
+// fileKafkaOAuth mirrors the --kafka.sasl.oauth.* flags of the shorthand
+// cluster: params and extensions are KEY=VALUE lists there, as on the
+// command line; the client secret comes from client_secret_file or the
+// KLAGX_SASL_OAUTH_CLIENT_SECRET variable.
+type fileKafkaOAuth struct {
+	TokenURL         string     `yaml:"token_url"`
+	ClientID         string     `yaml:"client_id"`
+	ClientSecretFile string     `yaml:"client_secret_file"`
+	Scope            stringList `yaml:"scope"`
+	Param            stringList `yaml:"param"`
+	Extension        stringList `yaml:"extension"`
+	CAFile           string     `yaml:"ca_file"`
+}
+
+// fileOAuth is the oauth: key of a clusters entry's sasl.
+type fileOAuth struct {
+	TokenURL         string     `yaml:"token_url"`
+	ClientID         string     `yaml:"client_id"`
+	ClientSecretFile string     `yaml:"client_secret_file"`
+	ClientSecretEnv  string     `yaml:"client_secret_env"`
+	Scopes           stringList `yaml:"scopes"`
+	Params           stringMap  `yaml:"params"`
+	Extensions       stringMap  `yaml:"extensions"`
+	CAFile           string     `yaml:"ca_file"`
 }
 
 type fileWeb struct {
@@ -187,11 +236,34 @@ type fileTLS struct {
 }
 
 type fileSASL struct {
-	Mechanism    string `yaml:"mechanism"`
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-	PasswordEnv  string `yaml:"password_env"`
-	TokenFile    string `yaml:"token_file"`
+	Mechanism    string    `yaml:"mechanism"`
+	Username     string    `yaml:"username"`
+	PasswordFile string    `yaml:"password_file"`
+	PasswordEnv  string    `yaml:"password_env"`
+	TokenFile    string    `yaml:"token_file"`
+	OAuth        fileOAuth `yaml:"oauth"`
+	AWS          fileAWS   `yaml:"aws"`
+}
+
+// stringMap is a mapping of names to string values (OAuth params and
+// extensions). A value that YAML reads as a number or a boolean must be
+// quoted, so that 007 or 1e3 reaches the token endpoint as written.
+type stringMap map[string]string
+
+func (m *stringMap) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: want a mapping of names to strings, not a %s", n.Line, nodeKind(n))
+	}
+	out := stringMap{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+			return fmt.Errorf("line %d: the value of %s must be a string (quote it)", v.Line, k.Value)
+		}
+		out[k.Value] = v.Value
+	}
+	*m = out
+	return nil
 }
 
 // seconds is the duration of the keys named for seconds
@@ -355,6 +427,13 @@ func ParseFile(path string, data []byte) (*File, error) {
 			SASL: SASL{
 				Mechanism: c.SASL.Mechanism, Username: c.SASL.Username, PasswordFile: c.SASL.PasswordFile,
 				PasswordEnv: c.SASL.PasswordEnv, TokenFile: c.SASL.TokenFile,
+				OAuth: OAuth{
+					TokenURL: c.SASL.OAuth.TokenURL, ClientID: c.SASL.OAuth.ClientID,
+					ClientSecretFile: c.SASL.OAuth.ClientSecretFile, ClientSecretEnv: c.SASL.OAuth.ClientSecretEnv,
+					Scopes: c.SASL.OAuth.Scopes, Params: c.SASL.OAuth.Params, Extensions: c.SASL.OAuth.Extensions,
+					CAFile: c.SASL.OAuth.CAFile,
+				},
+				AWS: AWSIAM{Region: c.SASL.AWS.Region, Profile: c.SASL.AWS.Profile},
 			},
 		})
 	}

@@ -63,6 +63,10 @@ func FuzzParseFile(f *testing.F) {
 		strings.Repeat("[", 200) + strings.Repeat("]", 200),
 		"\xef\xbb\xbfpoll_interval: 1s\n",
 		"\t- x",
+		"clusters:\n  - name: cc\n    brokers: [b:9092]\n    sasl:\n      mechanism: oauthbearer\n      oauth: {token_url: 'https://idp/t', client_id: k, scopes: [a, ''], params: {audience: x, '~': '1'}, extensions: {logicalCluster: '', auth: é}}\n",
+		"clusters: [{name: m, brokers: [b:1], sasl: {mechanism: aws-msk-iam, aws: {region: EU, profile: ''}}}]\n",
+		"clusters: [{sasl: {oauth: {params: [a=b], extensions: {x: 1}}}}]\n",
+		"kafka: {sasl: {mechanism: oauthbearer, oauth: {token_url: 'http://x', param: [a=b], extension: c, scope: [s]}, aws: {region: r}}}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -169,6 +173,8 @@ func encodeLists(t *testing.T, f *File) []byte {
 				"sasl": map[string]any{
 					"mechanism": c.SASL.Mechanism, "username": c.SASL.Username, "password_file": c.SASL.PasswordFile,
 					"password_env": c.SASL.PasswordEnv, "token_file": c.SASL.TokenFile,
+					"oauth": encodeOAuth(c.SASL.OAuth),
+					"aws":   map[string]any{"region": c.SASL.AWS.Region, "profile": c.SASL.AWS.Profile},
 				},
 			})
 		}
@@ -201,6 +207,25 @@ func encodeLists(t *testing.T, f *File) []byte {
 		t.Fatalf("marshal: %v", err)
 	}
 	return b
+}
+
+// encodeOAuth writes sasl.oauth back as YAML values; lists and mappings
+// only when set, so that absent and empty stay apart.
+func encodeOAuth(o OAuth) map[string]any {
+	m := map[string]any{
+		"token_url": o.TokenURL, "client_id": o.ClientID, "client_secret_file": o.ClientSecretFile,
+		"client_secret_env": o.ClientSecretEnv, "ca_file": o.CAFile,
+	}
+	if o.Scopes != nil {
+		m["scopes"] = o.Scopes
+	}
+	if o.Params != nil {
+		m["params"] = o.Params
+	}
+	if o.Extensions != nil {
+		m["extensions"] = o.Extensions
+	}
+	return m
 }
 
 // normClusters makes an empty brokers list and a missing one compare equal.

@@ -83,7 +83,8 @@ func runBadInputs(t *testing.T, rows []badInput) {
 	t.Helper()
 	// Variables a developer's shell might set would change the rows.
 	for _, v := range []string{"KLAGX_CONFIG_FILE", "KLAGX_KAFKA_SASL_PASSWORD", "KLAGX_SASL_PASSWORD", "KLAGX_CLUSTER", "KLAGX_BROKERS",
-		"KLAGX_THRESHOLD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		"KLAGX_THRESHOLD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"KLAGX_SASL_OAUTH_CLIENT_SECRET"} {
 		if _, ok := os.LookupEnv(v); ok {
 			t.Setenv(v, "")
 			os.Unsetenv(v)
@@ -218,7 +219,7 @@ func TestBadInputServe(t *testing.T) {
 		{name: "kafka.sasl.token-file with plain", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u", "--kafka.sasl.token-file=/t"), code: u, want: []string{"--kafka.sasl.token-file: only used by mechanism oauthbearer"}},
 		{name: "kafka.sasl.password-file with oauthbearer", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.token-file=/t", "--kafka.sasl.password-file=/p"), code: u, want: []string{"clusters[0].sasl: password_file/password_env are not used by mechanism oauthbearer"}},
 		{name: "kafka.sasl.mechanism oauthbearer without token-file", args: serveArgs("--kafka.sasl.mechanism=oauthbearer"), code: u, want: []string{"--kafka.sasl.token-file: required for mechanism oauthbearer"}},
-		{name: "kafka.sasl aws-msk-iam with username", args: serveArgs("--kafka.sasl.mechanism=aws-msk-iam", "--kafka.sasl.username=u"), code: u, want: []string{"clusters[0].sasl: mechanism aws-msk-iam takes its credentials from AWS_ACCESS_KEY_ID"}},
+		{name: "kafka.sasl aws-msk-iam with username", args: serveArgs("--kafka.sasl.mechanism=aws-msk-iam", "--kafka.sasl.username=u"), code: u, want: []string{"clusters[0].sasl: mechanism aws-msk-iam takes its credentials from the AWS credential chain"}},
 		{name: "kafka.sasl.password flag does not exist", args: serveArgs("--kafka.sasl.password=hunter2"), code: u, want: []string{"unknown flag --kafka.sasl.password"}, notWant: []string{"hunter2"}},
 
 		// Files and secrets, read at start.
@@ -235,8 +236,6 @@ func TestBadInputServe(t *testing.T) {
 		{name: "KLAGX_KAFKA_SASL_PASSWORD empty", args: serveArgs("--kafka.sasl.mechanism=scram-sha-512", "--kafka.sasl.username=u"), env: map[string]string{"KLAGX_KAFKA_SASL_PASSWORD": ""}, code: u, want: []string{"clusters[0].sasl: password environment variable KLAGX_KAFKA_SASL_PASSWORD is empty"}},
 		{name: "kafka.sasl.token-file empty", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.token-file={empty}"), code: u, want: []string{"clusters[0].sasl.token_file: ", "empty is empty"}},
 		{name: "kafka.sasl.token-file missing", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.token-file={missing}"), code: u, want: []string{"clusters[0].sasl.token_file: cannot read ", "does-not-exist"}},
-		{name: "aws-msk-iam without AWS variables", args: serveArgs("--kafka.tls.enabled", "--kafka.sasl.mechanism=aws-msk-iam"), code: u, want: []string{"clusters[0].sasl: mechanism aws-msk-iam needs the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables"}},
-		{name: "aws-msk-iam with an empty secret key", args: serveArgs("--kafka.sasl.mechanism=aws-msk-iam"), env: map[string]string{"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": ""}, code: u, want: []string{"AWS_SECRET_ACCESS_KEY"}, notWant: []string{"AKIAEXAMPLE"}},
 
 		// --cluster.
 		{name: "cluster not key=value", args: serveCluster("kafka-1:9092"), code: u, want: []string{"--cluster[0]: want comma-separated key=value pairs starting with a key, e.g. name=prod,brokers=k1:9092,k2:9092"}},

@@ -22,7 +22,7 @@ import (
 // --cluster entries, else the single --brokers cluster, else the config
 // file's clusters: list.
 type configFlags struct {
-	Clusters []string `name:"cluster" group:"kafka" sep:";" placeholder:"name=NAME,brokers=HOST:PORT,..." help:"A Kafka cluster to poll; repeatable (in KLAGX_CLUSTER, separate clusters with ';'). Comma-separated key=value pairs; a token without '=' continues the previous value, so brokers=k1:9092,k2:9092 works. Keys: name, brokers, isolation, tls (true/false), tls-ca-file, tls-cert-file, tls-key-file, tls-server-name, tls-insecure-skip-verify, sasl-mechanism, sasl-username, sasl-password-file, sasl-password-env, sasl-token-file. There is no password key: use sasl-password-file or sasl-password-env. The shared --isolation, --kafka.tls.* and --kafka.sasl.* flags do NOT apply to these clusters. Overrides --brokers and the config file's clusters. Default: none."`
+	Clusters []string `name:"cluster" group:"kafka" sep:";" placeholder:"name=NAME,brokers=HOST:PORT,..." help:"A Kafka cluster to poll; repeatable (in KLAGX_CLUSTER, separate clusters with ';'). Comma-separated key=value pairs; a token without '=' continues the previous value, so brokers=k1:9092,k2:9092 works. Keys: name, brokers, isolation, tls (true/false), tls-ca-file, tls-cert-file, tls-key-file, tls-server-name, tls-insecure-skip-verify, sasl-mechanism, sasl-username, sasl-password-file, sasl-password-env, sasl-token-file, sasl-aws-region, sasl-aws-profile, sasl-oauth-token-url, sasl-oauth-client-id, sasl-oauth-client-secret-file, sasl-oauth-client-secret-env, sasl-oauth-scope (comma- or space-separated), sasl-oauth-ca-file (OAuth params and extensions: config file or --kafka.sasl.oauth.*). There is no password key: use sasl-password-file or sasl-password-env. The shared --isolation, --kafka.tls.* and --kafka.sasl.* flags do NOT apply to these clusters. Overrides --brokers and the config file's clusters. Default: none."`
 
 	Brokers     []string `name:"brokers" group:"kafka" placeholder:"HOST:PORT" help:"Seed brokers of a single cluster (shorthand for one --cluster), named by --cluster-name and configured by --isolation, --kafka.tls.* and --kafka.sasl.*. Ignored when --cluster is given. Default: none."`
 	ClusterName string   `name:"cluster-name" group:"kafka" default:"default" placeholder:"NAME" help:"Value of the cluster label for the --brokers cluster. Default: default."`
@@ -101,10 +101,13 @@ type tlsFlags struct {
 // saslFlags configure SASL for the --brokers cluster. There is deliberately
 // no password flag: command lines are visible to other users.
 type saslFlags struct {
-	Mechanism    string `name:"mechanism" placeholder:"MECHANISM" help:"SASL mechanism for the --brokers cluster: plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). Default: none."`
+	Mechanism    string `name:"mechanism" placeholder:"MECHANISM" help:"SASL mechanism for the --brokers cluster: plain, scram-sha-256, scram-sha-512, oauthbearer (a token from --kafka.sasl.token-file or --kafka.sasl.oauth.token-url) or aws-msk-iam (credentials from the AWS credential chain: environment, profiles, IRSA web identity, EKS Pod Identity / ECS container credentials, instance metadata). Default: none."`
 	Username     string `name:"username" placeholder:"USER" help:"SASL username (plain, scram). Default: none."`
 	PasswordFile string `name:"password-file" placeholder:"PATH" help:"File holding the SASL password (plain, scram), re-read on each authentication. Without it the password is read from the KLAGX_SASL_PASSWORD environment variable. Default: none."`
 	TokenFile    string `name:"token-file" placeholder:"PATH" help:"File holding the OAUTHBEARER token, re-read on each authentication. Default: none."`
+
+	AWS   awsFlags   `embed:"" prefix:"aws."`
+	OAuth oauthFlags `embed:"" prefix:"oauth."`
 }
 
 // errNoCluster is returned when no source configures a cluster.
@@ -156,9 +159,10 @@ func (f *configFlags) toConfig(file *config.File, p pollFlags) (*config.Config, 
 
 // checkClusterFiles reads, for every cluster, the files and environment
 // variables its client will read (CA bundle, client certificate and key,
-// SASL password file or variable, OAUTHBEARER token file, AWS credential
-// variables), so that a missing, unreadable or empty one is a configuration
-// error at start naming the cluster's field, e.g.
+// SASL password file or variable, OAUTHBEARER token file, OIDC client
+// secret and token endpoint CA, AWS shared config profile), so that a
+// missing, unreadable or empty one is a configuration error at start naming
+// the cluster's field, e.g.
 // `clusters[0].tls.ca_file: open /etc/ca.pem: no such file or directory`.
 // Secret values never appear in the errors.
 func checkClusterFiles(cfg *config.Config) error {
@@ -217,6 +221,9 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 			Username:     f.SASL.Username,
 			PasswordFile: f.SASL.PasswordFile,
 			TokenFile:    f.SASL.TokenFile,
+		}
+		if err := f.SASL.managed(&c.SASL); err != nil {
+			return nil, err
 		}
 		return []config.Cluster{c}, nil
 	}
@@ -319,6 +326,9 @@ var clusterKeys = []string{
 	"name", "brokers", "isolation",
 	"tls", "tls-ca-file", "tls-cert-file", "tls-key-file", "tls-server-name", "tls-insecure-skip-verify",
 	"sasl-mechanism", "sasl-username", "sasl-password-file", "sasl-password-env", "sasl-token-file",
+	"sasl-aws-region", "sasl-aws-profile",
+	"sasl-oauth-token-url", "sasl-oauth-client-id", "sasl-oauth-client-secret-file", "sasl-oauth-client-secret-env",
+	"sasl-oauth-scope", "sasl-oauth-ca-file",
 }
 
 // parseClusterSpec parses one --cluster value:
@@ -369,6 +379,26 @@ func parseClusterSpec(spec string) (config.Cluster, error) {
 			c.SASL.PasswordEnv = v
 		case "sasl-token-file":
 			c.SASL.TokenFile = v
+		case "sasl-aws-region":
+			c.SASL.AWS.Region = v
+		case "sasl-aws-profile":
+			c.SASL.AWS.Profile = v
+		case "sasl-oauth-token-url":
+			c.SASL.OAuth.TokenURL = v
+		case "sasl-oauth-client-id":
+			c.SASL.OAuth.ClientID = v
+		case "sasl-oauth-client-secret-file":
+			c.SASL.OAuth.ClientSecretFile = v
+		case "sasl-oauth-client-secret-env":
+			c.SASL.OAuth.ClientSecretEnv = v
+		case "sasl-oauth-scope":
+			// Scopes are one word each: split on commas and spaces. No
+			// scope at all stays nil.
+			if scopes := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }); len(scopes) > 0 {
+				c.SASL.OAuth.Scopes = scopes
+			}
+		case "sasl-oauth-ca-file":
+			c.SASL.OAuth.CAFile = v
 		}
 		if err != nil {
 			return config.Cluster{}, err

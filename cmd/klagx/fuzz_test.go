@@ -100,6 +100,9 @@ func FuzzParseClusterSpec(f *testing.F) {
 		"\u0130=x",
 		"sasl-pass=x",
 		"name=a;name=b",
+		"name=msk,brokers=b:9098,sasl-mechanism=aws-msk-iam,sasl-aws-region=eu-west-1,sasl-aws-profile=kafka",
+		"name=cc,brokers=b:9092,sasl-mechanism=oauthbearer,sasl-oauth-token-url=https://idp/t?a=b,sasl-oauth-client-id=k,sasl-oauth-client-secret-env=S,sasl-oauth-scope=a, b,,c,sasl-oauth-ca-file=/ca",
+		"sasl-oauth-client-secret-file=/s,sasl-oauth-client-secret=x",
 	} {
 		f.Add(s)
 	}
@@ -162,6 +165,14 @@ func formatClusterSpec(c config.Cluster) string {
 	add("sasl-password-file", c.SASL.PasswordFile)
 	add("sasl-password-env", c.SASL.PasswordEnv)
 	add("sasl-token-file", c.SASL.TokenFile)
+	add("sasl-aws-region", c.SASL.AWS.Region)
+	add("sasl-aws-profile", c.SASL.AWS.Profile)
+	add("sasl-oauth-token-url", c.SASL.OAuth.TokenURL)
+	add("sasl-oauth-client-id", c.SASL.OAuth.ClientID)
+	add("sasl-oauth-client-secret-file", c.SASL.OAuth.ClientSecretFile)
+	add("sasl-oauth-client-secret-env", c.SASL.OAuth.ClientSecretEnv)
+	add("sasl-oauth-scope", strings.Join(c.SASL.OAuth.Scopes, ","))
+	add("sasl-oauth-ca-file", c.SASL.OAuth.CAFile)
 	return strings.Join(parts, ",")
 }
 

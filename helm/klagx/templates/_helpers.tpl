@@ -79,7 +79,7 @@ A cluster's tls / sasl values with the defaults of values.yaml filled in
 
 {{- define "klagx.clusterSASL" -}}
 {{- $s := deepCopy (. | default dict) -}}
-{{- range $k, $d := dict "mechanism" "" "username" "" "existingSecret" "" "passwordKey" "password" "tokenKey" "token" -}}
+{{- range $k, $d := dict "mechanism" "" "username" "" "existingSecret" "" "passwordKey" "password" "tokenKey" "token" "oauth" dict "aws" dict -}}
 {{- if not (hasKey $s $k) }}{{ $_ := set $s $k $d }}{{ end -}}
 {{- end -}}
 {{- toJson $s -}}
@@ -94,6 +94,9 @@ A cluster's tls / sasl values with the defaults of values.yaml filled in
 {{- define "klagx.tlsClientCert" -}}
 {{- if and .enabled .existingSecret .certKey .keyKey }}true{{ end }}
 {{- end }}
+
+{{/* Key of the OIDC client secret in a cluster's sasl.existingSecret. */}}
+{{- define "klagx.oauthSecretKey" -}}{{ .oauth.clientSecretKey | default "client-secret" }}{{- end }}
 
 {{/* Whether a cluster's SASL config mounts a Secret. */}}
 {{- define "klagx.saslSecret" -}}
@@ -214,9 +217,23 @@ defaults apply to the rest.
 {{- if has . (list "plain" "scram-sha-256" "scram-sha-512") -}}
 {{- if not $sasl.existingSecret }}{{ fail (printf "clusters[%d] (%s): sasl.mechanism %s needs sasl.existingSecret (a Secret with the password under sasl.passwordKey)" $i $cl.name .) }}{{ end -}}
 {{- $_ := set $os "password_file" (printf "%s/%s" (include "klagx.saslDir" $i) $sasl.passwordKey) -}}
+{{- else if and (eq . "oauthbearer") $sasl.oauth.tokenURL -}}
+{{- if not $sasl.existingSecret }}{{ fail (printf "clusters[%d] (%s): sasl.oauth needs sasl.existingSecret (a Secret with the client secret under sasl.oauth.clientSecretKey)" $i $cl.name) }}{{ end -}}
+{{- $oo := dict "token_url" $sasl.oauth.tokenURL "client_id" $sasl.oauth.clientID "client_secret_file" (printf "%s/%s" (include "klagx.saslDir" $i) (include "klagx.oauthSecretKey" $sasl)) -}}
+{{- with $sasl.oauth.scopes }}{{ $_ := set $oo "scopes" . }}{{ end -}}
+{{- with $sasl.oauth.params }}{{ $_ := set $oo "params" . }}{{ end -}}
+{{- with $sasl.oauth.extensions }}{{ $_ := set $oo "extensions" . }}{{ end -}}
+{{- with $sasl.oauth.caFile }}{{ $_ := set $oo "ca_file" . }}{{ end -}}
+{{- $_ := set $os "oauth" $oo -}}
 {{- else if eq . "oauthbearer" -}}
+{{- with $sasl.oauth }}{{ if or .clientID .scopes .params .extensions .caFile }}{{ fail (printf "clusters[%d] (%s): sasl.oauth needs sasl.oauth.tokenURL" $i $cl.name) }}{{ end }}{{ end -}}
 {{- if not $sasl.existingSecret }}{{ fail (printf "clusters[%d] (%s): sasl.mechanism oauthbearer needs sasl.existingSecret (a Secret with the token under sasl.tokenKey)" $i $cl.name) }}{{ end -}}
 {{- $_ := set $os "token_file" (printf "%s/%s" (include "klagx.saslDir" $i) $sasl.tokenKey) -}}
+{{- else if eq . "aws-msk-iam" -}}
+{{- $oa := dict -}}
+{{- with $sasl.aws.region }}{{ $_ := set $oa "region" . }}{{ end -}}
+{{- with $sasl.aws.profile }}{{ $_ := set $oa "profile" . }}{{ end -}}
+{{- if $oa }}{{ $_ := set $os "aws" $oa }}{{ end -}}
 {{- end -}}
 {{- $_ := set $o "sasl" $os -}}
 {{- end -}}
@@ -274,6 +291,7 @@ defaults apply to the rest.
 {{- $sasl := include "klagx.clusterSASL" $cl.sasl | fromJson }}
 {{- if include "klagx.saslSecret" $sasl }}
 {{- $key := ternary $sasl.tokenKey $sasl.passwordKey (eq $sasl.mechanism "oauthbearer") }}
+{{- if and (eq $sasl.mechanism "oauthbearer") $sasl.oauth.tokenURL }}{{ $key = include "klagx.oauthSecretKey" $sasl }}{{ end }}
 - name: sasl-{{ $i }}
   secret:
     secretName: {{ $sasl.existingSecret }}
