@@ -120,6 +120,8 @@ func aclKlagxConfig(t *testing.T, env *kfaketest.Env, mod ...func(*config.Config
 		Clusters: []config.Cluster{{Name: "test", Brokers: env.Addrs(),
 			SASL: config.SASL{Mechanism: config.SASLScramSHA512, Username: "klagx", PasswordFile: pw}}},
 		PollInterval: time.Second,
+		// The test reads the group state family, which is opt-in.
+		Metrics: config.MetricFamilies{OptIn: []string{".*"}},
 	}
 	for _, m := range mod {
 		m(cfg)

@@ -35,7 +35,7 @@ func (c *checkCmd) Help() string {
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. A group is CRITICAL when it is stalled, stopped or lost messages, or its lag is above --crit-lag-seconds or --crit-lag; WARNING when its status is warning, rewind or rebalancing (time lag above --warn-lag-seconds, lag above --warn-lag, ...); UNKNOWN when it could not be read. The check takes the worst of its groups (CRITICAL, then WARNING, then UNKNOWN). It is UNKNOWN as a whole, with the reason on stderr, when a cluster cannot be reached, authentication fails, no group matches, or the arguments are wrong.
 
-Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, and so is --config.file. --poll-interval, --group-poll-interval and --granularity have no effect here.`
+Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, and so is --config.file. --poll-interval, --group-poll-interval, --granularity and the --metric-* flags have no effect here.`
 }
 
 // Run runs the check and turns its result into the exit code.

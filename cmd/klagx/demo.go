@@ -71,6 +71,9 @@ func (d *demoCmd) Run(g *globals) error {
 		Clusters:          []config.Cluster{{Name: "demo", Brokers: env.Brokers()}},
 		PollInterval:      d.PollInterval,
 		GroupPollInterval: d.GroupPollInterval,
+		// The demo shows every family, the opt-in ones included: its
+		// cluster is small.
+		Metrics: config.MetricFamilies{OptIn: []string{".*"}},
 		Thresholds: config.Thresholds{Default: config.GroupThresholds{
 			WarnLagSeconds: 30 * time.Second,
 			CritLagSeconds: 2 * time.Minute,

@@ -33,7 +33,11 @@ type configFlags struct {
 	Shard             int           `name:"shard" default:"0" placeholder:"N" help:"This replica's shard, 0 to --total-shards minus 1: it keeps only the groups whose name hashes to it (FNV-64a, jump consistent hash, as kube-state-metrics), and only shard 0 exports the klagx_partition_* series. Default: 0."`
 	TotalShards       int           `name:"total-shards" default:"1" placeholder:"M" help:"Number of replicas sharing the groups of the same clusters; 1 turns sharding off. Default: 1."`
 	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s."`
-	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
+	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic (the per-topic families replace the per-partition ones) or group. Default: partition."`
+
+	MetricOptIn     []string `name:"metric-opt-in-list" sep:"," placeholder:"REGEX,..." help:"Also serve the opt-in metric families (beyond the default cardinality budget, see docs/metrics.md) whose name matches one of these comma-separated, fully anchored regexes; '.*' serves every family. Default: none."`
+	MetricAllowlist []string `name:"metric-allowlist" sep:"," placeholder:"REGEX,..." help:"Serve only the metric families (of the default and opted-in ones) whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-denylist. Default: all."`
+	MetricDenylist  []string `name:"metric-denylist" sep:"," placeholder:"REGEX,..." help:"Do not serve the metric families whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-allowlist. Default: none."`
 
 	GroupInclude []string `name:"group.include" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
 	GroupExclude []string `name:"group.exclude" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
@@ -121,6 +125,7 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 		Shard:                 f.Shard,
 		TotalShards:           f.TotalShards,
 		Granularity:           config.Granularity(f.Granularity),
+		Metrics:               config.MetricFamilies{OptIn: f.MetricOptIn, Allow: f.MetricAllowlist, Deny: f.MetricDenylist},
 		Groups:                groups,
 		Topics:                topics,
 		IncludeInternalTopics: f.TopicIncludeInternal,

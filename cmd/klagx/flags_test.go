@@ -390,7 +390,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 		"kafka.tls.enabled", "kafka.tls.ca-file", "kafka.tls.cert-file", "kafka.tls.key-file",
 		"kafka.tls.server-name", "kafka.tls.insecure-skip-verify",
 		"kafka.sasl.mechanism", "kafka.sasl.username", "kafka.sasl.password-file", "kafka.sasl.token-file",
-		"poll-interval", "group-poll-interval", "shard", "total-shards", "granularity", "group.include", "group.exclude", "topic.include", "topic.exclude",
+		"poll-interval", "group-poll-interval", "shard", "total-shards", "granularity", "metric-opt-in-list", "metric-allowlist", "metric-denylist", "group.include", "group.exclude", "topic.include", "topic.exclude",
 		"topic.include-internal",
 		"time-lag.mode", "time-lag.fetch-budget",
 		"warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window", "threshold",
