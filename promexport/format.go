@@ -26,15 +26,15 @@ const (
 
 // family is what rendering needs of one family of the contract.
 type family struct {
-	name  string
-	typ   metrics.Type
-	on    bool // selected (metrics.Selection)
-	idx   int  // index in Renderer.fams
+	name string
+	typ  metrics.Type
+	on   bool // selected (metrics.Selection)
+	idx  int  // index in Renderer.fams
 	// chunked families (group-topic and group-partition series) are
 	// rendered per group; slot is their index in groupCache.lines.
 	chunked bool
 	slot    int
-	names []string
+	names   []string
 	// order[i] is the index in the family's label list of the i-th label
 	// name in sorted order (lines carry labels sorted by name).
 	order []int
