@@ -17,12 +17,13 @@ import (
 )
 
 // scrapes serves server.Handler over loopback HTTP and measures
-// o.Scrapes sequential scrapes each of a new snapshot (cold), o.Scrapes of
-// the same snapshot (warm), then o.Concurrency scrapes of a new snapshot at
-// once.
-// requests returns the collector's cumulative Kafka request count: it must
-// not move while scraping.
-func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o Options, requests func() uint64, republish func()) (*Scrape, error) {
+// o.Scrapes sequential scrapes each right after a new cycle's snapshot was
+// published (cold), o.Scrapes each after a group tick's snapshot, o.Scrapes
+// of the same snapshot (warm), then o.Concurrency scrapes of a new snapshot
+// at once. The renderer renders on publish: the publishes are timed as the
+// rendering cost. requests returns the collector's cumulative Kafka request
+// count: it must not move while scraping.
+func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o Options, requests func() uint64) (*Scrape, error) {
 	srv := httptest.NewServer(server.Handler(store, server.Options{Config: cfg, DisableExporterMetrics: true}))
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: o.Concurrency + 1, DisableCompression: true}
@@ -30,7 +31,10 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 	client := &http.Client{Transport: tr}
 	url := srv.URL + "/metrics"
 
-	get := func() ([]byte, time.Duration, error) {
+	// get scrapes once. Only with decode does it keep and decompress the
+	// body (untimed; what a scraper does with it is not ours): the
+	// harness shares the exporter's process, whose peak RSS it reports.
+	get := func(decode bool) ([]byte, time.Duration, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return nil, 0, err
@@ -38,12 +42,17 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		if o.Gzip {
 			req.Header.Set("Accept-Encoding", "gzip")
 		}
+		req.Header.Set("Accept", prometheusAccept)
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, 0, err
 		}
 		defer resp.Body.Close()
+		if !decode && resp.StatusCode == http.StatusOK {
+			_, err := io.Copy(io.Discard, resp.Body)
+			return nil, time.Since(t0), err
+		}
 		body, err := io.ReadAll(resp.Body)
 		d := time.Since(t0)
 		if err != nil {
@@ -69,13 +78,21 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 
 	before := requests()
 	sc := &Scrape{Gzip: o.Gzip}
-	// Cold: a new snapshot before each scrape (what Prometheus sees when
-	// it scrapes about once per poll interval). Republishing the current
-	// cluster makes a new snapshot with the same content.
-	var cold, warm []time.Duration
+	var renderCycle, renderTick []time.Duration
+	var cpuCycle, cpuTick time.Duration
+	publish := func(cl *snapshot.Cluster, walls *[]time.Duration, cpus *time.Duration) {
+		c0, t0 := cpuTime(), time.Now()
+		store.Publish(cl)
+		*walls = append(*walls, time.Since(t0))
+		*cpus += cpuTime() - c0
+	}
+	// Cold: a new cycle's snapshot (every group's partitions new slices,
+	// as a poll cycle publishes) before each scrape: what Prometheus sees
+	// when it scrapes about once per poll interval.
+	var cold, tick, warm []time.Duration
 	for i := 0; i < o.Scrapes; i++ {
-		republish()
-		body, d, err := get()
+		publish(cycleCopy(store.Load().Clusters[0]), &renderCycle, &cpuCycle)
+		body, d, err := get(i == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -85,10 +102,20 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 			sc.Series = countSeries(body)
 		}
 	}
+	// Tick: a group-state tick's snapshot (groups copied, their
+	// partitions shared) before each scrape.
+	for i := 0; i < o.Scrapes; i++ {
+		publish(tickCopy(store.Load().Clusters[0]), &renderTick, &cpuTick)
+		_, d, err := get(false)
+		if err != nil {
+			return nil, err
+		}
+		tick = append(tick, d)
+	}
 	// Warm: the same snapshot again (repeated scrapes, several
 	// Prometheus replicas).
 	for i := 0; i < o.Scrapes; i++ {
-		_, d, err := get()
+		_, d, err := get(false)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +129,7 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 	}
 
 	// Concurrent: a new snapshot, then o.Concurrency scrapes at once.
-	republish()
+	store.Publish(cycleCopy(store.Load().Clusters[0]))
 	conc := make([]time.Duration, o.Concurrency)
 	errs := make([]error, o.Concurrency)
 	var wg sync.WaitGroup
@@ -112,7 +139,7 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		go func() {
 			defer wg.Done()
 			<-startGate
-			_, conc[i], errs[i] = get()
+			_, conc[i], errs[i] = get(false)
 		}()
 	}
 	close(startGate)
@@ -125,9 +152,42 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 	sc.KafkaRequests = requests() - before
 
 	sc.P50Seconds, sc.P99Seconds, sc.MeanSeconds = stats(cold)
+	sc.TickP50Seconds, sc.TickP99Seconds, _ = stats(tick)
+	sc.RenderCycleP50Seconds, _, _ = stats(renderCycle)
+	sc.RenderTickP50Seconds, _, _ = stats(renderTick)
+	if o.Scrapes > 0 {
+		sc.RenderCycleCPUSeconds = (cpuCycle / time.Duration(o.Scrapes)).Seconds()
+		sc.RenderTickCPUSeconds = (cpuTick / time.Duration(o.Scrapes)).Seconds()
+	}
 	sc.WarmP50Seconds, sc.WarmP99Seconds, _ = stats(warm)
 	sc.ConcurrentP50Seconds, sc.ConcurrentP99Seconds, _ = stats(conc)
 	return sc, nil
+}
+
+// prometheusAccept is the Accept header of Prometheus 3's default
+// scrape_protocols (it gets OpenMetrics).
+const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+
+// cycleCopy returns cl as a poll cycle would publish it again: a new
+// cluster whose groups' partitions and topics are new slices (the
+// renderer re-renders every group).
+func cycleCopy(cl *snapshot.Cluster) *snapshot.Cluster {
+	c := tickCopy(cl)
+	for i := range c.Groups {
+		g := &c.Groups[i]
+		g.Partitions = append([]snapshot.GroupPartition(nil), g.Partitions...)
+		g.Topics = append([]snapshot.GroupTopic(nil), g.Topics...)
+	}
+	c.Partitions = append([]snapshot.Partition(nil), cl.Partitions...)
+	return c
+}
+
+// tickCopy returns cl as a group-state tick publishes it: a new cluster
+// with the groups copied and their partitions shared.
+func tickCopy(cl *snapshot.Cluster) *snapshot.Cluster {
+	c := *cl
+	c.Groups = append([]snapshot.Group(nil), cl.Groups...)
+	return &c
 }
 
 // stats returns the p50, p99 and mean of ds in seconds.

@@ -49,6 +49,7 @@ func run() int {
 		gzip      = flag.Bool("gzip", true, "scrape with Accept-Encoding: gzip, as Prometheus does")
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
 		benchOut  = flag.String("benchfmt", "", "also write the results in Go benchmark format (for benchstat) to this file; - for stdout")
+		allFams   = flag.Bool("all-metrics", false, "serve every metric family (--metric-opt-in-list='.*') instead of the defaults")
 		noScrape  = flag.Bool("cycles-only", false, "skip the /metrics scrapes (sizes whose rendering does not fit in memory)")
 		verbose   = flag.Bool("v", false, "log the poller's warnings and errors to stderr")
 		churn     = flag.Int("churn-cycles", 1000, "after the sizes, a soak of this many poll cycles creating and deleting a group and a topic each cycle, reporting the live heap (0 skips it)")
@@ -73,8 +74,8 @@ func run() int {
 	opts := bench.Options{
 		Exe: exe, Brokers: *brokers, Cycles: *cycles, Scrapes: *scrapes, Concurrency: *conc,
 		RecordsPerPartition: *records, Workers: *workers, Timeout: *timeout, Gzip: *gzip,
-		SkipScrapes: *noScrape,
-		Progress:    os.Stderr,
+		SkipScrapes: *noScrape, AllMetrics: *allFams,
+		Progress: os.Stderr,
 	}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
