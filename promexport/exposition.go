@@ -22,12 +22,14 @@ type Exposition struct {
 }
 
 // famBody is one non-empty family of an exposition: its lines, as chunks
-// to be written in order, and the gzip member of their concatenation.
+// to be written in order, and the gzip member of their concatenation; or,
+// for a family rendered per group, one gzip member per group.
 type famBody struct {
-	f      *family
-	chunks [][]byte
-	size   int
-	gz     []byte
+	f       *family
+	chunks  [][]byte
+	gz      []byte
+	members [][]byte
+	size    int // of the plain lines
 }
 
 var eof = []byte("# EOF\n")
@@ -48,17 +50,39 @@ func (e *Exposition) Size(format Format) int {
 // Write writes the exposition in format. For OpenMetrics it ends with the
 // "# EOF" line: write other families before it.
 func (e *Exposition) Write(w io.Writer, format Format) error {
-	bufs := make([][]byte, 0, 64)
+	var zr *gzip.Reader
 	for _, fb := range e.fams {
-		bufs = append(bufs, fb.f.head[format])
-		bufs = append(bufs, fb.chunks...)
+		nb := net.Buffers(append([][]byte{fb.f.head[format]}, fb.chunks...))
+		if _, err := nb.WriteTo(w); err != nil {
+			return err
+		}
+		if len(fb.members) == 0 {
+			continue
+		}
+		// Kept compressed: a plain scrape (Prometheus always accepts
+		// gzip) decompresses them.
+		readers := make([]io.Reader, len(fb.members))
+		for i, m := range fb.members {
+			readers[i] = bytes.NewReader(m)
+		}
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(io.MultiReader(readers...))
+		} else {
+			err = zr.Reset(io.MultiReader(readers...))
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, zr); err != nil {
+			return err
+		}
 	}
 	if format == OpenMetrics {
-		bufs = append(bufs, eof)
+		_, err := w.Write(eof)
+		return err
 	}
-	nb := net.Buffers(bufs)
-	_, err := nb.WriteTo(w)
-	return err
+	return nil
 }
 
 // WriteGzip writes the exposition in format as a sequence of gzip members
@@ -66,7 +90,11 @@ func (e *Exposition) Write(w io.Writer, format Format) error {
 func (e *Exposition) WriteGzip(w io.Writer, format Format) error {
 	bufs := make([][]byte, 0, 2*len(e.fams)+1)
 	for _, fb := range e.fams {
-		bufs = append(bufs, fb.f.headGz[format], fb.gz)
+		bufs = append(bufs, fb.f.headGz[format])
+		if fb.gz != nil {
+			bufs = append(bufs, fb.gz)
+		}
+		bufs = append(bufs, fb.members...)
 	}
 	if format == OpenMetrics {
 		bufs = append(bufs, eofGz)
@@ -81,6 +109,9 @@ func (e *Exposition) GzipSize(format Format) int {
 	n := 0
 	for _, fb := range e.fams {
 		n += len(fb.f.headGz[format]) + len(fb.gz)
+		for _, m := range fb.members {
+			n += len(m)
+		}
 	}
 	if format == OpenMetrics {
 		n += len(eofGz)
@@ -117,8 +148,9 @@ func (r *Renderer) assemble(snap *snapshot.Snapshot) *Exposition {
 			add(cc.partLines[f.idx])
 			if f.chunked {
 				for _, gc := range cc.groups {
-					if gc.lines != nil {
-						add(gc.lines[f.slot])
+					if gc.lines != nil && gc.lines[f.slot].n > 0 {
+						fb.members = append(fb.members, gc.lines[f.slot].gz)
+						fb.size += gc.lines[f.slot].n
 					}
 				}
 			}
@@ -126,9 +158,11 @@ func (r *Renderer) assemble(snap *snapshot.Snapshot) *Exposition {
 		if fb.size == 0 {
 			continue
 		}
-		if p := prev[f]; p != nil && sameChunks(p.chunks, fb.chunks) {
+		switch p := prev[f]; {
+		case len(fb.chunks) == 0:
+		case p != nil && sameChunks(p.chunks, fb.chunks):
 			fb.gz = p.gz
-		} else {
+		default:
 			fb.gz = r.gzip(fb.chunks)
 		}
 		e.fams = append(e.fams, fb)

@@ -63,6 +63,7 @@ type Renderer struct {
 	clusters map[string]*clusterCache
 	last     *Exposition
 	zw       *gzip.Writer
+	scratch  [][]byte // per slot, for renderChunks
 
 	cur atomic.Pointer[Exposition]
 }

@@ -38,11 +38,18 @@ type clusterCache struct {
 }
 
 // groupCache holds a group's per-topic and per-partition lines (per
-// family slot), and the slices they were rendered from.
+// family slot), and the slices they were rendered from. They are the bulk
+// of an exposition and are kept compressed: one gzip member each.
 type groupCache struct {
 	parts  sliceKey[snapshot.GroupPartition]
 	topics sliceKey[snapshot.GroupTopic]
-	lines  [][]byte
+	lines  []member
+}
+
+// member is a gzip member of n bytes of lines.
+type member struct {
+	gz []byte
+	n  int
 }
 
 // sink appends lines to one buffer per family: by family index, or by
@@ -132,13 +139,29 @@ func (r *Renderer) renderCluster(cl *snapshot.Cluster, old *clusterCache) *clust
 		if prev := old.group(g.Name); prev != nil && prev.parts == gc.parts && prev.topics == gc.topics {
 			gc.lines = prev.lines
 		} else if r.chunked > 0 && g.HasData {
-			gc.lines = make([][]byte, r.chunked)
-			r.chunkedLines(&sink{r: r, dst: gc.lines, slotted: true}, cl.Name, g)
+			gc.lines = r.renderChunks(cl.Name, g)
 		}
 		cc.groups = append(cc.groups, gc)
 		cc.byName[g.Name] = gc
 	}
 	return cc
+}
+
+// renderChunks renders a group's chunked lines into the renderer's
+// scratch buffers and compresses them.
+func (r *Renderer) renderChunks(cluster string, g *snapshot.Group) []member {
+	if r.scratch == nil {
+		r.scratch = make([][]byte, r.chunked)
+	}
+	r.chunkedLines(&sink{r: r, dst: r.scratch, slotted: true}, cluster, g)
+	out := make([]member, r.chunked)
+	for i, b := range r.scratch {
+		if len(b) > 0 {
+			out[i] = member{gz: r.gzip([][]byte{b}), n: len(b)}
+		}
+		r.scratch[i] = b[:0]
+	}
+	return out
 }
 
 func (c *clusterCache) group(name string) *groupCache {
