@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -62,16 +63,9 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 			return nil, 0, fmt.Errorf("GET /metrics: %s: %.200s", resp.Status, body)
 		}
 		if resp.Header.Get("Content-Encoding") == "gzip" {
-			// Not timed: what a scraper does with the body is not ours.
-			zr, err := gzip.NewReader(bytes.NewReader(body))
-			if err != nil {
-				return nil, 0, err
-			}
-			plain, err := io.ReadAll(zr)
-			if err != nil {
-				return nil, 0, err
-			}
-			return plain, d, nil
+			// Not timed: what a scraper does with the body is not
+			// ours. Kept compressed; measure streams it.
+			return body, d, nil
 		}
 		return body, d, nil
 	}
@@ -98,8 +92,9 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		}
 		cold = append(cold, d)
 		if i == 0 {
-			sc.ResponseBytes = len(body)
-			sc.Series = countSeries(body)
+			if sc.ResponseBytes, sc.Series, err = measure(body, o.Gzip); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// Tick: a group-state tick's snapshot (groups copied, their
@@ -217,15 +212,26 @@ func wireSize(ctx context.Context, client *http.Client, url string) int {
 	return int(n)
 }
 
-// countSeries counts the sample lines of a text exposition (non-empty,
-// not comments).
-func countSeries(body []byte) int {
-	n := 0
-	for line := range bytes.Lines(body) {
-		line = bytes.TrimSpace(line)
+// measure returns the uncompressed size of an exposition and its number
+// of sample lines (non-empty, not comments), decompressing it as a stream
+// (the harness shares the exporter's process and its peak RSS).
+func measure(body []byte, gz bool) (size, series int, err error) {
+	var r io.Reader = bytes.NewReader(body)
+	if gz {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return 0, 0, err
+		}
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		size += len(sc.Bytes()) + 1
 		if len(line) > 0 && line[0] != '#' {
-			n++
+			series++
 		}
 	}
-	return n
+	return size, series, sc.Err()
 }
