@@ -16,6 +16,7 @@ type Exposition struct {
 	// Snapshot is what was rendered.
 	Snapshot *snapshot.Snapshot
 	fams     []famBody
+	eofGz    []byte
 
 	gatherOnce sync.Once
 	gathered   gathered
@@ -33,7 +34,6 @@ type famBody struct {
 }
 
 var eof = []byte("# EOF\n")
-var eofGz = gzipMember(nil, eof)
 
 // Size returns the length of the plain exposition in format.
 func (e *Exposition) Size(format Format) int {
@@ -97,7 +97,7 @@ func (e *Exposition) WriteGzip(w io.Writer, format Format) error {
 		bufs = append(bufs, fb.members...)
 	}
 	if format == OpenMetrics {
-		bufs = append(bufs, eofGz)
+		bufs = append(bufs, e.eofGz)
 	}
 	nb := net.Buffers(bufs)
 	_, err := nb.WriteTo(w)
@@ -114,7 +114,7 @@ func (e *Exposition) GzipSize(format Format) int {
 		}
 	}
 	if format == OpenMetrics {
-		n += len(eofGz)
+		n += len(e.eofGz)
 	}
 	return n
 }
@@ -123,7 +123,7 @@ func (e *Exposition) GzipSize(format Format) int {
 // the previous exposition's gzip member of every family whose bytes did
 // not change.
 func (r *Renderer) assemble(snap *snapshot.Snapshot) *Exposition {
-	e := &Exposition{Snapshot: snap}
+	e := &Exposition{Snapshot: snap, eofGz: r.eofGz}
 	prev := map[*family]*famBody{}
 	if r.last != nil {
 		for i := range r.last.fams {
@@ -186,19 +186,15 @@ func sameChunks(a, b [][]byte) bool {
 
 // gzip compresses chunks into one gzip member.
 func (r *Renderer) gzip(chunks [][]byte) []byte {
-	var b bytes.Buffer
-	r.zw.Reset(&b)
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, n/6+64))
+	r.zw.Reset(b)
 	for _, c := range chunks {
 		_, _ = r.zw.Write(c)
 	}
 	_ = r.zw.Close()
-	return b.Bytes()
-}
-
-func gzipMember(dst []byte, p []byte) []byte {
-	b := bytes.NewBuffer(dst)
-	zw, _ := gzip.NewWriterLevel(b, gzip.BestSpeed)
-	_, _ = zw.Write(p)
-	_ = zw.Close()
 	return b.Bytes()
 }

@@ -61,9 +61,6 @@ func newFamily(f metrics.Family, on bool) *family {
 		om = strings.TrimSuffix(om, "_total")
 	}
 	fam.head[OpenMetrics] = []byte("# HELP " + om + " " + escapeHelp(f.Help, true) + "\n# TYPE " + om + " " + string(f.Type) + "\n")
-	for i, h := range fam.head {
-		fam.headGz[i] = gzipMember(nil, h)
-	}
 	return fam
 }
 

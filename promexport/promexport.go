@@ -64,6 +64,7 @@ type Renderer struct {
 	last     *Exposition
 	zw       *gzip.Writer
 	scratch  [][]byte // per slot, for renderChunks
+	eofGz    []byte   // "# EOF" as a gzip member
 
 	cur atomic.Pointer[Exposition]
 }
@@ -92,10 +93,16 @@ func NewRenderer(o Options) *Renderer {
 	for i, f := range r.fams {
 		f.idx = i
 	}
+	r.zw, _ = gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	for _, f := range r.fams {
+		for i, h := range f.head {
+			f.headGz[i] = r.gzip([][]byte{h})
+		}
+	}
+	r.eofGz = r.gzip([][]byte{eof})
 	r.process = make([][]byte, len(r.fams))
 	r.processLines(&sink{r: r, dst: r.process})
-	r.zw, _ = gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	r.cur.Store(&Exposition{Snapshot: &snapshot.Snapshot{}})
+	r.cur.Store(&Exposition{Snapshot: &snapshot.Snapshot{}, eofGz: r.eofGz})
 	return r
 }
 
