@@ -182,17 +182,17 @@ type Cycle struct {
 
 // Scrape is the cost of /metrics.
 type Scrape struct {
-	// P50, P99 and Mean are of sequential scrapes each right after a new
-	// cycle's snapshot (cold: the normal case, about one scrape per poll
-	// interval); Tick* each after a group tick's snapshot.
+	// P50, P99 and Mean are of sequential scrapes each right after a poll
+	// cycle (cold: the normal case, about one scrape per poll interval);
+	// Tick* each right after a group-state tick.
 	P50Seconds     float64 `json:"p50_seconds"`
 	P99Seconds     float64 `json:"p99_seconds"`
 	MeanSeconds    float64 `json:"mean_seconds"`
 	TickP50Seconds float64 `json:"tick_p50_seconds"`
 	TickP99Seconds float64 `json:"tick_p99_seconds"`
-	// Render* are the cost of publishing (rendering on publish, in the
-	// publisher's goroutine) a cycle's and a tick's snapshot: p50 wall
-	// and mean process CPU.
+	// Render* are the cost of rendering on publish (in the poller's
+	// goroutine, part of its cycle or tick) a cycle's and a tick's
+	// snapshot: p50 wall and mean process CPU.
 	RenderCycleP50Seconds float64 `json:"render_cycle_p50_seconds"`
 	RenderCycleCPUSeconds float64 `json:"render_cycle_cpu_seconds"`
 	RenderTickP50Seconds  float64 `json:"render_tick_p50_seconds"`
@@ -360,7 +360,7 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 		return res
 	}
 	stage = "scrapes"
-	sc, err := scrapes(ctx, store, cfg, o, func() uint64 { return total(coll.Requests()) })
+	sc, err := scrapes(ctx, p, store, cfg, o, func() uint64 { return total(coll.Requests()) })
 	if err != nil {
 		return fail(err)
 	}

@@ -13,19 +13,37 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/poller"
 	"github.com/klagx/klagx/server"
 	"github.com/klagx/klagx/snapshot"
 )
 
 // scrapes serves server.Handler over loopback HTTP and measures
-// o.Scrapes sequential scrapes each right after a new cycle's snapshot was
-// published (cold), o.Scrapes each after a group tick's snapshot, o.Scrapes
-// of the same snapshot (warm), then o.Concurrency scrapes of a new snapshot
-// at once. The renderer renders on publish: the publishes are timed as the
-// rendering cost. requests returns the collector's cumulative Kafka request
-// count: it must not move while scraping.
-func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o Options, requests func() uint64) (*Scrape, error) {
+// o.Scrapes sequential scrapes each right after a poll cycle of p
+// (cold: what Prometheus sees scraping about once per poll interval),
+// o.Scrapes each right after a group-state tick, o.Scrapes of the same
+// snapshot (warm), then o.Concurrency scrapes at once after a cycle. The
+// renderer renders on publish, inside the cycle or tick: two store
+// subscribers around it time that rendering. requests returns the
+// collector's cumulative Kafka request count: it must not move while
+// scraping (cycles and ticks excluded).
+func scrapes(ctx context.Context, p *poller.Poller, store *snapshot.Store, cfg *config.Config, o Options, requests func() uint64) (*Scrape, error) {
+	var (
+		renderStart time.Time
+		renderCPU0  time.Duration
+		renderWall  []time.Duration
+		renderCPU   time.Duration
+		timing      bool
+	)
+	store.Subscribe(func(*snapshot.Snapshot) { renderStart, renderCPU0 = time.Now(), cpuTime() })
 	srv := httptest.NewServer(server.Handler(store, server.Options{Config: cfg, DisableExporterMetrics: true}))
+	store.Subscribe(func(*snapshot.Snapshot) {
+		if timing {
+			renderWall = append(renderWall, time.Since(renderStart))
+			renderCPU += cpuTime() - renderCPU0
+		}
+	})
+	timing = true
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: o.Concurrency + 1, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -70,23 +88,31 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		return body, d, nil
 	}
 
-	before := requests()
 	sc := &Scrape{Gzip: o.Gzip}
+	// renders runs step (a cycle or a tick, which publishes once) and
+	// returns its rendering's wall time and CPU.
+	renders := func(step func()) (time.Duration, time.Duration) {
+		n, cpu0 := len(renderWall), renderCPU
+		step()
+		if len(renderWall) != n+1 {
+			return 0, 0
+		}
+		return renderWall[n], renderCPU - cpu0
+	}
 	var renderCycle, renderTick []time.Duration
 	var cpuCycle, cpuTick time.Duration
-	publish := func(cl *snapshot.Cluster, walls *[]time.Duration, cpus *time.Duration) {
-		c0, t0 := cpuTime(), time.Now()
-		store.Publish(cl)
-		*walls = append(*walls, time.Since(t0))
-		*cpus += cpuTime() - c0
+	// scrape is get, counting the Kafka requests sent meanwhile.
+	scrape := func(decode bool) ([]byte, time.Duration, error) {
+		before := requests()
+		body, d, err := get(decode)
+		sc.KafkaRequests += requests() - before
+		return body, d, err
 	}
-	// Cold: a new cycle's snapshot (every group's partitions new slices,
-	// as a poll cycle publishes) before each scrape: what Prometheus sees
-	// when it scrapes about once per poll interval.
 	var cold, tick, warm []time.Duration
 	for i := 0; i < o.Scrapes; i++ {
-		publish(cycleCopy(store.Load().Clusters[0]), &renderCycle, &cpuCycle)
-		body, d, err := get(i == 0)
+		w, c := renders(func() { p.Cycle(ctx) })
+		renderCycle, cpuCycle = append(renderCycle, w), cpuCycle+c
+		body, d, err := scrape(i == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -97,11 +123,12 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 			}
 		}
 	}
-	// Tick: a group-state tick's snapshot (groups copied, their
+	// Tick: a group-state tick (groups described again, their
 	// partitions shared) before each scrape.
 	for i := 0; i < o.Scrapes; i++ {
-		publish(tickCopy(store.Load().Clusters[0]), &renderTick, &cpuTick)
-		_, d, err := get(false)
+		w, c := renders(func() { p.GroupTick(ctx) })
+		renderTick, cpuTick = append(renderTick, w), cpuTick+c
+		_, d, err := scrape(false)
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +137,7 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 	// Warm: the same snapshot again (repeated scrapes, several
 	// Prometheus replicas).
 	for i := 0; i < o.Scrapes; i++ {
-		_, d, err := get(false)
+		_, d, err := scrape(false)
 		if err != nil {
 			return nil, err
 		}
@@ -123,8 +150,9 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		sc.WireBytes = sc.ResponseBytes
 	}
 
-	// Concurrent: a new snapshot, then o.Concurrency scrapes at once.
-	store.Publish(cycleCopy(store.Load().Clusters[0]))
+	// Concurrent: a new cycle, then o.Concurrency scrapes at once.
+	p.Cycle(ctx)
+	before := requests()
 	conc := make([]time.Duration, o.Concurrency)
 	errs := make([]error, o.Concurrency)
 	var wg sync.WaitGroup
@@ -144,7 +172,7 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 			return nil, err
 		}
 	}
-	sc.KafkaRequests = requests() - before
+	sc.KafkaRequests += requests() - before
 
 	sc.P50Seconds, sc.P99Seconds, sc.MeanSeconds = stats(cold)
 	sc.TickP50Seconds, sc.TickP99Seconds, _ = stats(tick)
@@ -162,28 +190,6 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 // prometheusAccept is the Accept header of Prometheus 3's default
 // scrape_protocols (it gets OpenMetrics).
 const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
-
-// cycleCopy returns cl as a poll cycle would publish it again: a new
-// cluster whose groups' partitions and topics are new slices (the
-// renderer re-renders every group).
-func cycleCopy(cl *snapshot.Cluster) *snapshot.Cluster {
-	c := tickCopy(cl)
-	for i := range c.Groups {
-		g := &c.Groups[i]
-		g.Partitions = append([]snapshot.GroupPartition(nil), g.Partitions...)
-		g.Topics = append([]snapshot.GroupTopic(nil), g.Topics...)
-	}
-	c.Partitions = append([]snapshot.Partition(nil), cl.Partitions...)
-	return c
-}
-
-// tickCopy returns cl as a group-state tick publishes it: a new cluster
-// with the groups copied and their partitions shared.
-func tickCopy(cl *snapshot.Cluster) *snapshot.Cluster {
-	c := *cl
-	c.Groups = append([]snapshot.Group(nil), cl.Groups...)
-	return &c
-}
 
 // stats returns the p50, p99 and mean of ds in seconds.
 func stats(ds []time.Duration) (p50, p99, mean float64) {
