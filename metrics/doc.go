@@ -45,8 +45,8 @@ func Markdown() []byte {
 		}
 	}
 	d, a := cards[0], cards[3]
-	fmt.Fprintf(&b, "\nFor example, 500 groups × 200 partitions (100,000 rows) over 10,000 partitions: %d series at the defaults,\n", example(d))
-	fmt.Fprintf(&b, "%d with everything on.\n\n", example(a))
+	fmt.Fprintf(&b, "\nFor example, 500 groups × 200 partitions (100,000 rows) over 10,000 partitions: %s series at the defaults,\n", thousands(example(d)))
+	fmt.Fprintf(&b, "%s with everything on.\n\n", thousands(example(a)))
 	b.WriteString("## Families\n\n")
 	b.WriteString("| metric | type | labels | level | served | series per | stability | meaning |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -87,6 +87,14 @@ func Markdown() []byte {
 // topics of 50 partitions, out of 200 topics.
 func example(c map[Unit]int) int {
 	return c[PerCluster] + 10_000*c[PerPartition] + 500*c[PerGroup] + 2_000*c[PerGroupTopic] + 100_000*c[PerGroupPartition]
+}
+
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func levelName(l Level) string {
