@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +126,8 @@ type Options struct {
 	SkipScrapes bool
 	// Gzip asks for a gzip-encoded exposition, as Prometheus does.
 	Gzip bool
+	// CPUProfile, if set, receives a CPU profile of the poll cycles.
+	CPUProfile io.Writer
 	// AllMetrics serves every metric family (--metric-opt-in-list='.*')
 	// instead of the defaults.
 	AllMetrics bool
@@ -309,6 +312,11 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 	defer p.Close()
 	p.Quiet()
 	coll := p.Collector()
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return fail(err)
+		}
+	}
 	for i := 0; i < o.Cycles; i++ {
 		beforeReq := requestMap(coll.Requests())
 		bw, br := coll.BytesWritten(), coll.BytesRead()
@@ -343,6 +351,9 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
+	}
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
 	}
 	res.First = &res.Cycles[0]
 	if len(res.Cycles) > 1 {
