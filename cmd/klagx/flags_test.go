@@ -681,3 +681,27 @@ thresholds:
 		t.Errorf("code %d, stderr %q", code, stderr)
 	}
 }
+
+// TestMetricFamilyFlags: the selection flags, their variables and keys
+// reach the configuration, flags over environment over file.
+func TestMetricFamilyFlags(t *testing.T) {
+	cfg, err := serveConfig(t, "--brokers=a:9092", "--metric-opt-in-list=klagx_group_state,klagx_group_commit_.*", "--metric-denylist=klagx_partition_.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.MetricFamilies{OptIn: []string{"klagx_group_state", "klagx_group_commit_.*"}, Deny: []string{"klagx_partition_.*"}}
+	if !reflect.DeepEqual(cfg.Metrics, want) {
+		t.Errorf("Metrics = %+v, want %+v", cfg.Metrics, want)
+	}
+
+	t.Setenv("KLAGX_CONFIG_FILE", writeYAML(t, "metric_opt_in_list: [from-file]\nmetric_allowlist: [klagx_up]\n"))
+	t.Setenv("KLAGX_METRIC_OPT_IN_LIST", "from-env")
+	cfg, err = serveConfig(t, "--brokers=a:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = config.MetricFamilies{OptIn: []string{"from-env"}, Allow: []string{"klagx_up"}}
+	if !reflect.DeepEqual(cfg.Metrics, want) {
+		t.Errorf("Metrics = %+v, want %+v", cfg.Metrics, want)
+	}
+}
