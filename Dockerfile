@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # klagx container image: a static binary on distroless (nonroot, UID 65532).
-#   docker build --build-arg VERSION=$(git describe --tags --always) -t klagx .
+#   docker build --build-arg VERSION=$(git describe --tags --always) --build-arg REVISION=$(git rev-parse HEAD) -t klagx .
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -8,7 +8,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/klagx ./cmd/klagx
+ARG REVISION=
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" -o /out/klagx ./cmd/klagx
 
 # static-debian12 has CA certificates (for TLS to Kafka), tzdata and
 # /etc/passwd entries; the :nonroot tag runs as 65532.

@@ -294,10 +294,8 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 	res.PeakRSSReset = resetPeakRSS()
 
 	stage = "poll cycles"
-	cfg := &config.Config{
-		Clusters:     []config.Cluster{{Name: "bench", Brokers: child.Addrs}},
-		PollInterval: 60 * time.Second,
-	}
+	cfg := config.Default()
+	cfg.Clusters, cfg.PollInterval = []config.Cluster{config.DefaultCluster("bench", child.Addrs...)}, 60*time.Second
 	if o.AllMetrics {
 		cfg.Metrics.OptIn = []string{".*"}
 	}

@@ -64,7 +64,8 @@ func Churn(ctx context.Context, cycles, base, keep int, o Options) *ChurnResult 
 			return res
 		}
 	}
-	cfg := &config.Config{Clusters: []config.Cluster{{Name: "churn", Brokers: child.Addrs}}, PollInterval: 30 * time.Second}
+	cfg := config.Default()
+	cfg.Clusters, cfg.PollInterval = []config.Cluster{config.DefaultCluster("churn", child.Addrs...)}, 30*time.Second
 	if err := cfg.Validate(); err != nil {
 		res.Error = err.Error()
 		return res

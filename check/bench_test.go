@@ -9,6 +9,7 @@ import (
 
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/internal/kfaketest"
+	"github.com/klagx/klagx/status"
 )
 
 // BenchmarkCheck1000Groups is a one-sample check (--window 0) over 1,000
@@ -26,11 +27,11 @@ func BenchmarkCheck1000Groups(b *testing.B) {
 	cfg := env.Config(func(c *config.Config) { c.PollInterval = 30 * time.Second })
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := Run(context.Background(), Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+		res, err := Run(context.Background(), Options{Config: cfg, Timeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if n := res.Counts[OK] + res.Counts[Warning] + res.Counts[Critical]; n != 1000 {
+		if n := res.Counts[status.SeverityOK] + res.Counts[status.SeverityWarning] + res.Counts[status.SeverityCritical]; n != 1000 {
 			b.Fatalf("%d groups judged", n)
 		}
 	}

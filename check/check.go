@@ -20,54 +20,17 @@ import (
 	"github.com/klagx/klagx/status"
 )
 
-// Severity is a Nagios-style result. Its value is the exit code.
-type Severity int
-
-// Severities, in exit-code order.
-const (
-	OK       Severity = 0
-	Warning  Severity = 1
-	Critical Severity = 2
-	Unknown  Severity = 3
-)
-
-func (s Severity) String() string {
-	switch s {
-	case OK:
-		return "OK"
-	case Warning:
-		return "WARNING"
-	case Critical:
-		return "CRITICAL"
-	default:
-		return "UNKNOWN"
-	}
-}
-
-// worse reports whether a is worse than b: CRITICAL > WARNING > UNKNOWN > OK
-// (a definite problem outranks a group that could not be judged).
-func worse(a, b Severity) bool { return rank(a) > rank(b) }
-
-func rank(s Severity) int {
-	switch s {
-	case Critical:
-		return 3
-	case Warning:
-		return 2
-	case Unknown:
-		return 1
-	default:
-		return 0
-	}
-}
-
 // Options configures a check.
 type Options struct {
 	Config *config.Config
 	// Window is the time between the two samples; 0 takes one sample (no
 	// commit-progress or rate judgement).
 	Window time.Duration
-	Logger *slog.Logger
+	// Timeout is the deadline of one sample against Kafka; > 0. It does
+	// not change what the poll interval sets (request timeout, time-lag
+	// accuracy target).
+	Timeout time.Duration
+	Logger  *slog.Logger
 }
 
 // Error is a failure that makes the whole check UNKNOWN: a cluster that
@@ -82,9 +45,9 @@ type Result struct {
 	// Report is the JSON view of the last sample, with Severity and the
 	// rates filled in per group.
 	Report   report.Report
-	Severity Severity
+	Severity status.Severity
 	// Counts of groups by severity.
-	Counts map[Severity]int
+	Counts map[status.Severity]int
 	// thresholds per "cluster\x00group", for the Nagios perfdata.
 	thresholds map[string]groupThresholds
 }
@@ -103,6 +66,9 @@ type Checker struct {
 
 // New builds a Checker; it does not contact Kafka.
 func New(o Options) (*Checker, error) {
+	if o.Timeout <= 0 {
+		return nil, &Error{fmt.Errorf("check: timeout %s must be positive", o.Timeout)}
+	}
 	names := make([]string, len(o.Config.Clusters))
 	for i, c := range o.Config.Clusters {
 		names[i] = c.Name
@@ -115,6 +81,7 @@ func New(o Options) (*Checker, error) {
 			return nil, &Error{err}
 		}
 		p.Quiet()
+		p.SetCycleTimeout(o.Timeout)
 		c.pollers = append(c.pollers, p)
 	}
 	return c, nil
@@ -144,7 +111,8 @@ func (c *Checker) Sample(ctx context.Context) (*Result, error) {
 	prev := c.prev
 	c.prev, c.prevAt = cur, now
 	snap := c.store.Load()
-	res := &Result{Report: report.FromSnapshot(snap, now, nil), Counts: map[Severity]int{}, thresholds: map[string]groupThresholds{}}
+	res := &Result{Report: report.FromSnapshot(snap, now, nil), Severity: status.SeverityOK,
+		Counts: map[status.Severity]int{}, thresholds: map[string]groupThresholds{}}
 	matched := 0
 	for ci := range res.Report.Clusters {
 		rc := &res.Report.Clusters[ci]
@@ -165,20 +133,17 @@ func (c *Checker) Sample(ctx context.Context) (*Result, error) {
 			th := g.Thresholds
 			res.thresholds[rc.Name+"\x00"+rg.Name] = groupThresholds{th.WarnLag, th.CritLag,
 				int64(th.WarnLagSeconds.Seconds()), int64(th.CritLagSeconds.Seconds())}
-			sev := parseSeverity(rg.Severity)
-			res.Counts[sev]++
-			if worse(sev, res.Severity) {
-				res.Severity = sev
+			res.Counts[rg.Severity]++
+			if rg.Severity.Worse(res.Severity) {
+				res.Severity = rg.Severity
 			}
 		}
 	}
 	if matched == 0 {
 		return res, &Error{errors.New("no consumer group matched: check --group / --group.include and that the groups exist")}
 	}
-	sev := res.Severity.String()
-	res.Report.Severity = &sev
-	code := int(res.Severity)
-	res.Report.ExitCode = &code
+	sev, code := res.Severity, res.Severity.ExitCode()
+	res.Report.Severity, res.Report.ExitCode = &sev, &code
 	return res, nil
 }
 
@@ -203,100 +168,119 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return c.Sample(ctx)
 }
 
-func parseSeverity(s string) Severity {
-	switch s {
-	case "OK":
-		return OK
-	case "WARNING":
-		return Warning
-	case "CRITICAL":
-		return Critical
-	default:
-		return Unknown
-	}
-}
-
 // judge sets the group's severity, adjusts its status and reason for what
 // only two samples can show (no commit progress within the window), and
 // fills the rates.
+//
+// The window rule is the stall rule of package status with the window as
+// the stall threshold: the group is stalled when none of its partitions
+// with lag advanced its commit. Its stuck partitions (lag in both samples,
+// no commit) are then stalled too, as /status shows them, not "warning".
+// A partition that did not commit in a group that did keeps its
+// one-sample status: ten seconds say nothing about a partition committed
+// every minute, and the exporter would not call it stalled either.
 func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cluster, window time.Duration) {
 	th := g.Thresholds
 	if before != nil && before.HasData && g.HasData {
 		dt := g.ObservedAt.Sub(before.ObservedAt).Seconds()
 		if dt > 0 {
-			produced, committed, progressed := deltas(before, g, firstCl, cl)
-			pr, cr := float64(produced)/dt, float64(committed)/dt
+			d := deltas(before, g, firstCl, cl)
+			pr, cr := float64(d.produced)/dt, float64(d.committed)/dt
 			rg.ProduceRate, rg.CommitRate = &pr, &cr
-			// Stalled within the window: members, lag on both samples,
-			// and no partition with lag advanced its commit.
-			if rg.Status != string(status.Stopped) && rg.Status != string(status.Lost) &&
-				rg.Status != string(status.Rebalancing) && g.Members > 0 && g.Lag > 0 && before.Lag > 0 && !progressed {
-				rg.Status = string(status.Stalled)
+			if windowStallApplies(rg.Status) && g.Members > 0 && g.Lag > 0 && before.Lag > 0 && !d.progressed {
+				rg.Status = status.Stalled
 				rg.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, g.Lag)
+				for ti := range rg.Topics {
+					for pi := range rg.Topics[ti].Partitions {
+						rp := &rg.Topics[ti].Partitions[pi]
+						if d.stuck[partitionKey{rg.Topics[ti].Name, rp.Partition}] && windowStallApplies(rp.Status) {
+							rp.Status = status.Stalled
+							rp.Reason = fmt.Sprintf("no commit progress in %s with %d messages behind", window, rp.Lag)
+						}
+					}
+				}
 			}
 		}
 	}
-	var sev Severity
+	sev := rg.Status.Severity()
 	var why string
-	switch status.Status(rg.Status) {
-	case status.Unknown:
-		sev = Unknown
-	case status.Stalled, status.Stopped, status.Lost:
-		sev = Critical
-	case status.Warning, status.Rewind, status.Rebalancing:
-		sev = Warning
-	}
 	if g.HasData {
 		if th.CritLagSeconds > 0 && g.LagSecondsKnown && g.LagSeconds >= th.CritLagSeconds.Seconds() {
-			sev, why = Critical, fmt.Sprintf("time lag %s is above %s", time.Duration(g.LagSeconds*float64(time.Second)).Round(time.Second), th.CritLagSeconds)
+			sev, why = status.SeverityCritical, fmt.Sprintf("time lag %s is above %s", time.Duration(g.LagSeconds*float64(time.Second)).Round(time.Second), th.CritLagSeconds)
 		} else if th.CritLag > 0 && g.Lag >= th.CritLag {
-			sev, why = Critical, fmt.Sprintf("lag %d messages is above %d", g.Lag, th.CritLag)
+			sev, why = status.SeverityCritical, fmt.Sprintf("lag %d messages is above %d", g.Lag, th.CritLag)
 		}
 	}
-	if why != "" && (rg.Status == string(status.OK) || rg.Status == string(status.Warning)) {
+	if why != "" && (rg.Status == status.OK || rg.Status == status.Warning) {
 		rg.Reason = why
 	}
-	rg.Severity = sev.String()
+	rg.Severity = sev
 }
 
-// deltas returns how many messages were produced to and committed by the
-// group between two samples, and whether any partition with lag advanced
-// its commit.
-func deltas(a, b *snapshot.Group, ca, cb *snapshot.Cluster) (produced, committed int64, progressed bool) {
-	type key struct {
-		t string
-		p int32
+// windowStallApplies is false for the statuses status.Evaluate puts before
+// stalled (lost, stopped, rebalancing, unknown): the window does not
+// override them.
+func windowStallApplies(s status.Status) bool {
+	switch s {
+	case status.Lost, status.Stopped, status.Rebalancing, status.Unknown:
+		return false
 	}
-	prev := map[key]snapshot.GroupPartition{}
+	return true
+}
+
+// partitionKey names one partition of a topic.
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// sampleDeltas is what changed for one group between two samples.
+type sampleDeltas struct {
+	// produced and committed count the messages produced to the group's
+	// partitions and committed by it.
+	produced, committed int64
+	// progressed is true when any partition advanced its commit; stuck
+	// holds the partitions with lag in both samples that did not.
+	progressed bool
+	stuck      map[partitionKey]bool
+}
+
+// deltas compares the group in sample a (cluster ca) with sample b (cb).
+func deltas(a, b *snapshot.Group, ca, cb *snapshot.Cluster) sampleDeltas {
+	d := sampleDeltas{stuck: map[partitionKey]bool{}}
+	prev := map[partitionKey]snapshot.GroupPartition{}
 	for _, p := range a.Partitions {
-		prev[key{p.Topic, p.Partition}] = p
+		prev[partitionKey{p.Topic, p.Partition}] = p
 	}
-	endsA, endsB := map[key]int64{}, map[key]int64{}
+	endsA, endsB := map[partitionKey]int64{}, map[partitionKey]int64{}
 	for _, p := range ca.Partitions {
-		endsA[key{p.Topic, p.Partition}] = p.End
+		endsA[partitionKey{p.Topic, p.Partition}] = p.End
 	}
 	for _, p := range cb.Partitions {
-		endsB[key{p.Topic, p.Partition}] = p.End
+		endsB[partitionKey{p.Topic, p.Partition}] = p.End
 	}
 	for _, p := range b.Partitions {
-		k := key{p.Topic, p.Partition}
+		k := partitionKey{p.Topic, p.Partition}
 		if ea, ok := endsA[k]; ok {
-			if d := endsB[k] - ea; d > 0 {
-				produced += d
+			if n := endsB[k] - ea; n > 0 {
+				d.produced += n
 			}
 		}
 		q, ok := prev[k]
 		if !ok {
 			continue
 		}
-		if p.HasCommit && q.HasCommit && p.Committed > q.Committed {
-			committed += p.Committed - q.Committed
-			progressed = true
-		} else if p.HasCommit && !q.HasCommit {
-			progressed = true
+		switch {
+		case p.HasCommit && q.HasCommit && p.Committed > q.Committed:
+			d.committed += p.Committed - q.Committed
+			d.progressed = true
+		case p.HasCommit && !q.HasCommit:
+			d.progressed = true
+		case p.Lag > 0 && q.Lag > 0:
+			d.stuck[k] = true
 		}
 	}
-	return produced, committed, progressed
+	return d
 }
 
 // SortedGroups returns the groups of the report in cluster, name order with

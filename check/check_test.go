@@ -16,6 +16,7 @@ import (
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/internal/kfaketest"
 	"github.com/klagx/klagx/report"
+	"github.com/klagx/klagx/status"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -88,11 +89,11 @@ func TestGoldenOutputs(t *testing.T) {
 		// the test takes to run).
 		c.TimeLag.Mode = config.TimeLagExact
 	})
-	res, err := Run(context.Background(), Options{Config: cfg, Logger: kfaketest.Logger(t, slog.LevelWarn)})
+	res, err := Run(context.Background(), Options{Config: cfg, Timeout: 10 * time.Second, Logger: kfaketest.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Severity != Critical {
+	if res.Severity != status.SeverityCritical {
 		t.Fatalf("severity %s", res.Severity)
 	}
 	normalize(res)
@@ -150,5 +151,46 @@ func TestJSONSchemaDecodes(t *testing.T) {
 	}
 	if !strings.Contains(string(body), `"committed": 10`) {
 		t.Fatal("committed offsets missing")
+	}
+}
+
+// TestStallWithinWindowJudgesPartitionsToo: shipping has a member, lag on
+// partition 0 and no commit during the window. check calls the group
+// stalled, and, by the same rule applied to each partition as the
+// exporter does, partition 0 stalled too (not "warning", which it would
+// say judged on one sample); partition 1 has no lag and stays ok.
+func TestStallWithinWindowJudgesPartitionsToo(t *testing.T) {
+	env := scenario(t)
+	cfg := env.Config(func(c *config.Config) {
+		c.Thresholds.Default = config.GroupThresholds{WarnLagSeconds: 2 * time.Minute, StallAfter: time.Minute, GrowthWindow: time.Minute}
+	})
+	res, err := Run(context.Background(), Options{Config: cfg, Window: time.Second, Timeout: 10 * time.Second, Logger: kfaketest.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shipping *report.Group
+	for gi, g := range res.Report.Clusters[0].Groups {
+		if g.Name == "shipping" {
+			shipping = &res.Report.Clusters[0].Groups[gi]
+		}
+	}
+	if shipping == nil || shipping.Status != status.Stalled || shipping.Severity != status.SeverityCritical {
+		t.Fatalf("shipping: %+v", shipping)
+	}
+	got := map[int32]status.Status{}
+	for _, p := range shipping.Topics[0].Partitions {
+		got[p.Partition] = p.Status
+		if p.Partition == 0 && !strings.HasPrefix(p.Reason, "no commit progress in ") {
+			t.Errorf("partition 0 reason %q", p.Reason)
+		}
+	}
+	if got[0] != status.Stalled || got[1] != status.OK {
+		t.Errorf("partition statuses %v, want 0 stalled (like the group), 1 ok", got)
+	}
+	// returns has no members: stopped, whatever the window shows.
+	for _, g := range res.Report.Clusters[0].Groups {
+		if g.Name == "returns" && (g.Status != status.Stopped || g.Topics[0].Partitions[0].Status != status.Stopped) {
+			t.Errorf("returns: group %s, partition 0 %s; want stopped", g.Status, g.Topics[0].Partitions[0].Status)
+		}
 	}
 }

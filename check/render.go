@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/klagx/klagx/status"
 )
 
 // Formats of Render.
@@ -97,7 +99,7 @@ func renderTable(w io.Writer, r *Result) error {
 
 func summary(r *Result) string {
 	var parts []string
-	for _, s := range []Severity{Critical, Warning, Unknown, OK} {
+	for _, s := range status.Severities {
 		if n := r.Counts[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ToLower(s.String())))
 		}
@@ -119,7 +121,7 @@ func renderNagios(w io.Writer, r *Result) error {
 		if multi {
 			name = cg.Cluster + "/" + g.Name
 		}
-		if g.Severity != "OK" {
+		if g.Severity != status.SeverityOK {
 			d := fmt.Sprintf("%s %s", name, g.Status)
 			if g.Reason != "" {
 				d += " (" + g.Reason + ")"

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -102,6 +101,19 @@ func RequestTimeout(pollInterval time.Duration) time.Duration {
 	return min(max(pollInterval/4, 2*time.Second), 10*time.Second)
 }
 
+// kgoLogger is kgo's logger with its warnings at debug. They are about one
+// connection attempt or request ("unable to open connection to broker"),
+// and the poller already logs the failed cycle or stage once, with the
+// same error: one failure, one line.
+type kgoLogger struct{ kgo.Logger }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	if level == kgo.LogLevelWarn {
+		level = kgo.LogLevelDebug
+	}
+	l.Logger.Log(level, msg, keyvals...)
+}
+
 // New builds a Collector for cluster. It does not contact the cluster: a
 // cluster that is down at start is reported by the first Poll, not here.
 func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Collector, error) {
@@ -115,7 +127,7 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 	opts = append(opts,
 		kgo.ClientID("klagx"),
 		kgo.WithHooks(rc),
-		kgo.WithLogger(kslog.New(logger.With("component", "kgo"))),
+		kgo.WithLogger(kgoLogger{kslog.New(logger.With("component", "kgo"))}),
 		// A cycle has a deadline of one poll interval. One request (with
 		// its retries) is bounded to a fraction of it, so that a broker
 		// that stalls, drops connections or answers a retriable error
@@ -215,11 +227,4 @@ func (c *Collector) newObservation() *observation.Observation {
 		UnlistedBrokers: map[int32]bool{},
 		Topics:          map[string]*observation.Topic{},
 	}
-}
-
-// errorsAsShard reports whether err is a kadm partial failure.
-func errorsAsShard(err error) (*kadm.ShardErrors, bool) {
-	var se *kadm.ShardErrors
-	ok := errors.As(err, &se)
-	return se, ok
 }

@@ -10,17 +10,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/observation"
 )
 
-// Stage names, the values of the stage label of klagx_poll_errors_total.
+// Stage names, the values of the stage label of klagx_poll_errors_total
+// (defined with the metric contract).
 const (
-	StageListGroups             = "list_groups"
-	StageDescribeGroups         = "describe_groups"
-	StageDescribeConsumerGroups = "describe_consumer_groups"
-	StageOffsetFetch            = "offset_fetch"
-	StageMetadata               = "metadata"
-	StageListOffsets            = "list_offsets"
+	StageListGroups             = metrics.StageListGroups
+	StageDescribeGroups         = metrics.StageDescribeGroups
+	StageDescribeConsumerGroups = metrics.StageDescribeConsumerGroups
+	StageOffsetFetch            = metrics.StageOffsetFetch
+	StageMetadata               = metrics.StageMetadata
+	StageListOffsets            = metrics.StageListOffsets
 )
 
 // listedGroup is one group from ListGroups.
@@ -124,32 +126,58 @@ func (c *Collector) describeGroups(ctx context.Context, obs *observation.Observa
 	}
 }
 
-func (c *Collector) describeClassic(ctx context.Context, obs *observation.Observation, names []string) {
-	req := kmsg.NewPtrDescribeGroupsRequest()
-	req.Groups = names
+// describeAnswer is one group of a describe response: its name, error
+// code and state, and how to fill the observed group from the rest.
+type describeAnswer struct {
+	name  string
+	code  int16
+	state string
+	fill  func(g *observation.Group)
+}
+
+// describeSharded sends a describe request to each coordinator of its
+// groups (classic DescribeGroups and KIP-848 ConsumerGroupDescribe share
+// this): every group of a request that failed records the error, and every
+// group answered that still exists is filled. asked lists the groups of a
+// request, answers the groups of a response from broker.
+func (c *Collector) describeSharded(ctx context.Context, obs *observation.Observation, stage string, req kmsg.Request,
+	asked func(kmsg.Request) []string, answers func(resp kmsg.Response, broker int32) []describeAnswer) {
 	for _, sh := range c.cl.RequestSharded(ctx, req) {
 		if sh.Err != nil {
-			for _, name := range sh.Req.(*kmsg.DescribeGroupsRequest).Groups {
-				c.groupErr(obs, StageDescribeGroups, name, sh.Meta.NodeID, sh.Err, true)
+			for _, name := range asked(sh.Req) {
+				c.groupErr(obs, stage, name, sh.Meta.NodeID, sh.Err, true)
 			}
 			continue
 		}
-		for _, rg := range sh.Resp.(*kmsg.DescribeGroupsResponse).Groups {
-			g := c.described(obs, StageDescribeGroups, rg.Group, sh.Meta.NodeID, rg.ErrorCode, rg.State)
-			if g == nil {
-				continue
-			}
-			g.State = rg.State
-			g.Protocol = rg.Protocol
-			g.Coordinator = sh.Meta.NodeID
-			if rg.ProtocolType != "" {
-				g.ProtocolType = rg.ProtocolType
-			}
-			for _, rm := range rg.Members {
-				g.Members = append(g.Members, classicMember(rg.ProtocolType, rm))
+		for _, a := range answers(sh.Resp, sh.Meta.NodeID) {
+			if g := c.described(obs, stage, a.name, sh.Meta.NodeID, a.code, a.state); g != nil {
+				g.State, g.Coordinator = a.state, sh.Meta.NodeID
+				a.fill(g)
 			}
 		}
 	}
+}
+
+func (c *Collector) describeClassic(ctx context.Context, obs *observation.Observation, names []string) {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = names
+	c.describeSharded(ctx, obs, StageDescribeGroups, req,
+		func(r kmsg.Request) []string { return r.(*kmsg.DescribeGroupsRequest).Groups },
+		func(resp kmsg.Response, _ int32) []describeAnswer {
+			var out []describeAnswer
+			for _, rg := range resp.(*kmsg.DescribeGroupsResponse).Groups {
+				out = append(out, describeAnswer{rg.Group, rg.ErrorCode, rg.State, func(g *observation.Group) {
+					g.Protocol = rg.Protocol
+					if rg.ProtocolType != "" {
+						g.ProtocolType = rg.ProtocolType
+					}
+					for _, rm := range rg.Members {
+						g.Members = append(g.Members, classicMember(rg.ProtocolType, rm))
+					}
+				}})
+			}
+			return out
+		})
 }
 
 // classicMember decodes a DescribeGroups member. Undecodable metadata or
@@ -188,42 +216,40 @@ func classicMember(protocolType string, rm kmsg.DescribeGroupsResponseGroupMembe
 func (c *Collector) describeConsumer(ctx context.Context, obs *observation.Observation, names []string) {
 	req := kmsg.NewPtrConsumerGroupDescribeRequest()
 	req.Groups = names
-	for _, sh := range c.cl.RequestSharded(ctx, req) {
-		if sh.Err != nil {
-			for _, name := range sh.Req.(*kmsg.ConsumerGroupDescribeRequest).Groups {
-				c.groupErr(obs, StageDescribeConsumerGroups, name, sh.Meta.NodeID, sh.Err, true)
+	c.describeSharded(ctx, obs, StageDescribeConsumerGroups, req,
+		func(r kmsg.Request) []string { return r.(*kmsg.ConsumerGroupDescribeRequest).Groups },
+		func(resp kmsg.Response, _ int32) []describeAnswer {
+			var out []describeAnswer
+			for _, rg := range resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+				out = append(out, describeAnswer{rg.Group, rg.ErrorCode, rg.State, func(g *observation.Group) {
+					g.Protocol = rg.AssignorName
+					g.Epoch, g.AssignmentEpoch = rg.Epoch, rg.AssignmentEpoch
+					for _, rm := range rg.Members {
+						g.Members = append(g.Members, consumerMember(rm))
+					}
+				}})
 			}
-			continue
-		}
-		for _, rg := range sh.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-			g := c.described(obs, StageDescribeConsumerGroups, rg.Group, sh.Meta.NodeID, rg.ErrorCode, rg.State)
-			if g == nil {
-				continue
-			}
-			g.State = rg.State
-			g.Protocol = rg.AssignorName
-			g.Coordinator = sh.Meta.NodeID
-			g.Epoch = rg.Epoch
-			g.AssignmentEpoch = rg.AssignmentEpoch
-			for _, rm := range rg.Members {
-				m := observation.Member{
-					ID:         rm.MemberID,
-					ClientID:   rm.ClientID,
-					ClientHost: rm.ClientHost,
-					Subscribed: rm.SubscribedTopics,
-					Generation: rm.MemberEpoch,
-					Assigned:   map[string][]int32{},
-				}
-				if rm.InstanceID != nil {
-					m.InstanceID = *rm.InstanceID
-				}
-				for _, tp := range rm.Assignment.TopicPartitions {
-					m.Assigned[tp.Topic] = append(m.Assigned[tp.Topic], tp.Partitions...)
-				}
-				g.Members = append(g.Members, m)
-			}
-		}
+			return out
+		})
+}
+
+// consumerMember converts a ConsumerGroupDescribe member.
+func consumerMember(rm kmsg.ConsumerGroupDescribeResponseGroupMember) observation.Member {
+	m := observation.Member{
+		ID:         rm.MemberID,
+		ClientID:   rm.ClientID,
+		ClientHost: rm.ClientHost,
+		Subscribed: rm.SubscribedTopics,
+		Generation: rm.MemberEpoch,
+		Assigned:   map[string][]int32{},
 	}
+	if rm.InstanceID != nil {
+		m.InstanceID = *rm.InstanceID
+	}
+	for _, tp := range rm.Assignment.TopicPartitions {
+		m.Assigned[tp.Topic] = append(m.Assigned[tp.Topic], tp.Partitions...)
+	}
+	return m
 }
 
 // fetchCommits reads the committed offsets of every described group with

@@ -12,33 +12,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/observation"
 	"github.com/klagx/klagx/timelag"
 )
 
 // Stages of the time-lag requests.
 const (
-	StageTimeLookup  = "time_lookup"
-	StageRecordFetch = "record_fetch"
+	StageTimeLookup  = metrics.StageTimeLookup
+	StageRecordFetch = metrics.StageRecordFetch
 )
-
-// Lookup is the answer to a ListOffsets lookup by timestamp for one
-// partition.
-type Lookup struct {
-	Asked time.Time
-	// Offset is the first offset whose record timestamp is >= Asked, and
-	// RecordTime that timestamp. Found is false when no record is that
-	// recent; Offset is then -1 and the caller uses the end offset.
-	Offset     int64
-	RecordTime time.Time
-	Found      bool
-}
 
 // LookupTimes sends one ListOffsets request per partition leader asking, for
 // every partition in at, the first offset at or after the given time. It
 // costs one request per leader whatever the number of partitions.
-func (c *Collector) LookupTimes(ctx context.Context, obs *observation.Observation, at map[timelag.TP]time.Time) map[timelag.TP]Lookup {
-	out := make(map[timelag.TP]Lookup, len(at))
+func (c *Collector) LookupTimes(ctx context.Context, obs *observation.Observation, at map[timelag.TP]time.Time) map[timelag.TP]timelag.Lookup {
+	out := make(map[timelag.TP]timelag.Lookup, len(at))
 	if len(at) == 0 {
 		return out
 	}
@@ -65,7 +54,7 @@ func (c *Collector) LookupTimes(ctx context.Context, obs *observation.Observatio
 					obs.AddError(observation.Error{Stage: StageTimeLookup, Topic: rt.Topic, Partition: rp.Partition, Broker: sh.Meta.NodeID, Err: err})
 					continue
 				}
-				l := Lookup{Asked: asked, Offset: rp.Offset}
+				l := timelag.Lookup{Asked: asked, Offset: rp.Offset}
 				if rp.Offset >= 0 && rp.Timestamp >= 0 {
 					l.Found = true
 					l.RecordTime = time.UnixMilli(rp.Timestamp)
@@ -98,21 +87,15 @@ func buildLookupTopics(at map[timelag.TP]time.Time) []kmsg.ListOffsetsRequestTop
 	return topics
 }
 
-// RecordAt names one record: a partition and an offset.
-type RecordAt struct {
-	TP     timelag.TP
-	Offset int64
-}
-
 // FetchTimestamps reads the timestamps of the given records with Fetch
 // requests sent straight to each partition's leader, asking for as few bytes
 // as the broker allows (it always returns at least the batch holding the
 // offset). A partition appears once per request, so records on the same
 // partition take one round each; at most budget records are fetched. The
 // result maps each record read to its timestamp.
-func (c *Collector) FetchTimestamps(ctx context.Context, obs *observation.Observation, records []RecordAt, budget int) map[RecordAt]time.Time {
-	out := map[RecordAt]time.Time{}
-	records = append([]RecordAt(nil), records...)
+func (c *Collector) FetchTimestamps(ctx context.Context, obs *observation.Observation, records []timelag.RecordAt, budget int) map[timelag.RecordAt]time.Time {
+	out := map[timelag.RecordAt]time.Time{}
+	records = append([]timelag.RecordAt(nil), records...)
 	sortRecords(records)
 	if len(records) > budget {
 		records = records[:budget]
@@ -167,7 +150,7 @@ const batchedPartitionBytes = 64 << 10
 
 // fetchFrom fetches the records at parts from one leader and returns the
 // partitions whose record was not in what the broker returned.
-func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation, leader int32, parts map[timelag.TP]int64, out map[RecordAt]time.Time, partitionBytes int32) map[timelag.TP]int64 {
+func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation, leader int32, parts map[timelag.TP]int64, out map[timelag.RecordAt]time.Time, partitionBytes int32) map[timelag.TP]int64 {
 	missing := map[timelag.TP]int64{}
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
@@ -237,7 +220,7 @@ func (c *Collector) fetchFrom(ctx context.Context, obs *observation.Observation,
 				obs.AddError(observation.Error{Stage: StageRecordFetch, Topic: topic, Partition: rp.Partition, Broker: leader, Err: err})
 				continue
 			}
-			out[RecordAt{TP: tp, Offset: off}] = ts
+			out[timelag.RecordAt{TP: tp, Offset: off}] = ts
 		}
 	}
 	return missing
@@ -305,7 +288,7 @@ func recordTimestamp(batches []byte, offset int64, dec kgo.Decompressor) (time.T
 }
 
 // sortRecords orders records for deterministic rounds.
-func sortRecords(rs []RecordAt) {
+func sortRecords(rs []timelag.RecordAt) {
 	sort.Slice(rs, func(i, j int) bool {
 		if rs[i].TP != rs[j].TP {
 			if rs[i].TP.Topic != rs[j].TP.Topic {

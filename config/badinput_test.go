@@ -19,7 +19,7 @@ func schemaPaths(t reflect.Type, prefix string) (leaves, mappings []string) {
 		sf := t.Field(i)
 		key := prefix + yamlName(sf)
 		switch {
-		case sf.Type == durationType || sf.Type == stringListType:
+		case sf.Type == durationType || sf.Type == secondsType || sf.Type == stringListType:
 			leaves = append(leaves, key)
 		case sf.Type.Kind() == reflect.Struct:
 			l, m := schemaPaths(sf.Type, key+".")
@@ -152,17 +152,14 @@ func TestBadInputValidate(t *testing.T) {
 		{"metric opt-in regex", func(c *Config) { c.Metrics.OptIn = []string{"klagx_("} }, `metric_opt_in_list: "klagx_(" is not a valid regular expression`},
 		{"metric allowlist regex", func(c *Config) { c.Metrics.Allow = []string{"a{2,1}"} }, `metric_allowlist: "a{2,1}" is not a valid regular expression`},
 		{"metric denylist regex", func(c *Config) { c.Metrics.Deny = []string{"*"} }, `metric_denylist: "*" is not a valid regular expression`},
-		{"metric allowlist and denylist", func(c *Config) { c.Metrics.Allow, c.Metrics.Deny = []string{"a"}, []string{"b"} }, "metric_allowlist and metric_denylist are exclusive"},
+		{"metric allowlist and denylist", func(c *Config) { c.Metrics.Allow, c.Metrics.Deny = []string{"a"}, []string{"b"} }, "metric_allowlist: cannot be used together with metric_denylist"},
 		{"threshold without group", func(c *Config) {
-			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a"}, {}}
+			c.Thresholds.Overrides = []ThresholdOverride{compiled(ThresholdOverride{Source: "a"}), {}}
 		}, "thresholds[1].group: required"},
-		{"threshold regex with \\Q is fine, a bad one is not", func(c *Config) {
-			c.Thresholds.Overrides = []ThresholdOverride{{Source: `\Qa.b`}, {Source: `a{2,1}`}}
-		}, `thresholds[1].group: invalid regex "a{2,1}": invalid repeat count`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Clusters: []Cluster{validCluster("a")}}
+			c := withDefaults(validCluster("a"))
 			tt.mod(&c)
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -174,5 +171,17 @@ func TestBadInputValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBadInputThresholdRegex: a regex with \Q is fine, a bad one is an
+// error naming its entry, where the override is built.
+func TestBadInputThresholdRegex(t *testing.T) {
+	if _, err := NewThresholdOverride("thresholds[0].group", `\Qa.b`); err != nil {
+		t.Error(err)
+	}
+	_, err := NewThresholdOverride("thresholds[1].group", `a{2,1}`)
+	if want := `thresholds[1].group: invalid regex "a{2,1}": invalid repeat count`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("NewThresholdOverride() = %v, want %q", err, want)
 	}
 }

@@ -19,7 +19,8 @@ import (
 )
 
 // ClientOpts returns the franz-go options to reach this cluster: seed
-// brokers, the fetch isolation level, TLS and SASL. The cluster must have
+// brokers, TLS and SASL. (The isolation level is not a client option: every
+// ListOffsets request klagx sends is built with kmsg and carries its own.) The cluster must have
 // passed [Config.Validate]. logger (may be nil) receives warnings such as
 // the one for tls.insecure_skip_verify; callers add the cluster attribute,
 // the kgo logger (plugin/kslog) and client tuning themselves. Errors name
@@ -36,9 +37,6 @@ func (c Cluster) ClientOpts(logger *slog.Logger) ([]kgo.Opt, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
-	if c.Isolation == IsolationReadCommitted {
-		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	}
 	if c.TLS.Enabled {
 		tc, err := c.TLS.config(logger)
 		if err != nil {
@@ -47,6 +45,9 @@ func (c Cluster) ClientOpts(logger *slog.Logger) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	if c.SASL.Mechanism != SASLNone {
+		if s := c.SASL; s.Mechanism != SASLOAuthBearer && s.Mechanism != SASLAWSMSKIAM && s.PasswordFile == "" && s.PasswordEnvName() == DeprecatedPasswordEnv {
+			logger.Warn("the SASL password is read from " + DeprecatedPasswordEnv + ", which is deprecated: set " + DefaultPasswordEnv + " instead")
+		}
 		m, err := c.SASL.mechanism()
 		if err != nil {
 			return nil, err
@@ -147,16 +148,28 @@ func (s SASL) mechanism() (sasl.Mechanism, error) {
 	}
 }
 
+// PasswordEnvName is the environment variable the password is read from
+// when PasswordFile is empty: PasswordEnv, else DefaultPasswordEnv, or, while
+// that is not set and DeprecatedPasswordEnv is, DeprecatedPasswordEnv.
+func (s SASL) PasswordEnvName() string {
+	if s.PasswordEnv != "" {
+		return s.PasswordEnv
+	}
+	if _, ok := os.LookupEnv(DefaultPasswordEnv); !ok {
+		if _, old := os.LookupEnv(DeprecatedPasswordEnv); old {
+			return DeprecatedPasswordEnv
+		}
+	}
+	return DefaultPasswordEnv
+}
+
 // password returns the SASL password from PasswordFile, else from the
-// variable named by PasswordEnv (DefaultPasswordEnv when empty).
+// variable PasswordEnvName names.
 func (s SASL) password() (string, error) {
 	if s.PasswordFile != "" {
 		return readSecretFile("sasl.password_file", s.PasswordFile)
 	}
-	env := s.PasswordEnv
-	if env == "" {
-		env = DefaultPasswordEnv
-	}
+	env := s.PasswordEnvName()
 	pw, ok := os.LookupEnv(env)
 	if !ok {
 		return "", fmt.Errorf("sasl: password environment variable %s is not set (or set sasl.password_file)", env)

@@ -214,3 +214,22 @@ func TestClientOptsTLS(t *testing.T) {
 		t.Errorf("mismatched key err = %v", err)
 	}
 }
+
+// TestClientOptsDeprecatedPasswordEnv: the former --brokers variable still
+// works, with a warning naming its replacement and never the secret.
+func TestClientOptsDeprecatedPasswordEnv(t *testing.T) {
+	t.Setenv(DeprecatedPasswordEnv, secret)
+	s := SASL{Mechanism: SASLPlain, Username: "u"}
+	if got := string(firstMessage(t, s)); !strings.HasSuffix(got, secret) {
+		t.Errorf("message = %q", got)
+	}
+	var logs bytes.Buffer
+	c := DefaultCluster("a", "127.0.0.1:1")
+	c.SASL = s
+	if _, err := c.ClientOpts(slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); !strings.Contains(out, DeprecatedPasswordEnv+", which is deprecated: set "+DefaultPasswordEnv) || strings.Contains(out, secret) {
+		t.Errorf("log = %q", out)
+	}
+}

@@ -8,12 +8,14 @@ import (
 	"net"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Defaults applied by [Config.Validate] to zero values.
+// Defaults, set by [Default] and [DefaultCluster] before anything is
+// decoded into a Config.
 const (
 	// DefaultPollInterval is the default time between two poll cycles.
 	DefaultPollInterval = 15 * time.Second
@@ -28,10 +30,16 @@ const (
 	// from when a plain/scram cluster sets neither password_file nor
 	// password_env.
 	DefaultPasswordEnv = "KLAGX_SASL_PASSWORD"
+	// DeprecatedPasswordEnv is the former password variable of the
+	// --brokers cluster. It is still read when DefaultPasswordEnv is not
+	// set, with a deprecation warning; use DefaultPasswordEnv.
+	DeprecatedPasswordEnv = "KLAGX_KAFKA_SASL_PASSWORD"
 )
 
-// Config is the runtime configuration of klagx serve (and later klagx
-// check). Build it, then call [Config.Validate] before use.
+// Config is the runtime configuration of klagx serve and klagx check.
+// Start from [Default], set what is configured, then call
+// [Config.Validate] before use. A zero value is never replaced by a
+// default: it is validated as given.
 type Config struct {
 	// Clusters to poll; at least one. Names are unique.
 	Clusters []Cluster
@@ -75,7 +83,7 @@ type MetricFamilies struct {
 
 // MetricSelection returns the metric families to serve: Granularity and
 // Metrics compiled. Its error names the key of a bad pattern.
-func (c *Config) MetricSelection() (metrics.Selection, error) {
+func (c Config) MetricSelection() (metrics.Selection, error) {
 	s := metrics.Selection{Level: metrics.LevelPartition}
 	switch c.Granularity {
 	case GranularityTopic:
@@ -98,7 +106,7 @@ func (c *Config) MetricSelection() (metrics.Selection, error) {
 		*l.dst = res
 	}
 	if len(s.Allow) > 0 && len(s.Deny) > 0 {
-		errs = append(errs, errors.New("metric_allowlist and metric_denylist are exclusive: set one of them"))
+		errs = append(errs, errors.New("metric_allowlist: cannot be used together with metric_denylist; set one of them"))
 	}
 	return s, errors.Join(errs...)
 }
@@ -153,7 +161,8 @@ type Cluster struct {
 	Name string
 	// Brokers are host:port seed brokers; at least one.
 	Brokers []string
-	// Isolation of the end offsets; default IsolationReadUncommitted.
+	// Isolation of the end offsets; IsolationReadUncommitted in
+	// [DefaultCluster].
 	Isolation Isolation
 	// TLS to the brokers; off by default.
 	TLS TLS
@@ -190,7 +199,8 @@ type SASL struct {
 	// Re-read on each authentication, so the file can be rotated.
 	PasswordFile string
 	// PasswordEnv names the environment variable holding the password, used
-	// when PasswordFile is empty. Default DefaultPasswordEnv for plain/scram.
+	// when PasswordFile is empty; empty means DefaultPasswordEnv (see
+	// [SASL.PasswordEnvName]).
 	PasswordEnv string
 	// TokenFile holds the OAUTHBEARER token; required for oauthbearer and
 	// re-read on each authentication.
@@ -291,52 +301,34 @@ func (c Config) TopicAllowed(topic string) bool {
 	return c.Topics.Keep(topic)
 }
 
-// SetDefaults fills zero values with their defaults. [Config.Validate] calls
-// it, so callers rarely need to.
-//
-// Thresholds.Default is only defaulted as a whole when it is entirely zero
-// (not configured): a zero warn/crit value next to set ones means "disabled"
-// and is kept. A zero StallAfter or GrowthWindow, never valid, is always
-// defaulted. The flag layer carries the defaults itself and rejects an
-// explicit 0 where SetDefaults would replace it.
-func (c *Config) SetDefaults() {
-	c.setTimeLagAndThresholdDefaults()
-	if c.PollInterval == 0 {
-		c.PollInterval = DefaultPollInterval
+// Default returns the configuration of klagx with every default set and no
+// cluster: poll every 15s, group state every 2s, no sharding, partition
+// granularity, interpolated time lag with a fetch budget of 1000 in exact
+// mode, and [DefaultGroupThresholds].
+func Default() *Config {
+	return &Config{
+		PollInterval:      DefaultPollInterval,
+		GroupPollInterval: DefaultGroupPollInterval,
+		TotalShards:       1,
+		Granularity:       GranularityPartition,
+		TimeLag:           TimeLag{Mode: TimeLagInterpolate, FetchBudget: DefaultFetchBudget},
+		Thresholds:        Thresholds{Default: DefaultGroupThresholds()},
 	}
-	if c.GroupPollInterval == 0 {
-		c.GroupPollInterval = min(DefaultGroupPollInterval, c.PollInterval)
-	}
-	if c.TotalShards == 0 {
-		c.TotalShards = 1
-	}
-	if c.Granularity == "" {
-		c.Granularity = GranularityPartition
-	}
-	for i := range c.Clusters {
-		cl := &c.Clusters[i]
-		if cl.Isolation == "" {
-			cl.Isolation = IsolationReadUncommitted
-		}
-		switch cl.SASL.Mechanism {
-		case SASLPlain, SASLScramSHA256, SASLScramSHA512:
-			if cl.SASL.PasswordFile == "" && cl.SASL.PasswordEnv == "" {
-				cl.SASL.PasswordEnv = DefaultPasswordEnv
-			}
-		}
-	}
+}
+
+// DefaultCluster returns the cluster name at brokers with every default
+// set: read_uncommitted, no TLS, no SASL.
+func DefaultCluster(name string, brokers ...string) Cluster {
+	return Cluster{Name: name, Brokers: brokers, Isolation: IsolationReadUncommitted}
 }
 
 var clusterNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 
-// Validate applies the defaults ([Config.SetDefaults], so it modifies c) and
-// then checks every field; it also compiles the Group regex of threshold
-// overrides that only have a Source. All problems found are returned together
-// (errors.Join), each naming its field, e.g.
+// Validate checks every field and changes nothing. All problems found are
+// returned together (errors.Join), each naming its field, e.g.
 // `clusters[1].brokers: "kafka-1" has no port (want host:port)`.
 // Validate does not read files or environment variables; ClientOpts does.
-func (c *Config) Validate() error {
-	c.SetDefaults()
+func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -353,7 +345,7 @@ func (c *Config) Validate() error {
 	if c.PollInterval < MinPollInterval {
 		add("poll_interval: %s is below the minimum of %s", c.PollInterval, MinPollInterval)
 	}
-	if !oneOf(c.Granularity, Granularities) {
+	if !slices.Contains(Granularities, c.Granularity) {
 		add("granularity: %q is not one of %s", c.Granularity, join(Granularities))
 	}
 	if _, err := c.MetricSelection(); err != nil {
@@ -395,7 +387,7 @@ func (cl Cluster) validate(p string) []error {
 			add("%s.brokers: %w", p, err)
 		}
 	}
-	if !oneOf(cl.Isolation, Isolations) {
+	if !slices.Contains(Isolations, cl.Isolation) {
 		add("%s.isolation: %q is not one of %s", p, cl.Isolation, join(Isolations))
 	}
 
@@ -476,15 +468,6 @@ func checkBroker(b string) error {
 		return fmt.Errorf("%q has an invalid port %q (want 1-65535)", b, port)
 	}
 	return nil
-}
-
-func oneOf[T ~string](v T, valid []T) bool {
-	for _, x := range valid {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func join[T ~string](vs []T) string {

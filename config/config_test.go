@@ -7,29 +7,70 @@ import (
 )
 
 func validCluster(name string) Cluster {
-	return Cluster{Name: name, Brokers: []string{"localhost:9092"}}
+	return DefaultCluster(name, "localhost:9092")
+}
+
+// withDefaults is Default with clusters, as the flag and file layers start.
+func withDefaults(clusters ...Cluster) Config {
+	c := *Default()
+	c.Clusters = clusters
+	return c
+}
+
+// compiled is o with its Source compiled, as the flag and file layers
+// build overrides (NewThresholdOverride).
+func compiled(o ThresholdOverride) ThresholdOverride {
+	g, err := NewThresholdOverride("test", o.Source)
+	if err != nil {
+		panic(err)
+	}
+	o.Group = g.Group
+	return o
 }
 
 func TestValidateDefaults(t *testing.T) {
-	c := Config{Clusters: []Cluster{
-		validCluster("a"),
-		{Name: "b", Brokers: []string{"b:9092"}, SASL: SASL{Mechanism: SASLPlain, Username: "u"}},
-		{Name: "c", Brokers: []string{"c:9092"}, SASL: SASL{Mechanism: SASLPlain, Username: "u", PasswordFile: "/pw"}},
-	}}
+	b := DefaultCluster("b", "b:9092")
+	b.SASL = SASL{Mechanism: SASLPlain, Username: "u"}
+	c := withDefaults(validCluster("a"), b)
+	before := describeConfig(c)
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.PollInterval != DefaultPollInterval || c.Granularity != GranularityPartition {
-		t.Errorf("defaults not applied: %+v", c)
+	if describeConfig(c) != before {
+		t.Error("Validate changed the config")
+	}
+	if c.PollInterval != DefaultPollInterval || c.Granularity != GranularityPartition || c.TotalShards != 1 ||
+		c.GroupPollInterval != DefaultGroupPollInterval {
+		t.Errorf("defaults: %+v", c)
 	}
 	if c.Clusters[0].Isolation != IsolationReadUncommitted {
 		t.Errorf("isolation default = %q", c.Clusters[0].Isolation)
 	}
-	if got := c.Clusters[1].SASL.PasswordEnv; got != DefaultPasswordEnv {
+	t.Setenv(DefaultPasswordEnv, "x")
+	if got := c.Clusters[1].SASL.PasswordEnvName(); got != DefaultPasswordEnv {
 		t.Errorf("password env default = %q", got)
 	}
-	if got := c.Clusters[2].SASL.PasswordEnv; got != "" {
-		t.Errorf("password env must stay empty with a password file, got %q", got)
+	// A zero is validated as given, never replaced by the default.
+	c.PollInterval = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "poll_interval: 0s is below the minimum of 1s") {
+		t.Errorf("Validate() = %v", err)
+	}
+}
+
+// TestDeprecatedPasswordEnv: the former variable of the --brokers cluster
+// is read while the default one is not set, never instead of it.
+func TestDeprecatedPasswordEnv(t *testing.T) {
+	s := SASL{Mechanism: SASLPlain, Username: "u"}
+	t.Setenv(DeprecatedPasswordEnv, "old")
+	if got := s.PasswordEnvName(); got != DeprecatedPasswordEnv {
+		t.Errorf("only the deprecated variable set: %q", got)
+	}
+	t.Setenv(DefaultPasswordEnv, "new")
+	if got := s.PasswordEnvName(); got != DefaultPasswordEnv {
+		t.Errorf("both set: %q", got)
+	}
+	if got := (SASL{PasswordEnv: "MINE"}).PasswordEnvName(); got != "MINE" {
+		t.Errorf("explicit password_env: %q", got)
 	}
 }
 
@@ -43,7 +84,7 @@ func TestValidateErrors(t *testing.T) {
 		{"poll too short", func(c *Config) { c.PollInterval = 500 * time.Millisecond }, "poll_interval: 500ms is below the minimum of 1s"},
 		{"granularity", func(c *Config) { c.Granularity = "parition" }, `granularity: "parition" is not one of partition, topic, group`},
 		{"no name", func(c *Config) { c.Clusters[0].Name = "" }, "clusters[0].name: required"},
-		{"no port", func(c *Config) { c.Clusters = append(c.Clusters, Cluster{Name: "b", Brokers: []string{"kafka-1"}}) }, `clusters[1].brokers: "kafka-1" has no port (want host:port)`},
+		{"no port", func(c *Config) { c.Clusters = append(c.Clusters, DefaultCluster("b", "kafka-1")) }, `clusters[1].brokers: "kafka-1" has no port (want host:port)`},
 		{"empty host", func(c *Config) { c.Clusters[0].Brokers = []string{":9092"} }, `clusters[0].brokers: ":9092" has no host`},
 		{"bad port", func(c *Config) { c.Clusters[0].Brokers = []string{"a:http"} }, `clusters[0].brokers: "a:http" has an invalid port "http"`},
 		{"port range", func(c *Config) { c.Clusters[0].Brokers = []string{"a:70000"} }, `invalid port "70000"`},
@@ -62,7 +103,7 @@ func TestValidateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Clusters: []Cluster{validCluster("a")}}
+			c := withDefaults(validCluster("a"))
 			tt.mod(&c)
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -76,7 +117,8 @@ func TestValidateErrors(t *testing.T) {
 }
 
 func TestValidateJoinsErrors(t *testing.T) {
-	c := Config{Granularity: "x", Clusters: []Cluster{{Name: "a b"}}}
+	c := withDefaults(DefaultCluster("a b"))
+	c.Granularity = "x"
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("want error")
@@ -155,7 +197,7 @@ func ptr[T any](v T) *T { return &v }
 
 func TestTimeLagAndThresholdDefaults(t *testing.T) {
 	// Nothing set: the whole built-in set.
-	c := Config{Clusters: []Cluster{validCluster("a")}}
+	c := withDefaults(validCluster("a"))
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -167,15 +209,16 @@ func TestTimeLagAndThresholdDefaults(t *testing.T) {
 		t.Errorf("threshold defaults = %+v", c.Thresholds.Default)
 	}
 
-	// Something set: zero warn/crit stay disabled, only StallAfter and
-	// GrowthWindow (never valid at 0) are defaulted.
-	c = Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{Default: GroupThresholds{CritLag: 500}}}
+	// Zero warn/crit values disable their rule; a zero StallAfter or
+	// GrowthWindow is never valid, and never defaulted.
+	c.Thresholds.Default = GroupThresholds{CritLag: 500, StallAfter: DefaultStallAfter, GrowthWindow: DefaultGrowthWindow}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	want = GroupThresholds{CritLag: 500, StallAfter: DefaultStallAfter, GrowthWindow: DefaultGrowthWindow}
-	if c.Thresholds.Default != want {
-		t.Errorf("partial thresholds = %+v, want %+v", c.Thresholds.Default, want)
+	c.Thresholds.Default = GroupThresholds{CritLag: 500}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "stall_after: 0s is below poll_interval") ||
+		!strings.Contains(err.Error(), "growth_window: 0s is below poll_interval") {
+		t.Errorf("Validate() = %v", err)
 	}
 }
 
@@ -204,22 +247,21 @@ func TestValidateThresholds(t *testing.T) {
 			"growth_window: 5m0s is below poll_interval (10m0s)"},
 		{"override without group", func(c *Config) { c.Thresholds.Overrides = []ThresholdOverride{{WarnLag: ptr[int64](1)}} },
 			"thresholds[0].group: required"},
-		{"override bad regex", func(c *Config) {
-			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a"}, {Source: "b"}, {Source: "[z-a]"}}
-		}, `thresholds[2].group: invalid regex "[z-a]": invalid character class range`},
-		{"override negative", func(c *Config) { c.Thresholds.Overrides = []ThresholdOverride{{Source: "a", CritLag: ptr[int64](-3)}} },
+		{"override negative", func(c *Config) {
+			c.Thresholds.Overrides = []ThresholdOverride{compiled(ThresholdOverride{Source: "a", CritLag: ptr[int64](-3)})}
+		},
 			"thresholds[0].crit_lag: -3 is negative"},
 		{"override warn above inherited crit", func(c *Config) {
-			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a", WarnLagSeconds: ptr(time.Hour)}}
+			c.Thresholds.Overrides = []ThresholdOverride{compiled(ThresholdOverride{Source: "a", WarnLagSeconds: ptr(time.Hour)})}
 		}, "thresholds[0].warn_lag_seconds (1h0m0s) is above crit_lag_seconds (10m0s, inherited)"},
 		{"override stall zero", func(c *Config) {
-			c.Thresholds.Overrides = []ThresholdOverride{{Source: "a", StallAfter: ptr(time.Duration(0))}}
+			c.Thresholds.Overrides = []ThresholdOverride{compiled(ThresholdOverride{Source: "a", StallAfter: ptr(time.Duration(0))})}
 		},
 			"thresholds[0].stall_after: 0s is below poll_interval (15s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Clusters: []Cluster{validCluster("a")}}
+			c := withDefaults(validCluster("a"))
 			tt.mod(&c)
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -227,33 +269,41 @@ func TestValidateThresholds(t *testing.T) {
 			}
 		})
 	}
+	// Override regexes are compiled where they are decoded.
+	if _, err := NewThresholdOverride("thresholds[2].group", "[z-a]"); err == nil ||
+		!strings.Contains(err.Error(), `thresholds[2].group: invalid regex "[z-a]": invalid character class range`) {
+		t.Errorf("NewThresholdOverride() = %v", err)
+	}
 
 	// A bad default is reported once, not again for each override.
-	c := Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{
+	c := withDefaults(validCluster("a"))
+	c.Thresholds = Thresholds{
 		Default:   GroupThresholds{WarnLag: 10, CritLag: 5},
-		Overrides: []ThresholdOverride{{Source: "a", StallAfter: ptr(time.Hour)}},
-	}}
+		Overrides: []ThresholdOverride{compiled(ThresholdOverride{Source: "a", StallAfter: ptr(time.Hour)})},
+	}
 	if err := c.Validate(); err == nil || strings.Count(err.Error(), "is above") != 1 || strings.Contains(err.Error(), "thresholds[0]") {
 		t.Errorf("Validate() = %v", err)
 	}
 	// Warn equal to crit, and a disabled crit next to a warn, are fine.
-	c = Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{
-		Default: GroupThresholds{WarnLagSeconds: time.Minute, CritLagSeconds: time.Minute, WarnLag: 100, StallAfter: time.Minute},
-	}}
+	c = withDefaults(validCluster("a"))
+	c.Thresholds = Thresholds{
+		Default: GroupThresholds{WarnLagSeconds: time.Minute, CritLagSeconds: time.Minute, WarnLag: 100, StallAfter: time.Minute, GrowthWindow: DefaultGrowthWindow},
+	}
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}
 }
 
 func TestThresholdsFor(t *testing.T) {
-	c := Config{Clusters: []Cluster{validCluster("a")}, Thresholds: Thresholds{
+	c := withDefaults(validCluster("a"))
+	c.Thresholds = Thresholds{
 		Default: GroupThresholds{WarnLagSeconds: time.Minute, CritLagSeconds: 5 * time.Minute, CritLag: 1000, StallAfter: time.Minute, GrowthWindow: time.Minute},
 		Overrides: []ThresholdOverride{
-			{Source: "batch-.*", WarnLagSeconds: ptr(time.Hour), CritLagSeconds: ptr(2 * time.Hour)},
-			{Source: "batch-nightly", CritLag: ptr[int64](0)}, // shadowed by the first
-			{Source: "orders|payments", CritLag: ptr[int64](10), WarnLag: ptr[int64](5), StallAfter: ptr(10 * time.Minute), GrowthWindow: ptr(time.Hour)},
+			compiled(ThresholdOverride{Source: "batch-.*", WarnLagSeconds: ptr(time.Hour), CritLagSeconds: ptr(2 * time.Hour)}),
+			compiled(ThresholdOverride{Source: "batch-nightly", CritLag: ptr[int64](0)}), // shadowed by the first
+			compiled(ThresholdOverride{Source: "orders|payments", CritLag: ptr[int64](10), WarnLag: ptr[int64](5), StallAfter: ptr(10 * time.Minute), GrowthWindow: ptr(time.Hour)}),
 		},
-	}}
+	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -273,9 +323,9 @@ func TestThresholdsFor(t *testing.T) {
 		}
 	}
 	if th.Overrides[0].Group == nil || th.Overrides[0].Source != "batch-.*" {
-		t.Errorf("Validate did not compile the override: %+v", th.Overrides[0])
+		t.Errorf("NewThresholdOverride did not compile the override: %+v", th.Overrides[0])
 	}
-	// Before Validate (Group nil) an override matches nothing.
+	// An uncompiled override (Group nil) matches nothing.
 	raw := Thresholds{Default: def, Overrides: []ThresholdOverride{{Source: ".*", CritLag: ptr[int64](1)}}}
 	if raw.For("x") != def {
 		t.Error("an uncompiled override must not match")

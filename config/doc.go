@@ -6,9 +6,11 @@
 //
 // Read first:
 //
-//   - [Config] and [Config.Validate]: the whole configuration. Validate applies
-//     the defaults and then checks every field; its errors name the field
-//     (clusters[1].brokers, group.include, ...) and what is wrong.
+//   - [Default], [DefaultCluster], [Config] and [Config.Validate]: the whole
+//     configuration. Decoding starts from the defaults (a zero is never
+//     replaced by one later); Validate checks every field and changes
+//     nothing; its errors name the field (clusters[1].brokers,
+//     group.include, ...) and what is wrong.
 //   - [Cluster.ClientOpts]: turns one cluster into franz-go client options.
 //     Secrets (SASL passwords, OAUTHBEARER tokens, AWS credentials) are only
 //     ever read there, from files or environment variables, never from plain
@@ -18,7 +20,8 @@
 //     password_file / password_env.
 //   - [Filter]: fully anchored include/exclude regexes (exclude wins).
 //   - [Thresholds] and [TimeLag]: the group status thresholds (defaults plus
-//     per-group overrides, [Thresholds.For] picks the first matching one) and
+//     per-group overrides built with [NewThresholdOverride], [Thresholds.For]
+//     picks the first matching one) and
 //     how the time lag is estimated (interpolate or exact).
 //
 // The package does no Kafka I/O and does not parse command-line flags: the

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,11 +49,11 @@ import (
 type File struct {
 	// Path the file was read from, used in error messages.
 	Path string
-	// Clusters from the `clusters:` key, neither defaulted nor validated
-	// (see Config.Validate).
+	// Clusters from the `clusters:` key, on top of [DefaultCluster], not
+	// validated (see Config.Validate).
 	Clusters []Cluster
-	// Thresholds from the `thresholds:` key, in order, neither defaulted nor
-	// validated: only Source is set, Config.Validate compiles it into Group.
+	// Thresholds from the `thresholds:` key, in order, their group regexes
+	// compiled, not validated otherwise.
 	Thresholds []ThresholdOverride
 
 	values map[string]any
@@ -79,8 +81,8 @@ type fileSchema struct {
 	Log               fileLog    `yaml:"log"`
 	OTLP              fileOTLP   `yaml:"otlp"`
 
-	WarnLagSeconds duration    `yaml:"warn_lag_seconds"`
-	CritLagSeconds duration    `yaml:"crit_lag_seconds"`
+	WarnLagSeconds seconds     `yaml:"warn_lag_seconds"`
+	CritLagSeconds seconds     `yaml:"crit_lag_seconds"`
 	WarnLag        int64       `yaml:"warn_lag"`
 	CritLag        int64       `yaml:"crit_lag"`
 	StallAfter     duration    `yaml:"stall_after"`
@@ -101,8 +103,8 @@ type fileTimeLag struct {
 // fileThreshold is one entry of thresholds:; absent keys inherit.
 type fileThreshold struct {
 	Group          string    `yaml:"group"`
-	WarnLagSeconds *duration `yaml:"warn_lag_seconds"`
-	CritLagSeconds *duration `yaml:"crit_lag_seconds"`
+	WarnLagSeconds *seconds  `yaml:"warn_lag_seconds"`
+	CritLagSeconds *seconds  `yaml:"crit_lag_seconds"`
 	WarnLag        *count    `yaml:"warn_lag"`
 	CritLag        *count    `yaml:"crit_lag"`
 	StallAfter     *duration `yaml:"stall_after"`
@@ -126,7 +128,7 @@ type fileKafka struct {
 }
 
 // fileKafkaSASL is the shorthand (--brokers) cluster's SASL: its password
-// comes from password_file or the KLAGX_KAFKA_SASL_PASSWORD variable.
+// comes from password_file or the KLAGX_SASL_PASSWORD variable.
 type fileKafkaSASL struct {
 	Mechanism    string `yaml:"mechanism"`
 	Username     string `yaml:"username"`
@@ -141,6 +143,7 @@ type fileWeb struct {
 	} `yaml:"config"`
 	TelemetryPath          string `yaml:"telemetry_path"`
 	DisableExporterMetrics bool   `yaml:"disable_exporter_metrics"`
+	EnablePprof            bool   `yaml:"enable_pprof"`
 }
 
 // fileOTLP mirrors the --otlp.* flags of klagx serve.
@@ -165,6 +168,19 @@ type fileClust struct {
 	SASL      fileSASL   `yaml:"sasl"`
 }
 
+// UnmarshalYAML decodes a clusters: entry on top of the defaults, so that
+// an absent key is the default and an explicit empty value is validated
+// as written.
+func (c *fileClust) UnmarshalYAML(n *yaml.Node) error {
+	type plain fileClust
+	p := plain{Isolation: string(DefaultCluster("").Isolation)}
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = fileClust(p)
+	return nil
+}
+
 type fileTLS struct {
 	Enabled            bool   `yaml:"enabled"`
 	CAFile             string `yaml:"ca_file"`
@@ -180,6 +196,27 @@ type fileSASL struct {
 	PasswordFile string `yaml:"password_file"`
 	PasswordEnv  string `yaml:"password_env"`
 	TokenFile    string `yaml:"token_file"`
+}
+
+// seconds is the duration of the keys named for seconds
+// (warn_lag_seconds, crit_lag_seconds): a bare number is seconds, as the
+// key says (60, 1.5), and a Go duration string ("2m") works too.
+type seconds time.Duration
+
+func (d *seconds) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want seconds (60) or a Go duration such as \"2m\", not a %s", n.Line, nodeKind(n))
+	}
+	if f, err := strconv.ParseFloat(n.Value, 64); err == nil && n.Tag != "!!bool" {
+		*d = seconds(time.Duration(f * float64(time.Second)))
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || n.Tag != "!!str" {
+		return fmt.Errorf("line %d: %q is not seconds (60) or a Go duration such as \"2m\"", n.Line, n.Value)
+	}
+	*d = seconds(v)
+	return nil
 }
 
 // duration accepts only a quoted-or-plain Go duration string ("15s"): a bare
@@ -247,6 +284,7 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 
 var (
 	durationType   = reflect.TypeFor[duration]()
+	secondsType    = reflect.TypeFor[seconds]()
 	stringListType = reflect.TypeFor[stringList]()
 )
 
@@ -324,16 +362,15 @@ func ParseFile(path string, data []byte) (*File, error) {
 			},
 		})
 	}
-	for _, t := range s.Thresholds {
-		f.Thresholds = append(f.Thresholds, ThresholdOverride{
-			Source:         t.Group,
-			WarnLagSeconds: (*time.Duration)(t.WarnLagSeconds),
-			CritLagSeconds: (*time.Duration)(t.CritLagSeconds),
-			WarnLag:        (*int64)(t.WarnLag),
-			CritLag:        (*int64)(t.CritLag),
-			StallAfter:     (*time.Duration)(t.StallAfter),
-			GrowthWindow:   (*time.Duration)(t.GrowthWindow),
-		})
+	for i, t := range s.Thresholds {
+		o, err := NewThresholdOverride(fmt.Sprintf("thresholds[%d].group", i), t.Group)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		o.WarnLagSeconds, o.CritLagSeconds = (*time.Duration)(t.WarnLagSeconds), (*time.Duration)(t.CritLagSeconds)
+		o.WarnLag, o.CritLag = (*int64)(t.WarnLag), (*int64)(t.CritLag)
+		o.StallAfter, o.GrowthWindow = (*time.Duration)(t.StallAfter), (*time.Duration)(t.GrowthWindow)
+		f.Thresholds = append(f.Thresholds, o)
 	}
 	return f, nil
 }
@@ -407,7 +444,7 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 		n = n.Alias
 	}
 	switch {
-	case t == durationType || t == stringListType:
+	case t == durationType || t == secondsType || t == stringListType:
 		return nil
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := map[string]reflect.StructField{}
@@ -433,10 +470,10 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 				if err := v.Decode(reflect.New(sf.Type).Interface()); err != nil {
 					return fmt.Errorf("%s: %s: %s", file, key, yamlErrorText(err))
 				}
-			case isPasswordKey(k.Value):
+			case IsPasswordKey(k.Value):
 				hint := "password_file or password_env"
 				if strings.HasPrefix(prefix, "kafka.") || prefix == "" {
-					hint = "kafka.sasl.password_file or the KLAGX_KAFKA_SASL_PASSWORD environment variable"
+					hint = "kafka.sasl.password_file or the " + DefaultPasswordEnv + " environment variable"
 				}
 				return fmt.Errorf("%s:%d: %s: plain-text passwords are not accepted in the config file; use %s", file, k.Line, key, hint)
 			default:
@@ -464,9 +501,16 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, prefix string) error {
 	return nil
 }
 
-func isPasswordKey(k string) bool {
-	k = strings.ToLower(strings.ReplaceAll(k, "-", "_"))
-	return k == "password" || k == "sasl_password" || k == "pass" || k == "passwd"
+// passwordKeys are the keys, in the config file and in the key=value lists
+// of --cluster (dashes for underscores), that look like a plain-text
+// password: they are rejected with a pointer to the file and variable
+// alternatives rather than as unknown keys.
+var passwordKeys = []string{"password", "sasl_password", "pass", "sasl_pass", "passwd", "sasl_passwd"}
+
+// IsPasswordKey reports whether key (any case, dashes or underscores) is
+// one of the rejected password keys.
+func IsPasswordKey(key string) bool {
+	return slices.Contains(passwordKeys, strings.ToLower(strings.ReplaceAll(key, "-", "_")))
 }
 
 // yamlErrorText flattens yaml.v3's multi-line TypeError.

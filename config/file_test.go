@@ -19,7 +19,8 @@ func loadAndValidate(path string) (*File, error) {
 	if len(f.Clusters) == 0 && len(f.Thresholds) == 0 {
 		return f, nil
 	}
-	c := Config{Clusters: f.Clusters, Thresholds: Thresholds{Overrides: f.Thresholds}}
+	c := *Default()
+	c.Clusters, c.Thresholds.Overrides = f.Clusters, f.Thresholds
 	if len(c.Clusters) == 0 {
 		c.Clusters = []Cluster{validCluster("placeholder")}
 	}
@@ -45,7 +46,7 @@ func TestBadFiles(t *testing.T) {
 		"unknown_top_key.yaml":      `testdata/bad/unknown_top_key.yaml:1: unknown key "pol_interval"`,
 		"unknown_nested_key.yaml":   `testdata/bad/unknown_nested_key.yaml:6: unknown key "clusters[0].tls.ca_fle"`,
 		"password_cluster.yaml":     `clusters[0].sasl.password: plain-text passwords are not accepted in the config file; use password_file or password_env`,
-		"password_kafka.yaml":       `kafka.sasl.password: plain-text passwords are not accepted in the config file; use kafka.sasl.password_file or the KLAGX_KAFKA_SASL_PASSWORD environment variable`,
+		"password_kafka.yaml":       `kafka.sasl.password: plain-text passwords are not accepted in the config file; use kafka.sasl.password_file or the KLAGX_SASL_PASSWORD environment variable`,
 		"no_port.yaml":              `clusters[1].brokers: "kafka-1" has no port (want host:port)`,
 		"duplicate_name.yaml":       `clusters[1].name: "a" is already used by clusters[0]`,
 		"bad_name.yaml":             `clusters[0].name: "prod cluster" has characters outside [a-zA-Z0-9_.-]`,
@@ -145,7 +146,8 @@ func TestFullFile(t *testing.T) {
 	if got := f.Clusters[1].Brokers; !reflect.DeepEqual(got, []string{"staging:9092"}) {
 		t.Errorf("scalar brokers = %v", got)
 	}
-	c := Config{Clusters: f.Clusters}
+	c := *Default()
+	c.Clusters = f.Clusters
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func TestFullFile(t *testing.T) {
 		t.Fatalf("got %d thresholds, want 2", len(f.Thresholds))
 	}
 	th := f.Thresholds[0]
-	if th.Source != "batch-.*" || th.Group != nil || *th.WarnLagSeconds != time.Hour || *th.CritLagSeconds != 6*time.Hour ||
+	if th.Source != "batch-.*" || th.Group == nil || *th.WarnLagSeconds != time.Hour || *th.CritLagSeconds != 6*time.Hour ||
 		*th.WarnLag != 1000000 || *th.CritLag != 5000000 || *th.StallAfter != 30*time.Minute || *th.GrowthWindow != time.Hour {
 		t.Errorf("thresholds[0] = %+v", th)
 	}
@@ -169,7 +171,7 @@ func TestFullFile(t *testing.T) {
 		th.CritLag != nil || th.StallAfter != nil || th.GrowthWindow != nil {
 		t.Errorf("thresholds[1] = %+v", th)
 	}
-	c = Config{Clusters: f.Clusters, Thresholds: Thresholds{Overrides: f.Thresholds}}
+	c.Thresholds.Overrides = f.Thresholds
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

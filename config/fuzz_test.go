@@ -112,12 +112,10 @@ func FuzzParseFile(f *testing.F) {
 			}
 		}
 
-		// Validate is idempotent: the defaults it applies validate the
-		// same way again, and every problem names its field.
-		cfg := Config{
-			Clusters:   slices.Clone(file.Clusters),
-			Thresholds: Thresholds{Overrides: slices.Clone(file.Thresholds)},
-		}
+		// Validate changes nothing and answers the same twice, and
+		// every problem names its field.
+		cfg := *Default()
+		cfg.Clusters, cfg.Thresholds.Overrides = slices.Clone(file.Clusters), slices.Clone(file.Thresholds)
 		err1 := cfg.Validate()
 		snap := describeConfig(cfg)
 		err2 := cfg.Validate()

@@ -3,11 +3,11 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 
-// Defaults of the time-lag and threshold settings, applied by
-// [Config.SetDefaults] (see there for when).
+// Defaults of the time-lag and threshold settings, set by [Default].
 const (
 	// DefaultFetchBudget is the default [TimeLag.FetchBudget].
 	DefaultFetchBudget = 1000
@@ -72,9 +72,8 @@ type GroupThresholds struct {
 
 // ThresholdOverride applies to groups whose name fully matches Group; nil fields inherit.
 //
-// The flag and file layers only set Source; [Config.Validate] compiles it
-// into Group (fully anchored) when Group is nil. An override whose Group is
-// still nil matches nothing.
+// Build it with [NewThresholdOverride], which compiles Source into Group.
+// An override whose Group is nil matches nothing (and fails Validate).
 type ThresholdOverride struct {
 	Group          *regexp.Regexp // fully anchored like the other filters
 	Source         string         // the regex as written, for messages and docs
@@ -122,38 +121,26 @@ func (o ThresholdOverride) apply(g GroupThresholds) GroupThresholds {
 	return g
 }
 
-// setDefaults fills the zero values of the time-lag and threshold settings.
-// A Default that is entirely zero was not configured at all and becomes
-// DefaultGroupThresholds; otherwise its zero warn/crit values are kept (they
-// disable their rule) and only a zero StallAfter or GrowthWindow, which
-// cannot be valid, is defaulted.
-func (c *Config) setTimeLagAndThresholdDefaults() {
-	if c.TimeLag.Mode == "" {
-		c.TimeLag.Mode = TimeLagInterpolate
+// NewThresholdOverride returns an override for the groups fully matching
+// the regex source, which it compiles; field names the setting in errors
+// (e.g. "thresholds[2].group").
+func NewThresholdOverride(field, source string) (ThresholdOverride, error) {
+	if source == "" {
+		return ThresholdOverride{}, fmt.Errorf("%s: required (a regex of the group names the entry applies to)", field)
 	}
-	if c.TimeLag.FetchBudget == 0 {
-		c.TimeLag.FetchBudget = DefaultFetchBudget
+	res, err := compileAnchored(field, []string{source})
+	if err != nil {
+		return ThresholdOverride{}, err
 	}
-	d := &c.Thresholds.Default
-	if *d == (GroupThresholds{}) {
-		*d = DefaultGroupThresholds()
-	}
-	if d.StallAfter == 0 {
-		d.StallAfter = DefaultStallAfter
-	}
-	if d.GrowthWindow == 0 {
-		d.GrowthWindow = DefaultGrowthWindow
-	}
+	return ThresholdOverride{Group: res[0], Source: source}, nil
 }
 
-// validateTimeLagAndThresholds checks the time-lag and threshold settings;
-// c.PollInterval must already be defaulted. It compiles the Group of the
-// overrides that only have a Source.
-func (c *Config) validateTimeLagAndThresholds() []error {
+// validateTimeLagAndThresholds checks the time-lag and threshold settings.
+func (c Config) validateTimeLagAndThresholds() []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	if !oneOf(c.TimeLag.Mode, TimeLagModes) {
+	if !slices.Contains(TimeLagModes, c.TimeLag.Mode) {
 		add("time_lag.mode: %q is not one of %s", c.TimeLag.Mode, join(TimeLagModes))
 	}
 	if c.TimeLag.FetchBudget < 1 {
@@ -161,22 +148,12 @@ func (c *Config) validateTimeLagAndThresholds() []error {
 	}
 
 	errs = append(errs, c.Thresholds.Default.validate("", c.PollInterval, nil)...)
-	for i := range c.Thresholds.Overrides {
-		o := &c.Thresholds.Overrides[i]
+	for i, o := range c.Thresholds.Overrides {
 		p := fmt.Sprintf("thresholds[%d]", i)
 		if o.Group == nil {
-			if o.Source == "" {
-				add("%s.group: required (a regex of the group names the entry applies to)", p)
-			} else if res, err := compileAnchored(p+".group", []string{o.Source}); err != nil {
-				errs = append(errs, err)
-			} else {
-				o.Group = res[0]
-			}
+			add("%s.group: required (a regex of the group names the entry applies to)", p)
 		}
-		if o.Source == "" && o.Group != nil {
-			o.Source = o.Group.String()
-		}
-		errs = append(errs, o.apply(c.Thresholds.Default).validate(p+".", c.PollInterval, o)...)
+		errs = append(errs, o.apply(c.Thresholds.Default).validate(p+".", c.PollInterval, &o)...)
 	}
 	return errs
 }

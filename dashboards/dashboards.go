@@ -92,15 +92,22 @@ func Write(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	for _, d := range ds {
-		if err := os.WriteFile(filepath.Join(dir, d.Name+".json"), d.JSON, 0o644); err != nil {
+		if _, err := d.WriteFile(dir); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// WriteFile writes d to dir as <Name>.json, creating dir if needed, and
+// returns the file's path.
+func (d Dashboard) WriteFile(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, d.Name+".json")
+	return path, os.WriteFile(path, d.JSON, 0o644)
 }
 
 // Queries returns every PromQL expression of every dashboard: panel targets
@@ -219,33 +226,35 @@ func queryVar(name, label, query string, multi bool) *dashboard.QueryVariableBui
 	return v
 }
 
-// q is one Prometheus target.
-func q(refID, expr, legend string) *prometheus.DataqueryBuilder {
+// target is one Prometheus target, neither range nor instant yet.
+func target(refID, expr, legend string) *prometheus.DataqueryBuilder {
 	b := prometheus.NewDataqueryBuilder().
 		RefId(refID).
 		Expr(expr).
 		Datasource(ds()).
-		EditorMode(prometheus.QueryEditorModeCode).
-		Range()
+		EditorMode(prometheus.QueryEditorModeCode)
 	if legend != "" {
 		b = b.LegendFormat(legend)
 	}
 	return b
 }
 
+// q is one range Prometheus target.
+func q(refID, expr, legend string) *prometheus.DataqueryBuilder {
+	return target(refID, expr, legend).Range()
+}
+
 // instant is one instant Prometheus target in table format.
 func instant(refID, expr, legend string) *prometheus.DataqueryBuilder {
-	b := prometheus.NewDataqueryBuilder().
-		RefId(refID).
-		Expr(expr).
-		Datasource(ds()).
-		EditorMode(prometheus.QueryEditorModeCode).
-		Instant().
-		Format(prometheus.PromQueryFormatTable)
-	if legend != "" {
-		b = b.LegendFormat(legend)
-	}
-	return b
+	return target(refID, expr, legend).Instant().Format(prometheus.PromQueryFormatTable)
+}
+
+// current is one instant Prometheus target as time series: the values at the
+// end of the time range only, one series per label set, named by legend.
+// A stat panel showing "the current X" needs it: over a range, every value
+// the series took is a series of its own, and the panel shows each.
+func current(refID, expr, legend string) *prometheus.DataqueryBuilder {
+	return target(refID, expr, legend).Instant()
 }
 
 func targets(qs []*prometheus.DataqueryBuilder) []cog.Builder[variants.Dataquery] {
@@ -469,6 +478,16 @@ func build(b *dashboard.DashboardBuilder) (dashboard.Dashboard, error) {
 	}
 	// Let Grafana assign the numeric id on import.
 	d.Id = nil
+	// The SDK defaults links and annotation toggles to the dashboard
+	// controls menu (placement inControlsMenu), which Grafana before 12.4
+	// does not render for links: keep them above the panels, where every
+	// Grafana puts them.
+	for i := range d.Links {
+		d.Links[i].Placement = nil
+	}
+	for i := range d.Annotations.List {
+		d.Annotations.List[i].Placement = nil
+	}
 	return d, nil
 }
 

@@ -595,3 +595,51 @@ func TestOptInPanelsSaySo(t *testing.T) {
 		t.Errorf("a histogram's buckets: OptIn = %v", got)
 	}
 }
+
+// TestCurrentStatusIsInstant: the group dashboard's Status stat asks for
+// the status at the end of the range only. Over a range, a group that
+// recovered has had two statuses, each a series of its own, and the stat
+// showed both.
+func TestCurrentStatusIsInstant(t *testing.T) {
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Type    string `json:"type"`
+			Targets []struct {
+				Instant bool `json:"instant"`
+				Range   bool `json:"range"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	b, err := os.ReadFile(filepath.Join("json", GroupUID+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range d.Panels {
+		if p.Title != "Status" || p.Type != "stat" {
+			continue
+		}
+		found = true
+		if len(p.Targets) != 1 || !p.Targets[0].Instant || p.Targets[0].Range {
+			t.Errorf("Status stat targets = %+v, want one instant query", p.Targets)
+		}
+	}
+	if !found {
+		t.Fatal("no Status stat panel on the group dashboard")
+	}
+}
+
+// TestNoControlsMenuPlacement: links and annotation toggles stay above the
+// panels; Grafana before 12.4 does not render links placed in the controls
+// menu, which is where the SDK puts them by default.
+func TestNoControlsMenuPlacement(t *testing.T) {
+	for _, d := range all(t) {
+		if bytes.Contains(d.JSON, []byte(`"placement": "inControlsMenu"`)) {
+			t.Errorf("%s places something in the controls menu", d.Name)
+		}
+	}
+}

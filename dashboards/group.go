@@ -30,9 +30,9 @@ func group() (dashboard.Dashboard, error) {
 	})
 	statusNow := statPanel(panel{
 		id: 3, title: "Status", unit: units.Short, w: 4, h: 5,
-		desc: "Current klagx_group_status; the reason is in /status and klagx check.",
+		desc: "The group's status now (an instant query at the end of the time range); the reason is in /status and klagx check.",
 		queries: []*prometheus.DataqueryBuilder{
-			q("A", fmt.Sprintf(`%s%s == 1`, m.GroupStatus, g), "{{status}}"),
+			current("A", fmt.Sprintf(`%s%s == 1`, m.GroupStatus, g), "{{status}}"),
 		},
 	}).TextMode(common.BigValueTextModeName).GraphMode(common.BigValueGraphModeNone).ColorMode(common.BigValueColorModeBackground)
 	for _, s := range statusColors {

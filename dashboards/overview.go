@@ -24,9 +24,9 @@ func overview() (dashboard.Dashboard, error) {
 
 	statusStat := statPanel(panel{
 		id: 2, title: "Groups by status", unit: units.Short, w: 8, h: 6,
-		desc: "Consumer groups by their current klagx_group_status. See docs/time-lag.md for the rules.",
+		desc: "Consumer groups by their klagx_group_status now (an instant query at the end of the time range). See docs/time-lag.md for the rules.",
 		queries: []*prometheus.DataqueryBuilder{
-			q("A", fmt.Sprintf(`count by (status) (%s%s == 1)`, m.GroupStatus, g), "{{status}}"),
+			current("A", fmt.Sprintf(`count by (status) (%s%s == 1)`, m.GroupStatus, g), "{{status}}"),
 		},
 	}).TextMode(common.BigValueTextModeValueAndName).GraphMode(common.BigValueGraphModeNone)
 	statusTimeline := timeseriesPanel(panel{

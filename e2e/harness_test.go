@@ -8,7 +8,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -390,14 +389,4 @@ func runCheck(t testing.TB, brokers []string, args ...string) (int, string) {
 		t.Fatalf("klagx check: %v", err)
 	}
 	return code, string(out)
-}
-
-// lines reads a process's output line by line (for python consumers).
-func lines(r io.Reader) []string {
-	var out []string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }

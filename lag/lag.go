@@ -8,7 +8,7 @@
 // be ahead of an end offset read before it) and the snapshot builder keeps
 // the state that spans cycles (LostCounter).
 //
-// The rules, from the design brief:
+// The rules:
 //   - lag = end − committed, never negative; end is the high-water mark, or
 //     the last stable offset for read_committed consumers;
 //   - no commit is not "lag −1": the partition is reported as having no
@@ -41,21 +41,24 @@ func CommitAt(offset int64) Commit {
 	return Commit{Offset: offset, Valid: offset >= 0}
 }
 
+// End is the offset lag is measured to: the last stable offset when it was
+// listed (stable >= 0: a read_committed cluster), else the high-water mark.
+func End(highWater, stable int64) int64 {
+	if stable >= 0 {
+		return stable
+	}
+	return highWater
+}
+
 // Result is the lag of one group on one partition.
 type Result struct {
 	// Lag is the number of retained messages the group has not consumed;
 	// always >= 0.
 	Lag int64
-	// HasCommit is false when the group has never committed this partition.
-	HasCommit bool
 	// BelowStart is how many messages lie between the committed offset and
 	// the log start offset: deleted by retention before the group consumed
 	// them. 0 unless the commit is below the log start.
 	BelowStart int64
-	// AheadOfEnd is true when the committed offset is beyond the end offset
-	// (possible after log truncation, or for a read_uncommitted commit
-	// measured against the last stable offset). Lag is 0 then.
-	AheadOfEnd bool
 }
 
 // Partition computes the lag of commit against offsets.
@@ -73,13 +76,15 @@ func Partition(c Commit, o Offsets) Result {
 	if !c.Valid {
 		return Result{Lag: end - start}
 	}
-	r := Result{HasCommit: true}
+	var r Result
 	switch {
 	case c.Offset < start:
 		r.BelowStart = start - c.Offset
 		r.Lag = end - start
 	case c.Offset > end:
-		r.AheadOfEnd = true
+		// Beyond the end offset (after log truncation, or a
+		// read_uncommitted commit measured against the last stable
+		// offset): nothing left to consume.
 	default:
 		r.Lag = end - c.Offset
 	}

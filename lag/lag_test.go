@@ -9,19 +9,19 @@ func TestPartition(t *testing.T) {
 		off    Offsets
 		want   Result
 	}{
-		{"caught up", CommitAt(100), Offsets{0, 100}, Result{Lag: 0, HasCommit: true}},
-		{"behind", CommitAt(40), Offsets{0, 100}, Result{Lag: 60, HasCommit: true}},
+		{"caught up", CommitAt(100), Offsets{0, 100}, Result{Lag: 0}},
+		{"behind", CommitAt(40), Offsets{0, 100}, Result{Lag: 60}},
 		{"empty partition, no commit", CommitAt(-1), Offsets{0, 0}, Result{}},
 		{"no commit counts from log start, not from 0", CommitAt(-1), Offsets{30, 100}, Result{Lag: 70}},
 		{"no commit sentinel other than -1", Commit{Offset: -7}, Offsets{0, 5}, Result{Lag: 5}},
-		{"commit below log start: lost and clamped", CommitAt(10), Offsets{25, 100}, Result{Lag: 75, HasCommit: true, BelowStart: 15}},
-		{"commit exactly at log start", CommitAt(25), Offsets{25, 100}, Result{Lag: 75, HasCommit: true}},
-		{"commit ahead of end (truncation / LSO)", CommitAt(120), Offsets{0, 100}, Result{Lag: 0, HasCommit: true, AheadOfEnd: true}},
-		{"everything deleted, commit at end", CommitAt(100), Offsets{100, 100}, Result{Lag: 0, HasCommit: true}},
-		{"everything deleted, commit below", CommitAt(50), Offsets{100, 100}, Result{Lag: 0, HasCommit: true, BelowStart: 50}},
+		{"commit below log start: lost and clamped", CommitAt(10), Offsets{25, 100}, Result{Lag: 75, BelowStart: 15}},
+		{"commit exactly at log start", CommitAt(25), Offsets{25, 100}, Result{Lag: 75}},
+		{"commit ahead of end (truncation / LSO)", CommitAt(120), Offsets{0, 100}, Result{Lag: 0}},
+		{"everything deleted, commit at end", CommitAt(100), Offsets{100, 100}, Result{Lag: 0}},
+		{"everything deleted, commit below", CommitAt(50), Offsets{100, 100}, Result{Lag: 0, BelowStart: 50}},
 		{"end below start is treated as empty", CommitAt(-1), Offsets{10, 5}, Result{Lag: 0}},
-		{"negative start treated as 0", CommitAt(3), Offsets{-1, 10}, Result{Lag: 7, HasCommit: true}},
-		{"read_committed: end is LSO, commit at LSO", CommitAt(99), Offsets{0, 99}, Result{Lag: 0, HasCommit: true}},
+		{"negative start treated as 0", CommitAt(3), Offsets{-1, 10}, Result{Lag: 7}},
+		{"read_committed: end is LSO, commit at LSO", CommitAt(99), Offsets{0, 99}, Result{Lag: 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Partition(tc.commit, tc.off)

@@ -287,8 +287,21 @@ var Statuses = []string{"ok", "warning", "stalled", "stopped", "rewind", "lost",
 // klagx_group_time_lag_partitions (timelag.Methods).
 var TimeLagMethods = []string{"caught_up", "exact", "interpolated", "lower_bound", "unknown"}
 
+// Values of the stage label of klagx_poll_errors_total: the stages of a poll
+// cycle (collector.Stage* are these).
+const (
+	StageListGroups             = "list_groups"
+	StageDescribeGroups         = "describe_groups"
+	StageDescribeConsumerGroups = "describe_consumer_groups"
+	StageOffsetFetch            = "offset_fetch"
+	StageMetadata               = "metadata"
+	StageListOffsets            = "list_offsets"
+	StageTimeLookup             = "time_lookup"
+	StageRecordFetch            = "record_fetch"
+)
+
 // PollStages are the values of the stage label of klagx_poll_errors_total.
-var PollStages = []string{"list_groups", "describe_groups", "describe_consumer_groups", "offset_fetch", "metadata", "list_offsets", "time_lookup", "record_fetch"}
+var PollStages = []string{StageListGroups, StageDescribeGroups, StageDescribeConsumerGroups, StageOffsetFetch, StageMetadata, StageListOffsets, StageTimeLookup, StageRecordFetch}
 
 // Lookup returns the family with the given name.
 func Lookup(name string) (Family, bool) {

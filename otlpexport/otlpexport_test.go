@@ -149,7 +149,7 @@ func TestRebalanceSpan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.SetTracer(exp.Tracer())
+	p.SetTracer(otlpexport.NewPollTracer(exp.Tracer(), "test", p.Collector()))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -1,6 +1,8 @@
-// Package poller runs the one-way pipeline for one cluster: collector (Kafka
-// I/O) → observation → snapshot.Builder → snapshot.Store, on the cluster's
-// own schedule. Cycles of one cluster never overlap: a cycle that overruns
+// Package poller runs the one-way pipeline for one cluster on the cluster's
+// own schedule: collect (collector.Poll, then the record timestamps the
+// builder's time-lag estimates need, read through the collector) → fold
+// (snapshot.Builder.Build, no I/O) → publish (snapshot.Store). The poller
+// only schedules, logs and calls its tracing hook (Tracer). Cycles of one cluster never overlap: a cycle that overruns
 // its interval delays the next one instead of piling up, and every cycle has
 // a deadline of one poll interval.
 package poller
@@ -10,18 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/klagx/klagx/collector"
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/observation"
 	"github.com/klagx/klagx/snapshot"
-	"github.com/klagx/klagx/timelag"
+	"github.com/klagx/klagx/status"
 )
 
 // StaleCycles is how many poll intervals a last good value is kept while it
@@ -35,15 +32,17 @@ type Poller struct {
 	builder  *snapshot.Builder
 	store    *snapshot.Store
 	interval time.Duration
-	logger   *slog.Logger
+	// timeout is the deadline of one cycle: the poll interval unless
+	// SetCycleTimeout changed it.
+	timeout time.Duration
+	logger  *slog.Logger
 	// failures counts the consecutive cycles that could not reach the
 	// cluster at all (0: the last cycle did); downSince is when the first of
 	// them started; everUp is whether any cycle reached it.
 	failures  int
 	downSince time.Time
 	everUp    bool
-	timeLag   config.TimeLag
-	statuses  map[string]string // group → last logged status
+	statuses  map[string]status.Status // group → last logged status
 
 	groupInterval time.Duration
 	// quiet turns off the event log lines (status changes, rebalances,
@@ -53,21 +52,42 @@ type Poller struct {
 	// on every group tick.
 	refs []collector.GroupRef
 
-	cluster string
-	// tracer records poll cycles and rebalances as spans; nil when OTLP
-	// traces are off.
-	tracer trace.Tracer
+	// trace records cycles, stages and rebalances (noTracer when OTLP
+	// traces are off).
+	trace Tracer
 }
 
-// MaxLookupRounds bounds the ListOffsets-by-time rounds of one cycle (each
-// round is one request per partition leader, whatever the number of
-// partitions; a partition can be asked once per round). Right after start,
-// each committed offset takes a handful of rounds to bracket, and partitions
-// shared by many groups at different offsets take more; whatever is not
-// done continues in the next cycles. In steady state the end offsets read
-// anyway keep the brackets tight and no round is needed. Rounds also stop
-// when half the cycle's deadline is used.
-const MaxLookupRounds = 48
+// Tracer is the tracing hook of a poller: it is told when a cycle and each
+// of its stages start and end, and of every completed rebalance.
+// otlpexport.PollTracer implements it with spans.
+type Tracer interface {
+	// Cycle starts a poll cycle; end is called with its observation.
+	Cycle(ctx context.Context) (_ context.Context, end func(*observation.Observation))
+	// Stage starts one stage of a cycle ("collect", "time_lag"); end is
+	// called with the observation and how many errors it held before.
+	Stage(ctx context.Context, name string) (_ context.Context, end func(obs *observation.Observation, errsBefore int))
+	// KafkaStage is the collector's hook around each Kafka API batch.
+	KafkaStage(ctx context.Context, stage string) (_ context.Context, end func(obs *observation.Observation, errsBefore int))
+	// Rebalances is told of the rebalances completed since the last call.
+	Rebalances([]snapshot.RebalanceEvent)
+}
+
+// noTracer records nothing.
+type noTracer struct{}
+
+func (noTracer) Cycle(ctx context.Context) (context.Context, func(*observation.Observation)) {
+	return ctx, func(*observation.Observation) {}
+}
+
+func (noTracer) Stage(ctx context.Context, _ string) (context.Context, func(*observation.Observation, int)) {
+	return ctx, func(*observation.Observation, int) {}
+}
+
+func (n noTracer) KafkaStage(ctx context.Context, stage string) (context.Context, func(*observation.Observation, int)) {
+	return n.Stage(ctx, stage)
+}
+
+func (noTracer) Rebalances([]snapshot.RebalanceEvent) {}
 
 // New returns a Poller for cluster publishing to store.
 func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logger *slog.Logger) (*Poller, error) {
@@ -82,31 +102,35 @@ func New(cfg *config.Config, cluster config.Cluster, store *snapshot.Store, logg
 			ReadCommitted: cluster.Isolation == config.IsolationReadCommitted,
 			StaleAfter:    StaleCycles * cfg.PollInterval,
 			Thresholds:    cfg.Thresholds,
+			TimeLag:       cfg.TimeLag,
+			PollInterval:  cfg.PollInterval,
 		}),
 		store:         store,
 		interval:      cfg.PollInterval,
+		timeout:       cfg.PollInterval,
 		groupInterval: cfg.GroupPollInterval,
-		timeLag:       cfg.TimeLag,
 		logger:        logger.With("cluster", cluster.Name),
-		cluster:       cluster.Name,
+		trace:         noTracer{},
 	}, nil
 }
 
-// SetTracer makes the poller record a span per poll cycle ("klagx.poll_cycle",
-// with a child span per stage) and per rebalance ("klagx.rebalance"). nil
-// (the default) records nothing. Call it before Run.
-func (p *Poller) SetTracer(t trace.Tracer) {
-	p.tracer = t
+// SetTracer installs the tracing hook (nil removes it). Call it before
+// Run.
+func (p *Poller) SetTracer(t Tracer) {
 	if t == nil {
+		p.trace = noTracer{}
 		p.coll.SetStageFunc(nil)
 		return
 	}
-	// One child span per Kafka API batch of the cycle, under
-	// klagx.poll.collect.
-	p.coll.SetStageFunc(func(ctx context.Context, stage string) (context.Context, func(*observation.Observation, int)) {
-		return p.stage(ctx, "klagx.kafka."+stage)
-	})
+	p.trace = t
+	p.coll.SetStageFunc(t.KafkaStage)
 }
+
+// SetCycleTimeout sets the deadline of one cycle (one poll interval by
+// default) without changing anything the poll interval sets: the request
+// timeout, the stale-after, the time-lag accuracy target. klagx check uses
+// it for --timeout. Call it before Run or Cycle.
+func (p *Poller) SetCycleTimeout(d time.Duration) { p.timeout = d }
 
 // Quiet turns off the event log lines (status changes, rebalances, the
 // cluster going down and coming back: a one-shot caller reports the cycle's
@@ -120,48 +144,65 @@ func (p *Poller) Collector() *collector.Collector { return p.coll }
 // Close releases the Kafka client.
 func (p *Poller) Close() { p.coll.Close() }
 
-// Cycle runs one poll cycle with a deadline of one interval, publishes the
-// resulting snapshot and returns it with the raw observation.
+// Cycle runs one poll cycle, publishes the resulting snapshot and returns
+// it with the raw observation. A cycle reads top to bottom: collect (all of
+// its Kafka I/O, within one poll interval), fold into the snapshot, publish,
+// then log.
 func (p *Poller) Cycle(ctx context.Context) (*snapshot.Cluster, *observation.Observation) {
-	var span trace.Span
-	if p.tracer != nil {
-		ctx, span = p.tracer.Start(ctx, "klagx.poll_cycle", trace.WithAttributes(attribute.String("cluster", p.cluster)))
-	}
-	cctx, cancel := context.WithTimeout(ctx, p.interval)
-	sctx, endCollect := p.stage(cctx, "klagx.poll.collect")
-	obs := p.coll.Poll(sctx)
-	endCollect(obs, 0)
-	if obs.Err == nil {
-		p.builder.ObserveOffsets(obs)
-		before := len(obs.Errors)
-		sctx, endTimes := p.stage(cctx, "klagx.poll.time_lag")
-		p.resolveTimes(sctx, obs)
-		endTimes(obs, before)
-	}
-	cancel()
-	if span != nil {
-		defer p.endCycleSpan(span, obs)
-	}
-	reqs := p.coll.Requests()
-	counts := make([]snapshot.Count, len(reqs))
-	for i, r := range reqs {
-		counts[i] = snapshot.Count{Name: r.API, Value: r.Count}
-	}
-	cl := p.builder.Build(obs, counts)
+	ctx, endCycle := p.trace.Cycle(ctx)
+	obs := p.collect(ctx)
+	cl := p.builder.Build(obs, p.requests())
 	p.store.Publish(cl)
+	endCycle(obs)
 	if ctx.Err() != nil {
 		return cl, obs // shutting down: the failed cycle is not news
 	}
 	p.log(obs)
 	p.logStatusChanges(cl)
 	p.logRebalances()
-	if obs.Err == nil {
-		p.refs = p.refs[:0]
-		for _, name := range obs.SortedGroups() {
-			p.refs = append(p.refs, collector.GroupRef{Name: name, Kind: obs.Groups[name].Kind})
-		}
-	}
+	p.rememberGroups(obs)
 	return cl, obs
+}
+
+// collect does the cycle's Kafka I/O within the cycle's deadline: the
+// collector's poll (groups, commits, log offsets), then, when the cluster
+// answered, the record timestamps the builder's time-lag estimates ask for
+// (through the collector too).
+func (p *Poller) collect(ctx context.Context) *observation.Observation {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	sctx, end := p.trace.Stage(ctx, "collect")
+	obs := p.coll.Poll(sctx)
+	end(obs, 0)
+	if obs.Err != nil {
+		return obs
+	}
+	before := len(obs.Errors)
+	sctx, end = p.trace.Stage(ctx, "time_lag")
+	p.builder.ResolveTimes(sctx, obs, p.coll)
+	end(obs, before)
+	return obs
+}
+
+// requests are the collector's cumulative request counts, for the snapshot.
+func (p *Poller) requests() []snapshot.Count {
+	reqs := p.coll.Requests()
+	counts := make([]snapshot.Count, len(reqs))
+	for i, r := range reqs {
+		counts[i] = snapshot.Count{Name: r.API, Value: r.Count}
+	}
+	return counts
+}
+
+// rememberGroups keeps the groups a cycle listed, for the group ticks.
+func (p *Poller) rememberGroups(obs *observation.Observation) {
+	if obs.Err != nil {
+		return
+	}
+	p.refs = p.refs[:0]
+	for _, name := range obs.SortedGroups() {
+		p.refs = append(p.refs, collector.GroupRef{Name: name, Kind: obs.Groups[name].Kind})
+	}
 }
 
 // GroupTick reads the state of the groups the last cycle listed (one
@@ -189,90 +230,21 @@ func (p *Poller) GroupTick(ctx context.Context) *snapshot.Cluster {
 // per completed rebalance.
 func (p *Poller) logRebalances() {
 	events := p.builder.DrainEvents()
-	p.traceRebalances(events)
+	p.trace.Rebalances(events)
 	if p.quiet {
 		return
 	}
 	for _, ev := range events {
-		attrs := []any{"group", ev.Group, "kind", ev.Kind, "cause", ev.Cause,
-			"rebalances", ev.Generations, "exact_count", ev.Exact,
-			"start", ev.Start.UTC().Format(time.RFC3339Nano), "end", ev.End.UTC().Format(time.RFC3339Nano),
-			"members_before", ev.MembersBefore, "members_after", ev.MembersAfter,
-			"joined", ev.Joined, "left", ev.Left, "static_joined", ev.StaticJoined, "static_left", ev.StaticLeft,
-			"partitions_moved", ev.Moved, "partitions_assigned", ev.Assigned, "partitions_unassigned", ev.Unassigned}
+		attrs := ev.Attrs()
+		attrs = append(attrs, slog.Any("joined", ev.Joined), slog.Any("left", ev.Left),
+			slog.String("start", ev.Start.UTC().Format(time.RFC3339Nano)), slog.String("end", ev.End.UTC().Format(time.RFC3339Nano)))
 		if ev.DurationKnown {
-			attrs = append(attrs, "duration_seconds", ev.Duration.Seconds())
+			attrs = append(attrs, slog.Float64("duration_seconds", ev.Duration.Seconds()))
 		} else {
-			attrs = append(attrs, "duration_seconds", "between polls")
+			attrs = append(attrs, slog.String("duration_seconds", "between polls"))
 		}
-		p.logger.Info("group rebalanced", attrs...)
+		p.logger.LogAttrs(context.Background(), slog.LevelInfo, "group rebalanced", attrs...)
 	}
-}
-
-// resolveTimes tightens the time-lag estimates this cycle needs: in exact
-// mode by fetching the records at the committed offsets (within the fetch
-// budget), then by ListOffsets lookups by timestamp, batched per leader,
-// for whatever is still too loosely bracketed.
-func (p *Poller) resolveTimes(ctx context.Context, obs *observation.Observation) {
-	needs := p.builder.Needs(obs)
-	if len(needs) == 0 {
-		return
-	}
-	tr := p.builder.TimeLag()
-	now := obs.End
-	if p.timeLag.Mode == config.TimeLagExact {
-		var recs []collector.RecordAt
-		for _, n := range needs {
-			if e := tr.Track(n.TP).Estimate(n.Offset, n.End, now); e.Method != timelag.Exact {
-				recs = append(recs, collector.RecordAt{TP: n.TP, Offset: n.Offset})
-			}
-		}
-		for r, ts := range p.coll.FetchTimestamps(ctx, obs, recs, p.timeLag.FetchBudget) {
-			tr.Track(r.TP).ObserveRecord(r.Offset, ts)
-		}
-	}
-	target := timelag.Target(p.interval)
-	asked := map[timelag.TP]time.Time{}
-	deadline, hasDeadline := ctx.Deadline()
-	halfway := time.Now().Add(time.Until(deadline) / 2)
-	for round := 0; round < MaxLookupRounds && ctx.Err() == nil; round++ {
-		if hasDeadline && time.Now().After(halfway) {
-			return
-		}
-		at := tr.Lookups(needs, now, target)
-		for tp, t := range at {
-			// A lookup that did not narrow the bracket would be asked
-			// again: stop for this partition this cycle.
-			if prev, ok := asked[tp]; ok && prev.Equal(t) {
-				delete(at, tp)
-			}
-		}
-		if len(at) == 0 {
-			return
-		}
-		for tp, l := range p.coll.LookupTimes(ctx, obs, at) {
-			off := l.Offset
-			if !l.Found {
-				off = endOf(obs, tp)
-				if off < 0 {
-					continue
-				}
-			}
-			tr.Track(tp).ObserveLookup(l.Asked, off, l.RecordTime, l.Found)
-		}
-		for tp, t := range at {
-			asked[tp] = t
-		}
-	}
-}
-
-func endOf(obs *observation.Observation, tp timelag.TP) int64 {
-	if t, ok := obs.Topics[tp.Topic]; ok {
-		if p, ok := t.Partitions[tp.Partition]; ok && p.Err == nil {
-			return p.End
-		}
-	}
-	return -1
 }
 
 // RetryBackoff is the wait before the next attempt after failures
@@ -344,7 +316,7 @@ func (p *Poller) logStatusChanges(cl *snapshot.Cluster) {
 		return
 	}
 	if p.statuses == nil {
-		p.statuses = map[string]string{}
+		p.statuses = map[string]status.Status{}
 	}
 	seen := make(map[string]bool, len(cl.Groups))
 	for _, g := range cl.Groups {
@@ -354,14 +326,14 @@ func (p *Poller) logStatusChanges(cl *snapshot.Cluster) {
 			continue
 		}
 		p.statuses[g.Name] = g.Status
-		if !ok && g.Status == "ok" {
+		if !ok && g.Status == status.OK {
 			continue // a healthy group appearing is not news
 		}
 		level := slog.LevelInfo
-		if g.Status != "ok" && g.Status != "rebalancing" {
+		if g.Status != status.OK && g.Status != status.Rebalancing {
 			level = slog.LevelWarn
 		}
-		from := prev
+		from := prev.String()
 		if !ok {
 			from = "none"
 		}
@@ -425,123 +397,4 @@ func (p *Poller) log(obs *observation.Observation) {
 		}
 		p.logger.Debug("poll cycle", "groups", len(obs.Groups), "topics", len(obs.Topics), "duration_seconds", dur, "err", errors.Unwrap(obs.Err))
 	}
-}
-
-// stage starts a child span of the cycle span for one stage; its end
-// function records the Kafka requests the stage sent (the collector's
-// request counter, read before and after) and the errors it added to obs
-// after the first errsBefore.
-func (p *Poller) stage(ctx context.Context, name string) (context.Context, func(obs *observation.Observation, errsBefore int)) {
-	if p.tracer == nil {
-		return ctx, func(*observation.Observation, int) {}
-	}
-	before := p.coll.Requests()
-	wBefore, rBefore := p.coll.BytesWritten(), p.coll.BytesRead()
-	ctx, span := p.tracer.Start(ctx, name, trace.WithAttributes(attribute.String("cluster", p.cluster)))
-	return ctx, func(obs *observation.Observation, errsBefore int) {
-		total, byAPI := requestDelta(before, p.coll.Requests())
-		span.SetAttributes(
-			attribute.Int64("bytes_written", int64(p.coll.BytesWritten()-wBefore)),
-			attribute.Int64("bytes_read", int64(p.coll.BytesRead()-rBefore)),
-		)
-		errs := obs.Errors[min(errsBefore, len(obs.Errors)):]
-		byStage := map[string]int{}
-		for _, e := range errs {
-			byStage[e.Stage]++
-		}
-		n := len(errs)
-		if obs.Err != nil && errsBefore == 0 {
-			n++
-			span.RecordError(obs.Err)
-			span.SetStatus(codes.Error, "cluster unreachable")
-		}
-		span.SetAttributes(
-			attribute.Int("requests", total),
-			attribute.StringSlice("requests_by_api", byAPI),
-			attribute.Int("errors", n),
-			attribute.StringSlice("errors_by_stage", countList(byStage)),
-		)
-		span.End()
-	}
-}
-
-// endCycleSpan ends the klagx.poll_cycle span with the cycle's outcome.
-func (p *Poller) endCycleSpan(span trace.Span, obs *observation.Observation) {
-	span.SetAttributes(
-		attribute.Bool("up", obs.Err == nil),
-		attribute.Int("groups", len(obs.Groups)),
-		attribute.Int("topics", len(obs.Topics)),
-		attribute.Float64("duration_seconds", obs.End.Sub(obs.Start).Seconds()),
-		attribute.Int("errors", len(obs.Errors)),
-	)
-	if obs.Err != nil {
-		span.RecordError(obs.Err)
-		span.SetStatus(codes.Error, "cluster unreachable")
-	}
-	span.End()
-}
-
-// traceRebalances records one klagx.rebalance span per event, from its
-// start to its end (a new trace each: a rebalance spans several cycles).
-func (p *Poller) traceRebalances(events []snapshot.RebalanceEvent) {
-	if p.tracer == nil {
-		return
-	}
-	for _, ev := range events {
-		start := ev.Start
-		if start.IsZero() || start.After(ev.End) {
-			start = ev.End
-		}
-		attrs := []attribute.KeyValue{
-			attribute.String("cluster", p.cluster),
-			attribute.String("group", ev.Group),
-			attribute.String("kind", ev.Kind),
-			attribute.String("cause", ev.Cause),
-			attribute.Int("rebalances", ev.Generations),
-			attribute.Bool("exact_count", ev.Exact),
-			attribute.Int("members_before", ev.MembersBefore),
-			attribute.Int("members_after", ev.MembersAfter),
-			attribute.Int("joined", len(ev.Joined)),
-			attribute.Int("left", len(ev.Left)),
-			attribute.Int("static_joined", ev.StaticJoined),
-			attribute.Int("static_left", ev.StaticLeft),
-			attribute.Int("partitions_moved", ev.Moved),
-			attribute.Int("partitions_assigned", ev.Assigned),
-			attribute.Int("partitions_unassigned", ev.Unassigned),
-			attribute.Bool("duration_known", ev.DurationKnown),
-		}
-		if ev.DurationKnown {
-			attrs = append(attrs, attribute.Float64("duration_seconds", ev.Duration.Seconds()))
-		}
-		_, span := p.tracer.Start(context.Background(), "klagx.rebalance",
-			trace.WithNewRoot(), trace.WithTimestamp(start), trace.WithAttributes(attrs...))
-		span.End(trace.WithTimestamp(ev.End))
-	}
-}
-
-// requestDelta returns the requests sent between two readings of the
-// cumulative counters: the total and "API=N" entries sorted by API.
-func requestDelta(before, after []collector.RequestCount) (int, []string) {
-	prev := make(map[string]uint64, len(before))
-	for _, r := range before {
-		prev[r.API] = r.Count
-	}
-	total := 0
-	by := map[string]int{}
-	for _, r := range after {
-		if d := int(r.Count - prev[r.API]); d > 0 {
-			by[r.API] = d
-			total += d
-		}
-	}
-	return total, countList(by)
-}
-
-func countList(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, fmt.Sprintf("%s=%d", k, v))
-	}
-	sort.Strings(out)
-	return out
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/snapshot"
 	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 )
 
 // sliceKey identifies a slice of a published snapshot: published slices
@@ -223,10 +224,10 @@ func (r *Renderer) groupLines(s *sink, cluster string, g *snapshot.Group) {
 	if r.on(metrics.GroupStatus) {
 		st := g.Status
 		if st == "" || !g.HasData {
-			st = string(status.Unknown)
+			st = status.Unknown
 		}
 		for _, v := range status.All {
-			s.value(metrics.GroupStatus, boolf(string(v) == st), cluster, g.Name, string(v))
+			s.value(metrics.GroupStatus, boolf(v == st), cluster, g.Name, v.String())
 		}
 	}
 	s.value(metrics.GroupPollErrors, float64(g.PollErrors), cluster, g.Name)
@@ -287,7 +288,7 @@ func (r *Renderer) chunkedLines(s *sink, cluster string, g *snapshot.Group) {
 		if p.LagKnown {
 			s.value(metrics.GroupPartitionLag, float64(p.Lag), cluster, g.Name, p.Topic, part)
 		}
-		if p.TimeLagMethod != "" && p.TimeLagMethod != "unknown" {
+		if p.TimeLagMethod != "" && p.TimeLagMethod != timelag.Unknown {
 			s.value(metrics.GroupPartitionLagSeconds, p.LagSeconds, cluster, g.Name, p.Topic, part)
 		}
 		if p.HasCommit && !p.LastCommitAt.IsZero() {

@@ -27,13 +27,18 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/klagx/klagx/histogram"
+	"github.com/klagx/klagx/observation"
 )
 
-// Group kinds.
-const (
-	KindClassic  = "classic"
-	KindConsumer = "consumer"
-)
+// RebalancingStates are the group states during which a group is
+// rebalancing: PreparingRebalance and CompletingRebalance (classic),
+// Assigning and Reconciling (KIP-848).
+var RebalancingStates = map[string]bool{
+	"PreparingRebalance": true, "CompletingRebalance": true, // classic
+	"Assigning": true, "Reconciling": true, // KIP-848
+}
 
 // Member is one member as described.
 type Member struct {
@@ -57,7 +62,7 @@ func (m Member) Key() string {
 // Observation is one description of a group.
 type Observation struct {
 	At    time.Time
-	Kind  string // KindClassic or KindConsumer
+	Kind  string // observation.KindClassic or observation.KindConsumer
 	State string
 	// Members as described; for classic groups in a rebalancing state the
 	// assignment is empty and is ignored.
@@ -97,12 +102,11 @@ type Event struct {
 
 // settled is a group as last seen outside a rebalance.
 type settled struct {
-	at         time.Time
-	members    map[string]Member
-	owners     map[tp]string
-	maxGen     int32 // classic: highest member generation, -1 unknown
-	epoch      int32 // KIP-848
-	hasMembers bool
+	at      time.Time
+	members map[string]Member
+	owners  map[tp]string
+	maxGen  int32 // classic: highest member generation, -1 unknown
+	epoch   int32 // KIP-848
 }
 
 type tp struct {
@@ -122,17 +126,13 @@ type Stats struct {
 	Since      time.Time
 	// Last is when the last rebalance was seen ending (zero if none).
 	Last time.Time
-	// Durations of the rebalances whose duration is known, as a
-	// cumulative histogram over Bounds (DurationCounts[i] counts
-	// durations <= Bounds[i]).
-	DurationCount  uint64
-	DurationSum    float64
-	DurationCounts []uint64
+	// Durations are the durations, in seconds, of the rebalances whose
+	// duration is known, over the tracker's bounds.
+	Durations histogram.Histogram
 }
 
 // Tracker follows one group. The zero value is not usable; use NewTracker.
 type Tracker struct {
-	bounds     []float64
 	base       *settled
 	inProgress bool
 	start      time.Time
@@ -142,13 +142,13 @@ type Tracker struct {
 // NewTracker returns a tracker whose duration histogram uses bounds
 // (seconds, ascending).
 func NewTracker(bounds []float64) *Tracker {
-	return &Tracker{bounds: bounds, stats: Stats{DurationCounts: make([]uint64, len(bounds))}}
+	return &Tracker{stats: Stats{Durations: histogram.New(bounds)}}
 }
 
 // Stats returns a copy of the counters.
 func (t *Tracker) Stats() Stats {
 	s := t.stats
-	s.DurationCounts = append([]uint64(nil), t.stats.DurationCounts...)
+	s.Durations = t.stats.Durations.Copy()
 	s.InProgress = t.inProgress
 	if t.inProgress {
 		s.Since = t.start
@@ -156,14 +156,8 @@ func (t *Tracker) Stats() Stats {
 	return s
 }
 
-// Bounds returns the duration histogram bounds.
-func (t *Tracker) Bounds() []float64 { return t.bounds }
-
 // InProgress reports whether a rebalance is being observed.
 func (t *Tracker) InProgress() bool { return t.inProgress }
-
-// classicRebalancing are the classic states of a rebalance in progress.
-var classicRebalancing = map[string]bool{"PreparingRebalance": true, "CompletingRebalance": true}
 
 // Observe folds one description into the tracker and returns the
 // rebalances it completes (usually none).
@@ -171,7 +165,7 @@ func (t *Tracker) Observe(o Observation) []Event {
 	if o.State == "Dead" {
 		return nil
 	}
-	if o.Kind == KindConsumer {
+	if o.Kind == observation.KindConsumer {
 		return t.observeConsumer(o)
 	}
 	return t.observeClassic(o)
@@ -184,7 +178,7 @@ func (t *Tracker) begin(at time.Time) {
 }
 
 func (t *Tracker) observeClassic(o Observation) []Event {
-	if classicRebalancing[o.State] {
+	if RebalancingStates[o.State] {
 		t.begin(o.At)
 		return nil
 	}
@@ -267,7 +261,7 @@ func (t *Tracker) finish(ev Event, cur *settled, at time.Time) Event {
 	if t.inProgress {
 		ev.Start, ev.DurationKnown = t.start, true
 		ev.Duration = at.Sub(t.start)
-		t.observeDuration(ev.Duration.Seconds())
+		t.stats.Durations.Observe(ev.Duration.Seconds())
 	} else {
 		// Between two polls: it started after the previous one.
 		ev.Start = t.base.at
@@ -280,16 +274,6 @@ func (t *Tracker) finish(ev Event, cur *settled, at time.Time) Event {
 	t.inProgress = false
 	t.base = cur
 	return ev
-}
-
-func (t *Tracker) observeDuration(s float64) {
-	t.stats.DurationCount++
-	t.stats.DurationSum += s
-	for i, b := range t.bounds {
-		if s <= b {
-			t.stats.DurationCounts[i]++
-		}
-	}
 }
 
 func settle(o Observation) *settled {
@@ -306,7 +290,6 @@ func settle(o Observation) *settled {
 			s.maxGen = m.Generation
 		}
 	}
-	s.hasMembers = len(o.Members) > 0
 	return s
 }
 

@@ -1,6 +1,8 @@
 package rebalance
 
 import (
+	"github.com/klagx/klagx/observation"
+
 	"reflect"
 	"testing"
 	"time"
@@ -21,7 +23,7 @@ func static(id, inst string, gen int32, parts ...int32) Member {
 }
 
 func classic(ms int, state string, members ...Member) Observation {
-	return Observation{At: at(ms), Kind: KindClassic, State: state, Members: members}
+	return Observation{At: at(ms), Kind: observation.KindClassic, State: state, Members: members}
 }
 
 func TestClassicSeenInProgress(t *testing.T) {
@@ -43,7 +45,7 @@ func TestClassicSeenInProgress(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	s := tr.Stats()
-	if s.Rebalances != 1 || s.Joins != 1 || s.Moved != 1 || s.DurationCount != 1 || s.DurationCounts[1] != 1 || s.InProgress {
+	if s.Rebalances != 1 || s.Joins != 1 || s.Moved != 1 || s.Durations.Count != 1 || s.Durations.Counts[1] != 1 || s.InProgress {
 		t.Fatalf("%+v", s)
 	}
 }
@@ -98,7 +100,7 @@ func TestLastMemberLeavingAndFirstJoining(t *testing.T) {
 }
 
 func consumer(ms int, state string, epoch, asg int32, members ...Member) Observation {
-	return Observation{At: at(ms), Kind: KindConsumer, State: state, Epoch: epoch, AssignmentEpoch: asg, Members: members}
+	return Observation{At: at(ms), Kind: observation.KindConsumer, State: state, Epoch: epoch, AssignmentEpoch: asg, Members: members}
 }
 
 func TestConsumerGroupEpochs(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/snapshot"
+	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 )
 
 // Schema names this JSON format and its version.
@@ -22,9 +24,10 @@ type Report struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	// Severity and ExitCode are set by klagx check only: the overall
 	// result (OK, WARNING, CRITICAL, UNKNOWN) and the exit code.
-	Severity *string `json:"severity,omitempty"`
-	ExitCode *int    `json:"exit_code,omitempty"`
-	// Error is why a check could not judge anything (severity UNKNOWN).
+	Severity *status.Severity `json:"severity,omitempty"`
+	ExitCode *int             `json:"exit_code,omitempty"`
+	// Error is why a check could not judge anything (severity UNKNOWN),
+	// or, on /status?group=NAME (answered with a 404), why NAME is absent.
 	Error    string    `json:"error,omitempty"`
 	Clusters []Cluster `json:"clusters"`
 }
@@ -43,12 +46,12 @@ type Cluster struct {
 type Group struct {
 	Name string `json:"name"`
 	// Kind is "classic" or "consumer" (KIP-848).
-	Kind          string `json:"kind"`
-	State         string `json:"state"`
-	Status        string `json:"status"`
-	Reason        string `json:"reason,omitempty"`
-	Members       int    `json:"members"`
-	StaticMembers int    `json:"static_members"`
+	Kind          string        `json:"kind"`
+	State         string        `json:"state"`
+	Status        status.Status `json:"status"`
+	Reason        string        `json:"reason,omitempty"`
+	Members       int           `json:"members"`
+	StaticMembers int           `json:"static_members"`
 	// Lag is the total offset lag in messages; LagSeconds the largest time
 	// lag of any partition, with its error bound.
 	Lag                 int64    `json:"lag"`
@@ -62,10 +65,10 @@ type Group struct {
 	Error      string    `json:"error,omitempty"`
 	// Severity (OK, WARNING, CRITICAL, UNKNOWN) and the rates in messages
 	// per second between the two samples are set by klagx check only.
-	Severity    string   `json:"severity,omitempty"`
-	ProduceRate *float64 `json:"produce_rate,omitempty"`
-	CommitRate  *float64 `json:"commit_rate,omitempty"`
-	Topics      []Topic  `json:"topics"`
+	Severity    status.Severity `json:"severity,omitempty"`
+	ProduceRate *float64        `json:"produce_rate,omitempty"`
+	CommitRate  *float64        `json:"commit_rate,omitempty"`
+	Topics      []Topic         `json:"topics"`
 }
 
 // Topic is a group's position on one topic.
@@ -80,19 +83,30 @@ type Topic struct {
 type Partition struct {
 	Partition int32  `json:"partition"`
 	Committed *int64 `json:"committed,omitempty"`
-	// Start and End are the log start offset and the end offset lag is
-	// measured to.
-	Start         int64      `json:"start"`
-	End           int64      `json:"end"`
-	Lag           int64      `json:"lag"`
-	LagSeconds    *float64   `json:"lag_seconds,omitempty"`
-	TimeLagMethod string     `json:"time_lag_method"`
-	LastCommitAt  *time.Time `json:"last_commit_at,omitempty"`
-	MessagesLost  uint64     `json:"messages_lost"`
+	// Start is the log start offset; End the offset lag is measured to:
+	// the high-water mark, or on a read_committed cluster the last stable
+	// offset (so Lag is End minus Committed, as the check table shows).
+	Start      int64    `json:"start"`
+	End        int64    `json:"end"`
+	Lag        int64    `json:"lag"`
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	// TimeLagErrorSeconds bounds how far the true time lag may be from
+	// LagSeconds. It explains a small lag with lag_seconds 0: records
+	// written since the previous poll are interpolated up to the moment
+	// the end offset was read, so the newest one is 0 s old, give or take
+	// this bound (about one poll interval).
+	TimeLagErrorSeconds float64        `json:"time_lag_error_seconds"`
+	TimeLagMethod       timelag.Method `json:"time_lag_method"`
+	// LastCommitAt is when klagx first saw the committed offset at its
+	// current value (a poll time, up to one poll interval after the
+	// commit; Kafka does not return the time of a commit), or, after a
+	// klagx restart, the first poll that read it.
+	LastCommitAt *time.Time `json:"last_commit_at,omitempty"`
+	MessagesLost uint64     `json:"messages_lost"`
 	// Status and Reason judge this partition alone (same values as the
 	// group's status).
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
+	Status status.Status `json:"status"`
+	Reason string        `json:"reason,omitempty"`
 }
 
 // Filter selects groups; nil keeps all.
@@ -131,7 +145,7 @@ type tpKey struct {
 func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 	st := g.Status
 	if st == "" || !g.HasData {
-		st = "unknown"
+		st = status.Unknown
 	}
 	rg := Group{
 		Name: g.Name, Kind: g.Kind, State: g.State, Status: st, Reason: g.Reason,
@@ -155,18 +169,18 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 		rg.Topics = append(rg.Topics, rt)
 	}
 	for _, p := range g.Partitions {
-		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, MessagesLost: p.LostTotal,
-			Status: p.Status, Reason: p.Reason}
+		rp := Partition{Partition: p.Partition, Lag: p.Lag, TimeLagMethod: p.TimeLagMethod, TimeLagErrorSeconds: p.TimeLagError,
+			MessagesLost: p.LostTotal, Status: p.Status, Reason: p.Reason}
 		if rp.Status == "" {
-			rp.Status = "unknown"
+			rp.Status = status.Unknown
 		}
 		if rp.TimeLagMethod == "" {
-			rp.TimeLagMethod = "unknown"
+			rp.TimeLagMethod = timelag.Unknown
 		}
 		if p.HasCommit {
 			rp.Committed = ptr(p.Committed)
 		}
-		if rp.TimeLagMethod != "unknown" {
+		if rp.TimeLagMethod != timelag.Unknown {
 			rp.LagSeconds = ptr(p.LagSeconds)
 		}
 		if !p.LastCommitAt.IsZero() {
@@ -174,7 +188,7 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 			rp.LastCommitAt = &t
 		}
 		if e, ok := ends[tpKey{p.Topic, p.Partition}]; ok {
-			rp.Start, rp.End = e.Start, e.End
+			rp.Start, rp.End = e.Start, e.LagEnd()
 		}
 		i, ok := byTopic[p.Topic]
 		if !ok {

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/snapshot"
+	st "github.com/klagx/klagx/status"
 )
 
 func TestRoundTripAndOptionalFields(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0)
 	s := snapshot.NewStore("c")
 	s.Publish(&snapshot.Cluster{Name: "c", Up: true, Ready: true, LastSuccess: at,
-		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 2, End: 10}, {Topic: "t", Partition: 1, Start: 0, End: 4}},
+		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 2, End: 10, Stable: -1}, {Topic: "t", Partition: 1, Start: 0, End: 4, Stable: -1}},
 		Groups: []snapshot.Group{{Name: "g", Kind: "classic", State: "Stable", Status: "warning", Reason: "r", HasData: true, ObservedAt: at,
 			Lag: 9, LagSeconds: 12.5, LagSecondsKnown: true,
 			Topics: []snapshot.GroupTopic{{Topic: "t", Lag: 9, LagSeconds: 12.5, LagSecondsKnown: true}},
@@ -52,7 +53,7 @@ func FuzzJSONRoundTrip(f *testing.F) {
 		if math.IsNaN(secs) || math.IsInf(secs, 0) {
 			t.Skip()
 		}
-		r := Report{Schema: Schema, Clusters: []Cluster{{Name: "c", Groups: []Group{{Name: name, Lag: lag, LagSeconds: &secs, Status: status, Topics: []Topic{}}}}}}
+		r := Report{Schema: Schema, Clusters: []Cluster{{Name: "c", Groups: []Group{{Name: name, Lag: lag, LagSeconds: &secs, Status: st.Status(status), Topics: []Topic{}}}}}}
 		b, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
@@ -65,4 +66,20 @@ func FuzzJSONRoundTrip(f *testing.F) {
 			t.Fatalf("round trip changed values")
 		}
 	})
+}
+
+// TestReadCommittedEnd: on a read_committed cluster the end is the last
+// stable offset, the one lag is measured to, so End - Committed is Lag.
+func TestReadCommittedEnd(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	s := snapshot.NewStore("c")
+	s.Publish(&snapshot.Cluster{Name: "c", Up: true, Ready: true, LastSuccess: at,
+		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 0, End: 10, Stable: 8}},
+		Groups: []snapshot.Group{{Name: "g", HasData: true, ObservedAt: at, Lag: 3,
+			Topics:     []snapshot.GroupTopic{{Topic: "t", Lag: 3}},
+			Partitions: []snapshot.GroupPartition{{Topic: "t", Partition: 0, Committed: 5, HasCommit: true, Lag: 3, LagKnown: true}}}}})
+	p := FromSnapshot(s.Load(), at, nil).Clusters[0].Groups[0].Topics[0].Partitions[0]
+	if p.End != 8 || p.End-*p.Committed != p.Lag {
+		t.Fatalf("end %d, committed %d, lag %d: want end 8 = committed + lag", p.End, *p.Committed, p.Lag)
+	}
 }

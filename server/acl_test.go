@@ -116,17 +116,11 @@ func aclKlagxConfig(t *testing.T, env *kfaketest.Env, mod ...func(*config.Config
 	if err := os.WriteFile(pw, []byte(aclKlagxPass+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{
-		Clusters: []config.Cluster{{Name: "test", Brokers: env.Addrs(),
-			SASL: config.SASL{Mechanism: config.SASLScramSHA512, Username: "klagx", PasswordFile: pw}}},
-		PollInterval: time.Second,
-		// The test reads the group state family, which is opt-in.
-		Metrics: config.MetricFamilies{OptIn: []string{".*"}},
-	}
-	for _, m := range mod {
-		m(cfg)
-	}
-	cfg.SetDefaults()
+	cl := config.DefaultCluster("test", env.Addrs()...)
+	cl.SASL = config.SASL{Mechanism: config.SASLScramSHA512, Username: "klagx", PasswordFile: pw}
+	// The test reads the group state family, which is opt-in.
+	optIn := func(c *config.Config) { c.Metrics.OptIn = []string{".*"} }
+	cfg := kfaketest.Config(cl, time.Second, append([]func(*config.Config){optIn}, mod...)...)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +399,7 @@ func TestACLGroupRevoked(t *testing.T) {
 		}
 	}
 	revoked := time.Now()
-	s := aclScrapeUntil(t, base, "secret-team to vanish", func(s kfaketest.Series) bool {
+	aclScrapeUntil(t, base, "secret-team to vanish", func(s kfaketest.Series) bool {
 		return len(aclGroupSeries(s, "secret-team")) == 0
 	})
 	// The others are read in cycles after the revocation, exactly.
@@ -413,7 +407,7 @@ func TestACLGroupRevoked(t *testing.T) {
 		gs := aclStatusGroups(aclStatus(t, base))
 		return gs["billing"].ObservedAt.After(revoked) && gs["shipping"].ObservedAt.After(revoked)
 	})
-	s = aclScrapeUntil(t, base, "the others exact", aclAllLagsExact("billing", "shipping", "kip848", "auditors"))
+	s := aclScrapeUntil(t, base, "the others exact", aclAllLagsExact("billing", "shipping", "kip848", "auditors"))
 	expect(t, s, map[string]float64{kfaketest.Key("klagx_up", "cluster", "test"): 1})
 	if errs := aclPollErrors(s); len(errs) > 0 {
 		t.Errorf("poll errors: %v", errs)
@@ -544,7 +538,7 @@ func TestACLExactTimeLag(t *testing.T) {
 			for _, tp := range gr.Topics {
 				for _, pt := range tp.Partitions {
 					if pt.Lag > 0 {
-						out[name+"/"+tp.Name] = pt.TimeLagMethod
+						out[name+"/"+tp.Name] = string(pt.TimeLagMethod)
 					}
 				}
 			}
@@ -554,7 +548,7 @@ func TestACLExactTimeLag(t *testing.T) {
 	t.Run("Read on topics", func(t *testing.T) {
 		env := aclFixture(t, acl(aclGroupRes, "*", aclLiteral, aclDescribe, true), acl(aclTopicRes, "*", aclLiteral, aclRead, true))
 		base, _ := runServer(t, aclKlagxConfig(t, env, exact))
-		s := aclScrapeUntil(t, base, "exact lag", aclAllLagsExact(lagging...))
+		aclScrapeUntil(t, base, "exact lag", aclAllLagsExact(lagging...))
 		kfaketest.WaitFor(t, 30*time.Second, "exact time lag on every lagging partition", func() bool {
 			m := methods(base)
 			for _, v := range m {
@@ -565,7 +559,7 @@ func TestACLExactTimeLag(t *testing.T) {
 			return len(m) == 5
 		})
 		_, body := get(t, base+"/metrics")
-		s = kfaketest.Parse(t, []byte(body))
+		s := kfaketest.Parse(t, []byte(body))
 		if errs := aclPollErrors(s); len(errs) > 0 {
 			t.Errorf("poll errors with Read: %v", errs)
 		}

@@ -466,8 +466,7 @@ func TestClusterDownAtStartThenUp(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	interval := 4 * time.Second
-	cfg := &config.Config{Clusters: []config.Cluster{{Name: "late", Brokers: []string{addr}}}, PollInterval: interval}
-	cfg.SetDefaults()
+	cfg := kfaketest.Config(config.DefaultCluster("late", addr), interval)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -89,8 +89,7 @@ func (e exposure) assertNoSecret(t *testing.T, secrets ...string) {
 // exposed.
 func runExposed(t *testing.T, cl config.Cluster, what string, cond func(kfaketest.Series) bool) exposure {
 	t.Helper()
-	cfg := &config.Config{Clusters: []config.Cluster{cl}, PollInterval: time.Second}
-	cfg.SetDefaults()
+	cfg := kfaketest.Config(cl, time.Second)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +146,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 						name = source + "/right"
 					}
 					t.Run(name, func(t *testing.T) {
-						cl := config.Cluster{Name: "sec", Brokers: env.Addrs(),
+						cl := config.Cluster{Name: "sec", Brokers: env.Addrs(), Isolation: config.IsolationReadUncommitted,
 							SASL: config.SASL{Mechanism: mech.klagx, Username: "klagx"}}
 						if source == "file" {
 							cl.SASL.PasswordFile = filepath.Join(t.TempDir(), "kafka-password")
@@ -209,7 +208,7 @@ func TestSecretsOtherMechanismsNeverLeak(t *testing.T) {
 		if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		e := runExposed(t, config.Cluster{Name: "sec", Brokers: c.ListenAddrs(),
+		e := runExposed(t, config.Cluster{Name: "sec", Brokers: c.ListenAddrs(), Isolation: config.IsolationReadUncommitted,
 			SASL: config.SASL{Mechanism: config.SASLOAuthBearer, TokenFile: tokenFile}}, "two failed cycles", failed)
 		e.assertNoSecret(t, token)
 	})
@@ -218,7 +217,7 @@ func TestSecretsOtherMechanismsNeverLeak(t *testing.T) {
 		t.Setenv("AWS_ACCESS_KEY_ID", key)
 		t.Setenv("AWS_SECRET_ACCESS_KEY", secretKey)
 		t.Setenv("AWS_SESSION_TOKEN", session)
-		e := runExposed(t, config.Cluster{Name: "sec", Brokers: c.ListenAddrs(),
+		e := runExposed(t, config.Cluster{Name: "sec", Brokers: c.ListenAddrs(), Isolation: config.IsolationReadUncommitted,
 			SASL: config.SASL{Mechanism: config.SASLAWSMSKIAM}}, "two failed cycles", failed)
 		e.assertNoSecret(t, secretKey, session)
 	})
@@ -252,9 +251,9 @@ func TestSecretTLSKeyNeverInErrors(t *testing.T) {
 			if err := os.WriteFile(keyFile, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg := &config.Config{Clusters: []config.Cluster{{Name: "mtls", Brokers: []string{"127.0.0.1:1"},
-				TLS: config.TLS{Enabled: true, CAFile: fx.CAFile, CertFile: certFile, KeyFile: keyFile}}}, PollInterval: time.Second}
-			cfg.SetDefaults()
+			cl := config.DefaultCluster("mtls", "127.0.0.1:1")
+			cl.TLS = config.TLS{Enabled: true, CAFile: fx.CAFile, CertFile: certFile, KeyFile: keyFile}
+			cfg := kfaketest.Config(cl, time.Second)
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}

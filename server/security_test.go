@@ -42,11 +42,9 @@ func securedCluster(t *testing.T) (*kfake.Cluster, *kfaketest.TLSFixture) {
 // the snapshot, everything logged, and the scrape body.
 func runSecured(t *testing.T, c *kfake.Cluster, fx *kfaketest.TLSFixture, sasl config.SASL) (*snapshot.Cluster, string, string) {
 	t.Helper()
-	cfg := &config.Config{Clusters: []config.Cluster{{
-		Name: "secured", Brokers: c.ListenAddrs(),
-		TLS:  config.TLS{Enabled: true, CAFile: fx.CAFile},
-		SASL: sasl,
-	}}, PollInterval: 3 * time.Second}
+	kc := config.DefaultCluster("secured", c.ListenAddrs()...)
+	kc.TLS, kc.SASL = config.TLS{Enabled: true, CAFile: fx.CAFile}, sasl
+	cfg := kfaketest.Config(kc, 3*time.Second)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

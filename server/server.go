@@ -14,8 +14,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
-	"runtime/debug"
+	"net/http/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/internal/buildinfo"
 	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/otlpexport"
 	"github.com/klagx/klagx/poller"
@@ -45,10 +47,17 @@ type Options struct {
 	TelemetryPath string
 	// DisableExporterMetrics drops the go_/process_/promhttp_ metrics.
 	DisableExporterMetrics bool
+	// EnablePprof serves the Go runtime profiles (net/http/pprof) under
+	// /debug/pprof/ and links them from the landing page. Off by default:
+	// a CPU profile costs CPU, and a heap dump shows memory contents.
+	EnablePprof bool
 	// OnListen, if set, is called once per bound address, after binding.
 	OnListen func(addr string)
 	Logger   *slog.Logger
 	Version  string
+	// Revision is the git commit of the build, for klagx_build_info; when
+	// empty, the one Go stamped into the binary, else "unknown".
+	Revision string
 	// OTLP, when its Endpoint is set, also pushes the klagx metrics (the
 	// registry behind the telemetry path) and the pollers' spans to an
 	// OpenTelemetry collector. nil or an empty Endpoint: off.
@@ -129,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 		}()
 		if t := exp.Tracer(); t != nil {
 			for _, p := range pollers {
-				p.SetTracer(t)
+				p.SetTracer(otlpexport.NewPollTracer(t, p.Collector().Name(), p.Collector()))
 			}
 		}
 	}
@@ -175,13 +184,21 @@ func Run(ctx context.Context, o Options) error {
 	}()
 
 	errc := make(chan error, len(listeners))
+	webConfig := "none (plain HTTP)"
+	if *flags.WebConfigFile != "" {
+		webConfig = *flags.WebConfigFile
+	}
+	// web.Serve logs "Listening on" and "TLS is disabled." at info for each
+	// listener; the line below says both once. Its warnings and errors
+	// still come through.
+	serveLogger := slog.New(minLevelHandler{logger.Handler(), slog.LevelWarn})
 	for _, l := range listeners {
-		logger.Info("serving metrics", "address", l.Addr().String(), "path", o.TelemetryPath)
+		logger.Info("serving metrics", "address", l.Addr().String(), "path", o.TelemetryPath, "web_config", webConfig)
 		if o.OnListen != nil {
 			o.OnListen(l.Addr().String())
 		}
 		go func() {
-			errc <- web.Serve(l, srv, flags, logger)
+			errc <- web.Serve(l, srv, flags, serveLogger)
 		}()
 	}
 
@@ -212,14 +229,17 @@ func Handler(store *snapshot.Store, o Options) http.Handler {
 // families. o.Config must be validated (its metric selection compiles).
 func Renderer(store *snapshot.Store, o Options) *promexport.Renderer {
 	sel := metrics.DefaultSelection
+	bi := buildinfo.Read(o.Version)
+	if o.Revision != "" {
+		bi.Revision = o.Revision
+	}
 	shard, total := 0, 1
 	if o.Config != nil {
 		sel, _ = o.Config.MetricSelection()
 		shard, total = o.Config.Shard, o.Config.TotalShards
 	}
-	rev, gover := buildInfo()
 	return promexport.New(store, promexport.Options{
-		Selection: sel, Version: o.Version, Revision: rev, GoVersion: gover,
+		Selection: sel, Version: o.Version, Revision: bi.Revision, GoVersion: bi.GoVersion,
 		Shard: shard, TotalShards: total,
 	})
 }
@@ -271,14 +291,29 @@ func HandlerFor(r *promexport.Renderer, store *snapshot.Store, o Options) http.H
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
 		var keep report.Filter
-		if g := r.URL.Query().Get("group"); g != "" {
+		g := r.URL.Query().Get("group")
+		if g != "" {
 			keep = func(_, group string) bool { return group == g }
 		}
+		rep := report.FromSnapshot(store.Load(), time.Now(), keep)
 		w.Header().Set("Content-Type", "application/json")
+		if g != "" && !slices.ContainsFunc(rep.Clusters, func(c report.Cluster) bool { return len(c.Groups) > 0 }) {
+			// The group is not in the last snapshot: a typo, a group
+			// the filters or this shard drop, or one not yet polled.
+			rep.Error = fmt.Sprintf("no consumer group %q in the last poll of any cluster (check the name, --group.include/--group.exclude and --shard; a new group appears after the next poll)", g)
+			w.WriteHeader(http.StatusNotFound)
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(report.FromSnapshot(store.Load(), time.Now(), keep))
+		_ = enc.Encode(rep)
 	})
+	if o.EnablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	if path != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "klagx",
@@ -290,12 +325,32 @@ func HandlerFor(r *promexport.Renderer, store *snapshot.Store, o Options) http.H
 				{Address: "/readyz", Text: "Readiness"},
 				{Address: "/healthz", Text: "Health"},
 			},
+			// The page links the pprof handlers unless told not to.
+			Profiling: strconv.FormatBool(o.EnablePprof),
 		})
 		if err == nil {
 			mux.Handle("/", landing)
 		}
 	}
 	return mux
+}
+
+// minLevelHandler drops the records below min.
+type minLevelHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevelHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevelHandler{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevelHandler) WithGroup(name string) slog.Handler {
+	return minLevelHandler{h.Handler.WithGroup(name), h.min}
 }
 
 // httpErrorLog routes net/http's own error lines through slog: TLS
@@ -316,17 +371,4 @@ func (w httpErrorWriter) Write(p []byte) (int, error) {
 	}
 	w.logger.Log(context.Background(), level, msg)
 	return len(p), nil
-}
-
-func buildInfo() (revision, goVersion string) {
-	goVersion = runtime.Version()
-	revision = "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
-	}
-	return revision, goVersion
 }

@@ -146,8 +146,7 @@ func TestServeClusterDownAtStart(t *testing.T) {
 	}
 	dead := l.Addr().String()
 	l.Close() // nothing listens there now
-	cfg := &config.Config{Clusters: []config.Cluster{{Name: "down", Brokers: []string{dead}}}, PollInterval: time.Second}
-	cfg.SetDefaults()
+	cfg := kfaketest.Config(config.DefaultCluster("down", dead), time.Second)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

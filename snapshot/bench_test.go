@@ -15,9 +15,8 @@ func benchObservation(groups, partitions int, at time.Time) *observation.Observa
 		Groups: map[string]*observation.Group{}, UnlistedBrokers: map[int32]bool{}, Topics: map[string]*observation.Topic{}}
 	for g := range groups {
 		topic := "topic-" + strconv.Itoa(g%100)
-		t, ok := o.Topics[topic]
-		if !ok {
-			t = &observation.Topic{Name: topic, Partitions: map[int32]*observation.Partition{}}
+		if _, ok := o.Topics[topic]; !ok {
+			t := &observation.Topic{Name: topic, Partitions: map[int32]*observation.Partition{}}
 			for p := range partitions {
 				t.Partitions[int32(p)] = &observation.Partition{Start: 10, End: 1000, Stable: -1}
 			}

@@ -131,10 +131,10 @@ func TestStatusScenarios(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := runScenario(t, tc.steps, iv, tc.rc)
-			if status.Status(g.Status) != tc.want {
+			if g.Status != tc.want {
 				t.Fatalf("status %q (%s), want %q; lag %d, lag_seconds %.0f, gap %.0fs", g.Status, g.Reason, tc.want, g.Lag, g.LagSeconds, g.CommitGap)
 			}
-			if g.Status != string(status.OK) && g.Reason == "" {
+			if g.Status != status.OK && g.Reason == "" {
 				t.Fatalf("status %q without a reason", g.Status)
 			}
 		})
@@ -148,7 +148,7 @@ func TestStalledCountsOneGapEpisode(t *testing.T) {
 	steps = append(steps, repeat(5, func(i int) step { return step{end: 3000, commit: 3000, members: 1} })...)
 	steps = append(steps, repeat(30, func(i int) step { return step{end: int64(3000 + 100*(i+1)), commit: 3000, members: 1} })...)
 	g := runScenario(t, steps, 15*time.Second, false)
-	if g.CommitGaps != 2 || g.Status != string(status.Stalled) {
+	if g.CommitGaps != 2 || g.Status != status.Stalled {
 		t.Fatalf("gaps %d status %s", g.CommitGaps, g.Status)
 	}
 }

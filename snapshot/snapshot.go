@@ -9,7 +9,9 @@
 //
 // Builder is the stateful part: it turns a cluster's sequence of
 // observations into Cluster values, keeping what spans cycles (last good
-// values and their age, cumulative counters).
+// values and their age, cumulative counters) in one groupState per group
+// (group.go) and a time-lag resolver per cluster (timelag.go). Its only
+// Kafka I/O is what ResolveTimes asks of a RecordTimes (the collector).
 package snapshot
 
 import (
@@ -19,6 +21,10 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/histogram"
+	"github.com/klagx/klagx/lag"
+	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
 )
 
 // Snapshot is the state of every cluster at one moment. Treat it as
@@ -90,15 +96,9 @@ type Count struct {
 	Value uint64
 }
 
-// Histogram is a cumulative Prometheus-style histogram.
-type Histogram struct {
-	Count uint64
-	Sum   float64
-	// Bounds are the bucket upper bounds; Counts[i] is the cumulative
-	// number of observations <= Bounds[i].
-	Bounds []float64
-	Counts []uint64
-}
+// Histogram is a cumulative Prometheus-style histogram (package
+// histogram).
+type Histogram = histogram.Histogram
 
 // Partition holds the log offsets of one partition.
 type Partition struct {
@@ -113,6 +113,10 @@ type Partition struct {
 	// cluster's TakenAt when the latest read failed.
 	ObservedAt time.Time
 }
+
+// LagEnd is the offset lag is measured to: Stable on a read_committed
+// cluster, else End (lag.End).
+func (p Partition) LagEnd() int64 { return lag.End(p.End, p.Stable) }
 
 // Group is one consumer group's lag and state.
 type Group struct {
@@ -151,7 +155,7 @@ type Group struct {
 	TimeLagMethods []Count
 
 	// Status and Reason are the group's health (status package).
-	Status string
+	Status status.Status
 	Reason string
 	// Thresholds are the status thresholds that apply to this group.
 	Thresholds config.GroupThresholds
@@ -232,7 +236,7 @@ type GroupPartition struct {
 	// TimeLagMethod is not "unknown"); TimeLagError its error bound in
 	// seconds.
 	LagSeconds    float64
-	TimeLagMethod string
+	TimeLagMethod timelag.Method
 	TimeLagError  float64
 	// LastCommitAt is when the committed offset was first seen at its
 	// current value: the last observed advance, or the first observation
@@ -240,7 +244,7 @@ type GroupPartition struct {
 	LastCommitAt time.Time
 	// Status and Reason judge this partition alone (status package): a
 	// partition can be stalled or lost while its group is ok overall.
-	Status string
+	Status status.Status
 	Reason string
 }
 

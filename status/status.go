@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/rebalance"
 )
 
 // Status is one of the values below.
@@ -42,11 +43,71 @@ const (
 // All lists every status, for state-set metrics and docs.
 var All = []Status{OK, Warning, Stalled, Stopped, Rewind, Lost, Rebalancing, Unknown}
 
-// RebalancingStates are the group states during which a group is
-// rebalancing (classic and KIP-848).
-var RebalancingStates = map[string]bool{
-	"PreparingRebalance": true, "CompletingRebalance": true, // classic
-	"Assigning": true, "Reconciling": true, // KIP-848
+// String is the status as rendered: the klagx_group_status label value and
+// the JSON "status".
+func (s Status) String() string { return string(s) }
+
+// Severity is the Nagios-style judgement of klagx check (OK, WARNING,
+// CRITICAL, UNKNOWN); ExitCode is its exit code.
+type Severity string
+
+// Severities.
+const (
+	SeverityOK       Severity = "OK"
+	SeverityWarning  Severity = "WARNING"
+	SeverityCritical Severity = "CRITICAL"
+	SeverityUnknown  Severity = "UNKNOWN"
+)
+
+// Severities lists every severity, worst first (the order of klagx
+// check's summary).
+var Severities = []Severity{SeverityCritical, SeverityWarning, SeverityUnknown, SeverityOK}
+
+// String is the severity as rendered.
+func (s Severity) String() string { return string(s) }
+
+// ExitCode is the Nagios plugin exit code of s: 0 OK, 1 WARNING,
+// 2 CRITICAL, 3 UNKNOWN (also for a value that is none of these).
+func (s Severity) ExitCode() int {
+	switch s {
+	case SeverityOK:
+		return 0
+	case SeverityWarning:
+		return 1
+	case SeverityCritical:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// Worse reports whether s is worse than t: CRITICAL > WARNING > UNKNOWN >
+// OK (a definite problem outranks a group that could not be judged).
+func (s Severity) Worse(t Severity) bool { return s.rank() > t.rank() }
+
+func (s Severity) rank() int {
+	for i, v := range Severities {
+		if s == v {
+			return len(Severities) - i
+		}
+	}
+	return 0
+}
+
+// Severity is the severity of a group in status s before klagx check's own
+// lag thresholds: stalled, stopped and lost are CRITICAL; warning, rewind
+// and rebalancing WARNING; unknown UNKNOWN; ok OK.
+func (s Status) Severity() Severity {
+	switch s {
+	case Unknown:
+		return SeverityUnknown
+	case Stalled, Stopped, Lost:
+		return SeverityCritical
+	case Warning, Rewind, Rebalancing:
+		return SeverityWarning
+	default:
+		return SeverityOK
+	}
 }
 
 // Input is what the rules look at, for one group.
@@ -103,7 +164,7 @@ func Evaluate(in Input, th config.GroupThresholds) Result {
 		return Result{Lost, fmt.Sprintf("retention deleted %d unconsumed messages within the last %s (%s)", in.LostRecent, th.GrowthWindow, in.LostWhere)}
 	case in.Lag > 0 && in.Members == 0:
 		return Result{Stopped, fmt.Sprintf("no members and %d messages behind", in.Lag)}
-	case RebalancingStates[in.State]:
+	case rebalance.RebalancingStates[in.State]:
 		return Result{Rebalancing, "group state " + in.State}
 	case in.Rebalancing:
 		return Result{Rebalancing, "rebalance in progress"}

@@ -85,3 +85,26 @@ func TestContractListsEveryStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestSeverity: each status's check severity, the exit codes and the
+// ranking klagx check reports the worst group by.
+func TestSeverity(t *testing.T) {
+	want := map[Status]Severity{OK: SeverityOK, Warning: SeverityWarning, Rewind: SeverityWarning, Rebalancing: SeverityWarning,
+		Stalled: SeverityCritical, Stopped: SeverityCritical, Lost: SeverityCritical, Unknown: SeverityUnknown}
+	for _, s := range All {
+		if got := s.Severity(); got != want[s] {
+			t.Errorf("%s: severity %s, want %s", s, got, want[s])
+		}
+	}
+	for sev, code := range map[Severity]int{SeverityOK: 0, SeverityWarning: 1, SeverityCritical: 2, SeverityUnknown: 3} {
+		if sev.ExitCode() != code {
+			t.Errorf("%s: exit code %d, want %d", sev, sev.ExitCode(), code)
+		}
+	}
+	order := []Severity{SeverityOK, SeverityUnknown, SeverityWarning, SeverityCritical}
+	for i := 1; i < len(order); i++ {
+		if !order[i].Worse(order[i-1]) || order[i-1].Worse(order[i]) {
+			t.Errorf("%s must be worse than %s", order[i], order[i-1])
+		}
+	}
+}

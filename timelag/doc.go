@@ -20,12 +20,13 @@
 // linearly by offset; the width of that interval is the error bound reported
 // with the value. When the bound is wider than the accuracy target (5% of
 // the age or one poll interval, whichever is larger) or c is older than every
-// known point, the Tracker asks for lookups (Needs) at the middle of the
+// known point, the Tracker asks for lookups (Tracker.Lookups) at the middle of the
 // interval, so accuracy comes from a few batched requests right after start
 // rather than from an hour of history. Points at past times never change, so
 // they are cached; in steady state the end offsets the collector reads anyway
 // keep the bounds tight and no extra request is sent.
 //
-// Nothing here reads the clock or talks to Kafka: now is an argument, the
-// collector does the lookups.
+// Nothing here reads the clock or talks to Kafka: now is an argument; the
+// snapshot builder decides what to resolve and the collector does the
+// lookups.
 package timelag

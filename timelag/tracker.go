@@ -34,9 +34,6 @@ func (r *Tracker) Track(tp TP) *Track {
 	return t
 }
 
-// Lookup returns the partition's track, or nil.
-func (r *Tracker) Lookup(tp TP) *Track { return r.tracks[tp] }
-
 // Retain forgets every partition not in keep (deleted topics), and prunes
 // the rest to what the given lowest needed offsets still use.
 func (r *Tracker) Retain(keepFrom map[TP]int64) {
@@ -50,8 +47,23 @@ func (r *Tracker) Retain(keepFrom map[TP]int64) {
 	}
 }
 
-// Len returns the number of partitions tracked.
-func (r *Tracker) Len() int { return len(r.tracks) }
+// Lookup is the answer to a ListOffsets lookup by timestamp for one
+// partition.
+type Lookup struct {
+	Asked time.Time
+	// Offset is the first offset whose record timestamp is >= Asked, and
+	// RecordTime that timestamp. Found is false when no record is that
+	// recent; Offset is then -1 and the caller uses the end offset.
+	Offset     int64
+	RecordTime time.Time
+	Found      bool
+}
+
+// RecordAt names one record: a partition and an offset.
+type RecordAt struct {
+	TP     TP
+	Offset int64
+}
 
 // Need is one wanted offset position: a group's committed offset (or the
 // log start offset) on a partition whose end offset is End.

@@ -142,83 +142,86 @@ func TestBadInputServe(t *testing.T) {
 		{name: "KLAGX_CONFIG_FILE missing", args: serveArgs(), env: map[string]string{"KLAGX_CONFIG_FILE": "{missing}"}, code: u, want: []string{"config file: open ", "does-not-exist"}},
 
 		// Durations, counts and enums.
-		{name: "poll-interval type", args: serveArgs("--poll-interval=15x"), code: u, want: []string{`--poll-interval: expected duration but got "15x"`}},
-		{name: "poll-interval negative", args: serveArgs("--poll-interval=-5s"), code: u, want: []string{"poll_interval: -5s is below the minimum of 1s"}},
-		{name: "poll-interval below minimum", args: serveArgs("--poll-interval=500ms"), code: u, want: []string{"poll_interval: 500ms is below the minimum of 1s"}},
-		{name: "KLAGX_POLL_INTERVAL", args: serveArgs(), env: map[string]string{"KLAGX_POLL_INTERVAL": "soon"}, code: u, want: []string{"--poll-interval", `KLAGX_POLL_INTERVAL="soon"`}},
-		{name: "group-poll-interval zero", args: serveArgs("--group-poll-interval=0"), code: u, want: []string{"group_poll_interval: 0s is below the minimum of 100ms"}},
-		{name: "group-poll-interval below minimum", args: serveArgs("--group-poll-interval=50ms"), code: u, want: []string{"group_poll_interval: 50ms is below the minimum of 100ms"}},
-		{name: "group-poll-interval above poll-interval", args: serveArgs("--group-poll-interval=20s"), code: u, want: []string{"group_poll_interval: 20s is above poll_interval (15s)"}},
+		{name: "poll-interval type", args: serveArgs("--poll-interval=15x"), code: u, want: []string{`--poll-interval: "15x" is not a duration with a unit such as "90s" or "5m"`}},
+		{name: "poll-interval negative", args: serveArgs("--poll-interval=-5s"), code: u, want: []string{`--poll-interval: "-5s": negative durations are not allowed`}},
+		{name: "poll-interval negative after a space", args: serveArgs("--poll-interval", "-5s"), code: u, want: []string{`--poll-interval: "-5s": negative durations are not allowed`}},
+		{name: "poll-interval below minimum", args: serveArgs("--poll-interval=500ms"), code: u, want: []string{"--poll-interval: 500ms is below the minimum of 1s"}},
+		{name: "KLAGX_POLL_INTERVAL", args: serveArgs(), env: map[string]string{"KLAGX_POLL_INTERVAL": "soon"}, code: u, want: []string{`KLAGX_POLL_INTERVAL: "soon" is not a duration with a unit such as "90s" or "5m" (the variable of --poll-interval)`}},
+		{name: "group-poll-interval zero", args: serveArgs("--group-poll-interval=0"), code: u, want: []string{"--group-poll-interval: 0s is below the minimum of 100ms"}},
+		{name: "group-poll-interval below minimum", args: serveArgs("--group-poll-interval=50ms"), code: u, want: []string{"--group-poll-interval: 50ms is below the minimum of 100ms"}},
+		{name: "group-poll-interval above poll-interval", args: serveArgs("--group-poll-interval=20s"), code: u, want: []string{"--group-poll-interval: 20s is above --poll-interval (15s)"}},
 		{name: "shard type", args: serveArgs("--shard=x"), code: u, want: []string{`--shard: expected a valid 64 bit int but got "x"`}},
-		{name: "shard negative", args: serveArgs("--shard=-1"), code: u, want: []string{"shard: -1 is not in [0, total_shards) = [0, 1)"}},
-		{name: "shard not below total-shards", args: serveArgs("--shard=2", "--total-shards=2"), code: u, want: []string{"shard: 2 is not in [0, total_shards) = [0, 2)"}},
-		{name: "KLAGX_SHARD", args: serveArgs(), env: map[string]string{"KLAGX_SHARD": "first"}, code: u, want: []string{"--shard", `KLAGX_SHARD="first"`}},
-		{name: "total-shards zero", args: serveArgs("--total-shards=0"), code: u, want: []string{"total_shards: 0 must be at least 1"}},
-		{name: "total-shards negative", args: serveArgs("--total-shards=-3"), code: u, want: []string{"total_shards: -3 must be at least 1"}},
+		{name: "shard negative", args: serveArgs("--shard=-1"), code: u, want: []string{"--shard: -1 is not in [0, --total-shards) = [0, 1)"}},
+		{name: "shard not below total-shards", args: serveArgs("--shard=2", "--total-shards=2"), code: u, want: []string{"--shard: 2 is not in [0, --total-shards) = [0, 2)"}},
+		{name: "KLAGX_SHARD", args: serveArgs(), env: map[string]string{"KLAGX_SHARD": "first"}, code: u, want: []string{`KLAGX_SHARD: expected a valid 64 bit int but got "first" (the variable of --shard)`}},
+		{name: "total-shards zero", args: serveArgs("--total-shards=0"), code: u, want: []string{"--total-shards: 0 must be at least 1"}},
+		{name: "total-shards negative", args: serveArgs("--total-shards=-3"), code: u, want: []string{"--total-shards: -3 must be at least 1"}},
 		{name: "granularity", args: serveArgs("--granularity=parition"), code: u, want: []string{`granularity: "parition" is not one of partition, topic, group`}},
-		{name: "KLAGX_GRANULARITY", args: serveArgs(), env: map[string]string{"KLAGX_GRANULARITY": "cluster"}, code: u, want: []string{`granularity: "cluster" is not one of`}},
-		{name: "metric-opt-in-list", args: serveArgs("--metric-opt-in-list=klagx_group_(commit"), code: u, want: []string{`metric_opt_in_list: "klagx_group_(commit" is not a valid regular expression`}},
-		{name: "metric-allowlist and metric-denylist", args: serveArgs("--metric-allowlist=klagx_up", "--metric-denylist=klagx_group_.*"), code: u, want: []string{"metric_allowlist and metric_denylist are exclusive"}},
-		{name: "KLAGX_METRIC_DENYLIST", args: serveArgs(), env: map[string]string{"KLAGX_METRIC_DENYLIST": "+x"}, code: u, want: []string{`metric_denylist: "+x" is not a valid regular expression`}},
-		{name: "metric_allowlist in the file", args: serveArgs(), file: "metric_allowlist: [\"klagx_[\"]\n", code: u, want: []string{`metric_allowlist: "klagx_[" is not a valid regular expression`}},
+		{name: "KLAGX_GRANULARITY", args: serveArgs(), env: map[string]string{"KLAGX_GRANULARITY": "cluster"}, code: u, want: []string{`KLAGX_GRANULARITY: "cluster" is not one of`}},
+		{name: "metric-opt-in-list", args: serveArgs("--metric-opt-in-list=klagx_group_(commit"), code: u, want: []string{`--metric-opt-in-list: "klagx_group_(commit" is not a valid regular expression`}},
+		{name: "metric-allowlist and metric-denylist", args: serveArgs("--metric-allowlist=klagx_up", "--metric-denylist=klagx_group_.*"), code: u, want: []string{"--metric-allowlist: cannot be used together with --metric-denylist; set one of them"}},
+		{name: "KLAGX_METRIC_DENYLIST", args: serveArgs(), env: map[string]string{"KLAGX_METRIC_DENYLIST": "+x"}, code: u, want: []string{`KLAGX_METRIC_DENYLIST: "+x" is not a valid regular expression`}},
+		{name: "metric_allowlist in the file", args: serveArgs(), file: "metric_allowlist: [\"klagx_[\"]\n", code: u, want: []string{`klagx.yaml: metric_allowlist: "klagx_[" is not a valid regular expression`}},
 		{name: "topic.include-internal type", args: serveArgs("--topic.include-internal=maybe"), code: u, want: []string{`--topic.include-internal: bool value must be`, `"maybe"`}},
 		{name: "KLAGX_TOPIC_INCLUDE_INTERNAL", args: serveArgs(), env: map[string]string{"KLAGX_TOPIC_INCLUDE_INTERNAL": "perhaps"}, code: u, want: []string{"--topic.include-internal", "KLAGX_TOPIC_INCLUDE_INTERNAL"}},
-		{name: "time-lag.mode", args: serveArgs("--time-lag.mode=fast"), code: u, want: []string{`time_lag.mode: "fast" is not one of interpolate, exact`}},
-		{name: "time-lag alias", args: serveArgs("--time-lag=fast"), code: u, want: []string{`time_lag.mode: "fast" is not one of interpolate, exact`}},
-		{name: "time-lag.fetch-budget zero", args: serveArgs("--time-lag.fetch-budget=0"), code: u, want: []string{"time_lag.fetch_budget: 0 is below the minimum of 1"}},
-		{name: "time-lag.fetch-budget negative", args: serveArgs("--time-lag.fetch-budget=-5"), code: u, want: []string{"time_lag.fetch_budget: -5 is below the minimum of 1"}},
+		{name: "time-lag.mode", args: serveArgs("--time-lag.mode=fast"), code: u, want: []string{`--time-lag.mode: "fast" is not one of interpolate, exact`}},
+		{name: "time-lag alias", args: serveArgs("--time-lag=fast"), code: u, want: []string{`--time-lag.mode: "fast" is not one of interpolate, exact`}},
+		{name: "time-lag.fetch-budget zero", args: serveArgs("--time-lag.fetch-budget=0"), code: u, want: []string{"--time-lag.fetch-budget: 0 is below the minimum of 1"}},
+		{name: "time-lag.fetch-budget negative", args: serveArgs("--time-lag.fetch-budget=-5"), code: u, want: []string{"--time-lag.fetch-budget: -5 is below the minimum of 1"}},
 		{name: "time-lag.fetch-budget type", args: serveArgs("--time-lag.fetch-budget=lots"), code: u, want: []string{`--time-lag.fetch-budget: expected a valid 64 bit int but got "lots"`}},
 
 		// Thresholds.
-		{name: "warn-lag-seconds negative", args: serveArgs("--warn-lag-seconds=-1m"), code: u, want: []string{"warn_lag_seconds: -1m0s is negative (0 disables the rule)"}},
-		{name: "crit-lag-seconds without unit", args: serveArgs("--crit-lag-seconds=10"), code: u, want: []string{`--crit-lag-seconds: expected duration but got "10"`, "missing unit"}},
+		{name: "warn-lag-seconds negative", args: serveArgs("--warn-lag-seconds=-1m"), code: u, want: []string{`--warn-lag-seconds: "-1m": negative durations are not allowed`}},
+		{name: "warn-lag-seconds negative seconds", args: serveArgs("--warn-lag-seconds", "-60"), code: u, want: []string{`--warn-lag-seconds: "-60": negative durations are not allowed`}},
+		{name: "crit-lag-seconds type", args: serveArgs("--crit-lag-seconds=ten"), code: u, want: []string{`--crit-lag-seconds: "ten" is not seconds ("60") or a duration with a unit such as "90s" or "5m"`}},
+		{name: "stall-after without unit", args: serveArgs("--stall-after=10"), code: u, want: []string{`--stall-after: "10" is not a duration with a unit such as "90s" or "5m"`}},
 		{name: "warn-lag-seconds above crit-lag-seconds", args: serveArgs("--warn-lag-seconds=11m"), code: u, want: []string{"warn_lag_seconds (11m0s) is above crit_lag_seconds (10m0s)"}},
-		{name: "warn-lag negative", args: serveArgs("--warn-lag=-5"), code: u, want: []string{"warn_lag: -5 is negative (0 disables the rule)"}},
+		{name: "warn-lag negative", args: serveArgs("--warn-lag=-5"), code: u, want: []string{"--warn-lag: -5 is negative (0 disables the rule)"}},
 		{name: "crit-lag type", args: serveArgs("--crit-lag=lots"), code: u, want: []string{`--crit-lag: expected a valid 64 bit int but got "lots"`}},
-		{name: "KLAGX_WARN_LAG fraction", args: serveArgs(), env: map[string]string{"KLAGX_WARN_LAG": "1.5"}, code: u, want: []string{`--warn-lag: expected a valid 64 bit int but got "1.5"`, "KLAGX_WARN_LAG"}},
+		{name: "KLAGX_WARN_LAG fraction", args: serveArgs(), env: map[string]string{"KLAGX_WARN_LAG": "1.5"}, code: u, want: []string{`KLAGX_WARN_LAG: expected a valid 64 bit int but got "1.5"`, "KLAGX_WARN_LAG"}},
 		{name: "warn-lag above crit-lag", args: serveArgs("--warn-lag=10", "--crit-lag=5"), code: u, want: []string{"warn_lag (10) is above crit_lag (5)"}},
-		{name: "stall-after zero", args: serveArgs("--stall-after=0s"), code: u, want: []string{"stall_after: 0s is below poll_interval (15s); it must be at least one poll interval"}},
-		{name: "stall-after below poll-interval", args: serveArgs("--poll-interval=1m", "--stall-after=30s"), code: u, want: []string{"stall_after: 30s is below poll_interval (1m0s)"}},
-		{name: "growth-window zero", args: serveArgs("--growth-window=0"), code: u, want: []string{"growth_window: 0s is below poll_interval (15s)"}},
-		{name: "growth-window type", args: serveArgs("--growth-window=forever"), code: u, want: []string{`--growth-window: expected duration but got "forever"`}},
+		{name: "stall-after zero", args: serveArgs("--stall-after=0s"), code: u, want: []string{"--stall-after: 0s is below --poll-interval (15s); it must be at least one poll interval"}},
+		{name: "stall-after below poll-interval", args: serveArgs("--poll-interval=1m", "--stall-after=30s"), code: u, want: []string{"--stall-after: 30s is below --poll-interval (1m0s)"}},
+		{name: "growth-window zero", args: serveArgs("--growth-window=0"), code: u, want: []string{"--growth-window: 0s is below --poll-interval (15s)"}},
+		{name: "growth-window type", args: serveArgs("--growth-window=forever"), code: u, want: []string{`--growth-window: "forever" is not a duration with a unit`}},
 		{name: "threshold without group", args: serveArgs("--threshold=warn-lag=5"), code: u, want: []string{`--threshold[0]: key "group" is required`}},
 		{name: "threshold not key=value", args: serveArgs("--threshold=orders"), code: u, want: []string{"--threshold[0]: want comma-separated key=value pairs starting with a key"}},
 		{name: "threshold unknown key", args: serveArgs("--threshold=group=a", "--threshold=group=b,colour=red"), code: u, want: []string{`--threshold[1]: unknown key "colour" (valid keys: group,`}},
 		{name: "threshold key twice", args: serveArgs("--threshold=group=a,warn-lag=1,warn-lag=2"), code: u, want: []string{`--threshold[0]: key "warn-lag" given twice`}},
 		{name: "threshold bad duration", args: serveArgs("--threshold=group=a,stall-after=30"), code: u, want: []string{`--threshold[0]: stall-after: "30" is not a duration`}},
 		{name: "threshold bad count", args: serveArgs("--threshold=group=a,crit-lag=1e6"), code: u, want: []string{`--threshold[0]: crit-lag: "1e6" is not a whole number of messages`}},
-		{name: "threshold bad regex", args: serveArgs("--threshold=group=orders-("), code: u, want: []string{`thresholds[0].group: invalid regex "orders-(": missing closing )`}},
-		{name: "threshold negative", args: serveArgs("--threshold=group=a,warn-lag=-1"), code: u, want: []string{"thresholds[0].warn_lag: -1 is negative"}},
-		{name: "threshold stall-after below poll-interval", args: serveArgs("--threshold=group=a,stall-after=5s"), code: u, want: []string{"thresholds[0].stall_after: 5s is below poll_interval (15s)"}},
+		{name: "threshold bad regex", args: serveArgs("--threshold=group=orders-("), code: u, want: []string{`--threshold[0]: group: invalid regex "orders-(": missing closing )`}},
+		{name: "threshold negative", args: serveArgs("--threshold=group=a,warn-lag=-1"), code: u, want: []string{"--threshold[0]: warn-lag: -1 is negative"}},
+		{name: "threshold stall-after below poll-interval", args: serveArgs("--threshold=group=a,stall-after=5s"), code: u, want: []string{"--threshold[0]: stall-after: 5s is below --poll-interval (15s)"}},
 		{name: "threshold warn above inherited crit", args: serveArgs("--threshold=group=a,warn-lag-seconds=1h"), code: u, want: []string{"thresholds[0].warn_lag_seconds (1h0m0s) is above crit_lag_seconds (10m0s, inherited)"}},
 		{name: "KLAGX_THRESHOLD", args: serveArgs(), env: map[string]string{"KLAGX_THRESHOLD": "group=a;group=b,warn-lag=x"}, code: u, want: []string{`--threshold[1]: warn-lag: "x" is not a whole number of messages`}},
 
 		// Regex lists.
-		{name: "group.include", args: serveArgs("--group.include=a("), code: u, want: []string{`group.include: invalid regex "a(": missing closing )`}},
+		{name: "group.include", args: serveArgs("--group.include=a("), code: u, want: []string{`--group.include: invalid regex "a(": missing closing )`}},
 		{name: "group.exclude", args: serveArgs("--group.exclude=*"), code: u, want: []string{`group.exclude: invalid regex "*": missing argument to repetition operator`}},
 		{name: "topic.include", args: serveArgs("--topic.include=[z-a]"), code: u, want: []string{`topic.include: invalid regex "[z-a]": invalid character class range`}},
 		{name: "topic.exclude", args: serveArgs("--topic.exclude=x{2,1}"), code: u, want: []string{`topic.exclude: invalid regex "x{2,1}": invalid repeat count`}},
-		{name: "KLAGX_GROUP_INCLUDE", args: serveArgs(), env: map[string]string{"KLAGX_GROUP_INCLUDE": `\p{Nope}`}, code: u, want: []string{`group.include: invalid regex "\\p{Nope}": invalid character class range`}},
+		{name: "KLAGX_GROUP_INCLUDE", args: serveArgs(), env: map[string]string{"KLAGX_GROUP_INCLUDE": `\p{Nope}`}, code: u, want: []string{`KLAGX_GROUP_INCLUDE: invalid regex "\\p{Nope}": invalid character class range`}},
 
 		// The --brokers cluster.
-		{name: "brokers without port", args: []string{"serve", "--brokers=kafka-1", "--web.listen-address=127.0.0.1:0"}, code: u, want: []string{`clusters[0].brokers: "kafka-1" has no port (want host:port)`}},
-		{name: "brokers port out of range", args: []string{"serve", "--brokers=k:99999", "--web.listen-address=127.0.0.1:0"}, code: u, want: []string{`clusters[0].brokers: "k:99999" has an invalid port "99999" (want 1-65535)`}},
-		{name: "brokers without host", args: []string{"serve", "--brokers=:9092", "--web.listen-address=127.0.0.1:0"}, code: u, want: []string{`clusters[0].brokers: ":9092" has no host (want host:port)`}},
-		{name: "KLAGX_BROKERS", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, env: map[string]string{"KLAGX_BROKERS": "a:1,b"}, code: u, want: []string{`clusters[0].brokers: "b" has no port`}},
-		{name: "cluster-name", args: serveArgs("--cluster-name=prod cluster"), code: u, want: []string{`clusters[0].name: "prod cluster" has characters outside [a-zA-Z0-9_.-]`}},
-		{name: "cluster-name empty", args: serveArgs("--cluster-name="), code: u, want: []string{"clusters[0].name: required"}},
-		{name: "isolation", args: serveArgs("--isolation=dirty"), code: u, want: []string{`clusters[0].isolation: "dirty" is not one of read_uncommitted, read_committed`}},
-		{name: "kafka.tls.ca-file without tls", args: serveArgs("--kafka.tls.ca-file=/ca.pem"), code: u, want: []string{"clusters[0].tls.ca_file: set but tls.enabled is false"}},
-		{name: "kafka.tls.server-name without tls", args: serveArgs("--kafka.tls.server-name=k"), code: u, want: []string{"clusters[0].tls.server_name: set but tls.enabled is false"}},
-		{name: "kafka.tls.insecure-skip-verify without tls", args: serveArgs("--kafka.tls.insecure-skip-verify"), code: u, want: []string{"clusters[0].tls.insecure_skip_verify: set but tls.enabled is false"}},
+		{name: "brokers without port", args: []string{"serve", "--brokers=kafka-1", "--web.listen-address=127.0.0.1:0"}, code: u, want: []string{`--brokers: "kafka-1" has no port (want host:port)`}},
+		{name: "brokers port out of range", args: []string{"serve", "--brokers=k:99999", "--web.listen-address=127.0.0.1:0"}, code: u, want: []string{`--brokers: "k:99999" has an invalid port "99999" (want 1-65535)`}},
+		{name: "brokers without host", args: []string{"serve", "--brokers=:9092", "--web.listen-address=127.0.0.1:0"}, code: u, want: []string{`--brokers: ":9092" has no host (want host:port)`}},
+		{name: "KLAGX_BROKERS", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, env: map[string]string{"KLAGX_BROKERS": "a:1,b"}, code: u, want: []string{`KLAGX_BROKERS: "b" has no port`}},
+		{name: "cluster-name", args: serveArgs("--cluster-name=prod cluster"), code: u, want: []string{`--cluster-name: "prod cluster" has characters outside [a-zA-Z0-9_.-]`}},
+		{name: "cluster-name empty", args: serveArgs("--cluster-name="), code: u, want: []string{"--cluster-name: required"}},
+		{name: "isolation", args: serveArgs("--isolation=dirty"), code: u, want: []string{`--isolation: "dirty" is not one of read_uncommitted, read_committed`}},
+		{name: "kafka.tls.ca-file without tls", args: serveArgs("--kafka.tls.ca-file=/ca.pem"), code: u, want: []string{"--kafka.tls.ca-file: set but tls.enabled is false"}},
+		{name: "kafka.tls.server-name without tls", args: serveArgs("--kafka.tls.server-name=k"), code: u, want: []string{"--kafka.tls.server-name: set but tls.enabled is false"}},
+		{name: "kafka.tls.insecure-skip-verify without tls", args: serveArgs("--kafka.tls.insecure-skip-verify"), code: u, want: []string{"--kafka.tls.insecure-skip-verify: set but tls.enabled is false"}},
 		{name: "kafka.tls.cert-file without key-file", args: serveArgs("--kafka.tls.enabled", "--kafka.tls.cert-file=/c.pem"), code: u, want: []string{"clusters[0].tls: cert_file and key_file must be set together"}},
 		{name: "kafka.tls.enabled type", args: serveArgs(), env: map[string]string{"KLAGX_KAFKA_TLS_ENABLED": "on"}, code: u, want: []string{"--kafka.tls.enabled", "KLAGX_KAFKA_TLS_ENABLED"}},
-		{name: "kafka.sasl.mechanism", args: serveArgs("--kafka.sasl.mechanism=gssapi"), code: u, want: []string{`clusters[0].sasl.mechanism: "gssapi" is not one of plain, scram-sha-256, scram-sha-512, oauthbearer, aws-msk-iam`}},
-		{name: "kafka.sasl.mechanism without username", args: serveArgs("--kafka.sasl.mechanism=scram-sha-512"), code: u, want: []string{"clusters[0].sasl.username: required for mechanism scram-sha-512"}},
-		{name: "kafka.sasl.username without mechanism", args: serveArgs("--kafka.sasl.username=u"), code: u, want: []string{"clusters[0].sasl.mechanism: required when other sasl fields are set"}},
-		{name: "kafka.sasl.token-file with plain", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u", "--kafka.sasl.token-file=/t"), code: u, want: []string{"clusters[0].sasl.token_file: only used by mechanism oauthbearer"}},
+		{name: "kafka.sasl.mechanism", args: serveArgs("--kafka.sasl.mechanism=gssapi"), code: u, want: []string{`--kafka.sasl.mechanism: "gssapi" is not one of plain, scram-sha-256, scram-sha-512, oauthbearer, aws-msk-iam`}},
+		{name: "kafka.sasl.mechanism without username", args: serveArgs("--kafka.sasl.mechanism=scram-sha-512"), code: u, want: []string{"--kafka.sasl.username: required for mechanism scram-sha-512"}},
+		{name: "kafka.sasl.username without mechanism", args: serveArgs("--kafka.sasl.username=u"), code: u, want: []string{"--kafka.sasl.mechanism: required when other sasl fields are set"}},
+		{name: "kafka.sasl.token-file with plain", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u", "--kafka.sasl.token-file=/t"), code: u, want: []string{"--kafka.sasl.token-file: only used by mechanism oauthbearer"}},
 		{name: "kafka.sasl.password-file with oauthbearer", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.token-file=/t", "--kafka.sasl.password-file=/p"), code: u, want: []string{"clusters[0].sasl: password_file/password_env are not used by mechanism oauthbearer"}},
-		{name: "kafka.sasl.mechanism oauthbearer without token-file", args: serveArgs("--kafka.sasl.mechanism=oauthbearer"), code: u, want: []string{"clusters[0].sasl.token_file: required for mechanism oauthbearer"}},
+		{name: "kafka.sasl.mechanism oauthbearer without token-file", args: serveArgs("--kafka.sasl.mechanism=oauthbearer"), code: u, want: []string{"--kafka.sasl.token-file: required for mechanism oauthbearer"}},
 		{name: "kafka.sasl aws-msk-iam with username", args: serveArgs("--kafka.sasl.mechanism=aws-msk-iam", "--kafka.sasl.username=u"), code: u, want: []string{"clusters[0].sasl: mechanism aws-msk-iam takes its credentials from AWS_ACCESS_KEY_ID"}},
 		{name: "kafka.sasl.password flag does not exist", args: serveArgs("--kafka.sasl.password=hunter2"), code: u, want: []string{"unknown flag --kafka.sasl.password"}, notWant: []string{"hunter2"}},
 
@@ -231,7 +234,8 @@ func TestBadInputServe(t *testing.T) {
 		{name: "kafka.sasl.password-file missing", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u", "--kafka.sasl.password-file={missing}"), code: u, want: []string{"clusters[0].sasl.password_file: cannot read ", "does-not-exist: no such file or directory"}},
 		{name: "kafka.sasl.password-file empty", args: serveArgs("--kafka.sasl.mechanism=scram-sha-256", "--kafka.sasl.username=u", "--kafka.sasl.password-file={blank}"), code: u, want: []string{"clusters[0].sasl.password_file: ", "blank is empty"}},
 		{name: "kafka.sasl.password-file unreadable", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u", "--kafka.sasl.password-file={dir}"), code: u, want: []string{"clusters[0].sasl.password_file: cannot read ", "is a directory"}},
-		{name: "KLAGX_KAFKA_SASL_PASSWORD unset", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u"), code: u, want: []string{"clusters[0].sasl: password environment variable KLAGX_KAFKA_SASL_PASSWORD is not set (or set sasl.password_file)"}},
+		{name: "KLAGX_SASL_PASSWORD unset", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u"), code: u, want: []string{"clusters[0].sasl: password environment variable KLAGX_SASL_PASSWORD is not set (or set sasl.password_file)"}},
+		{name: "KLAGX_SASL_PASSWORD empty", args: serveArgs("--kafka.sasl.mechanism=plain", "--kafka.sasl.username=u"), env: map[string]string{"KLAGX_SASL_PASSWORD": "", "KLAGX_KAFKA_SASL_PASSWORD": "ignored"}, code: u, want: []string{"clusters[0].sasl: password environment variable KLAGX_SASL_PASSWORD is empty"}},
 		{name: "KLAGX_KAFKA_SASL_PASSWORD empty", args: serveArgs("--kafka.sasl.mechanism=scram-sha-512", "--kafka.sasl.username=u"), env: map[string]string{"KLAGX_KAFKA_SASL_PASSWORD": ""}, code: u, want: []string{"clusters[0].sasl: password environment variable KLAGX_KAFKA_SASL_PASSWORD is empty"}},
 		{name: "kafka.sasl.token-file empty", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.token-file={empty}"), code: u, want: []string{"clusters[0].sasl.token_file: ", "empty is empty"}},
 		{name: "kafka.sasl.token-file missing", args: serveArgs("--kafka.sasl.mechanism=oauthbearer", "--kafka.sasl.token-file={missing}"), code: u, want: []string{"clusters[0].sasl.token_file: cannot read ", "does-not-exist"}},
@@ -245,18 +249,18 @@ func TestBadInputServe(t *testing.T) {
 		{name: "cluster password key", args: serveCluster("name=a,brokers=a:1,sasl-mechanism=plain,sasl-username=u,sasl-password=hunter2"), code: u, want: []string{`--cluster[0]: key "sasl-password" is not accepted: passwords are never taken from the command line`}, notWant: []string{"hunter2"}},
 		{name: "cluster tls type", args: serveCluster("name=a,brokers=a:1,tls=yes-please"), code: u, want: []string{`--cluster[0]: tls: "yes-please" is not true or false`}},
 		{name: "cluster tls-insecure-skip-verify type", args: serveCluster("name=a,brokers=a:1,tls=true,tls-insecure-skip-verify=sure"), code: u, want: []string{`--cluster[0]: tls-insecure-skip-verify: "sure" is not true or false`}},
-		{name: "cluster without name", args: serveCluster("brokers=a:1"), code: u, want: []string{"clusters[0].name: required"}},
-		{name: "cluster without brokers", args: serveCluster("name=a"), code: u, want: []string{"clusters[0].brokers: at least one host:port is required"}},
-		{name: "cluster broker without port", args: serveCluster("name=a,brokers=a:1", "name=b,brokers=kafka-1"), code: u, want: []string{`clusters[1].brokers: "kafka-1" has no port (want host:port)`}},
-		{name: "cluster broker port zero", args: serveCluster("name=a,brokers=a:0"), code: u, want: []string{`clusters[0].brokers: "a:0" has an invalid port "0" (want 1-65535)`}},
-		{name: "cluster names duplicate", args: serveCluster("name=a,brokers=a:1", "name=a,brokers=b:1"), code: u, want: []string{`clusters[1].name: "a" is already used by clusters[0]`}},
-		{name: "cluster isolation", args: serveCluster("name=a,brokers=a:1,isolation=serializable"), code: u, want: []string{`clusters[0].isolation: "serializable" is not one of`}},
-		{name: "cluster tls-ca-file without tls", args: serveCluster("name=a,brokers=a:1,tls-ca-file=/ca.pem"), code: u, want: []string{"clusters[0].tls.ca_file: set but tls.enabled is false"}},
-		{name: "cluster sasl-mechanism", args: serveCluster("name=a,brokers=a:1,sasl-mechanism=kerberos"), code: u, want: []string{`clusters[0].sasl.mechanism: "kerberos" is not one of`}},
-		{name: "cluster password-file and password-env", args: serveCluster("name=a,brokers=a:1,sasl-mechanism=plain,sasl-username=u,sasl-password-file=/p,sasl-password-env=P"), code: u, want: []string{"clusters[0].sasl: set only one of password_file and password_env"}},
-		{name: "cluster password-env not a name", args: serveCluster("name=a,brokers=a:1,sasl-mechanism=plain,sasl-username=u,sasl-password-env=hunter2!"), code: u, want: []string{"clusters[0].sasl.password_env: not a valid environment variable name"}, notWant: []string{"hunter2"}},
+		{name: "cluster without name", args: serveCluster("brokers=a:1"), code: u, want: []string{"--cluster[0]: name: required"}},
+		{name: "cluster without brokers", args: serveCluster("name=a"), code: u, want: []string{"--cluster[0]: brokers: at least one host:port is required"}},
+		{name: "cluster broker without port", args: serveCluster("name=a,brokers=a:1", "name=b,brokers=kafka-1"), code: u, want: []string{`--cluster[1]: brokers: "kafka-1" has no port (want host:port)`}},
+		{name: "cluster broker port zero", args: serveCluster("name=a,brokers=a:0"), code: u, want: []string{`--cluster[0]: brokers: "a:0" has an invalid port "0" (want 1-65535)`}},
+		{name: "cluster names duplicate", args: serveCluster("name=a,brokers=a:1", "name=a,brokers=b:1"), code: u, want: []string{`--cluster[1]: name: "a" is already used by clusters[0]`}},
+		{name: "cluster isolation", args: serveCluster("name=a,brokers=a:1,isolation=serializable"), code: u, want: []string{`--cluster[0]: isolation: "serializable" is not one of`}},
+		{name: "cluster tls-ca-file without tls", args: serveCluster("name=a,brokers=a:1,tls-ca-file=/ca.pem"), code: u, want: []string{"--cluster[0]: tls-ca-file: set but tls.enabled is false"}},
+		{name: "cluster sasl-mechanism", args: serveCluster("name=a,brokers=a:1,sasl-mechanism=kerberos"), code: u, want: []string{`--cluster[0]: sasl-mechanism: "kerberos" is not one of`}},
+		{name: "cluster password-file and password-env", args: serveCluster("name=a,brokers=a:1,sasl-mechanism=plain,sasl-username=u,sasl-password-file=/p,sasl-password-env=P"), code: u, want: []string{"--cluster[0]: sasl: set only one of password_file and password_env"}},
+		{name: "cluster password-env not a name", args: serveCluster("name=a,brokers=a:1,sasl-mechanism=plain,sasl-username=u,sasl-password-env=hunter2!"), code: u, want: []string{"--cluster[0]: sasl-password-env: not a valid environment variable name"}, notWant: []string{"hunter2"}},
 		{name: "cluster password-env unset", args: serveCluster("name=a,brokers=a:1", "name=b,brokers=b:1,sasl-mechanism=plain,sasl-username=u,sasl-password-env=B_KAFKA_PW"), code: u, want: []string{"clusters[1].sasl: password environment variable B_KAFKA_PW is not set"}},
-		{name: "KLAGX_CLUSTER", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, env: map[string]string{"KLAGX_CLUSTER": "name=a,brokers=a:1;brokers=b:1"}, code: u, want: []string{"clusters[1].name: required"}},
+		{name: "KLAGX_CLUSTER", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, env: map[string]string{"KLAGX_CLUSTER": "name=a,brokers=a:1;brokers=b:1"}, code: u, want: []string{"KLAGX_CLUSTER[1]: name: required"}},
 		{name: "no cluster", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, code: u, want: []string{"no Kafka cluster configured: pass --brokers host:port"}},
 
 		// Web and OTLP.
@@ -276,7 +280,7 @@ func TestBadInputServe(t *testing.T) {
 		{name: "otlp.header bad name", args: serveArgs("--otlp.endpoint=http://collector:4318", "--otlp.header=x-a=1", "--otlp.header=x b=hunter2"), code: u, want: []string{`--otlp.header[1]: "x b" is not a valid header name`}, notWant: []string{"hunter2"}},
 		{name: "KLAGX_OTLP_HEADER", args: serveArgs("--otlp.endpoint=http://collector:4318"), env: map[string]string{"KLAGX_OTLP_HEADER": "api-key=hunter2;=x"}, code: u, want: []string{"--otlp.header[1]: want KEY=VALUE"}, notWant: []string{"hunter2"}},
 		{name: "otlp.interval below minimum", args: serveArgs("--otlp.endpoint=http://collector:4318", "--otlp.interval=500ms"), code: u, want: []string{"--otlp.interval: 500ms is below the minimum of 1s"}},
-		{name: "otlp.interval type", args: serveArgs("--otlp.interval=often"), code: u, want: []string{`--otlp.interval: expected duration but got "often"`}},
+		{name: "otlp.interval type", args: serveArgs("--otlp.interval=often"), code: u, want: []string{`--otlp.interval: "often" is not a duration with a unit`}},
 		{name: "otlp.traces type", args: serveArgs(), env: map[string]string{"KLAGX_OTLP_TRACES": "sometimes"}, code: u, want: []string{"--otlp.traces", "KLAGX_OTLP_TRACES"}},
 	}
 	runBadInputs(t, rows)
@@ -305,7 +309,7 @@ func TestBadInputConfigFile(t *testing.T) {
 		{name: "numeric duration", args: serveArgs(), file: "poll_interval: 15\n", code: u, want: []string{`klagx.yaml: poll_interval: line 1: 15 is not a duration (want a Go duration such as "15s")`}},
 		{name: "bad duration", args: serveArgs(), file: "stall_after: 3 minutes\n", code: u, want: []string{`stall_after: line 1: "3 minutes" is not a duration`}},
 		{name: "threshold fractional count", args: serveArgs(), file: "thresholds:\n  - group: a\n    crit_lag: 1.5\n", code: u, want: []string{"klagx.yaml: thresholds[0].crit_lag: line 3: 1.5 is not a whole number of messages"}},
-		{name: "fractional count", args: serveArgs(), file: "warn_lag: 2.5\n", code: u, want: []string{`--warn-lag: expected a valid 64 bit int but got "2.5"`}},
+		{name: "fractional count", args: serveArgs(), file: "warn_lag: 2.5\n", code: u, want: []string{`klagx.yaml: warn_lag: expected a valid 64 bit int but got "2.5"`}},
 		{name: "duplicate key", args: serveArgs(), file: "granularity: topic\ngranularity: group\n", code: u, want: []string{`mapping key "granularity" already defined`}},
 		{name: "duplicate nested key", args: serveArgs(), file: "otlp:\n  endpoint: http://a:1\n  endpoint: http://b:1\n", code: u, want: []string{"klagx.yaml: otlp: ", `mapping key "endpoint" already defined`}},
 		{name: "two documents", args: serveArgs(), file: "granularity: topic\n---\ngranularity: group\n", code: u, want: []string{"klagx.yaml: only one YAML document is allowed"}},
@@ -313,10 +317,10 @@ func TestBadInputConfigFile(t *testing.T) {
 		{name: "syntax error", args: serveArgs(), file: "granularity: [topic\n", code: u, want: []string{"klagx.yaml: yaml: line "}},
 		{name: "brokers and clusters", args: serveArgs(), file: "brokers: a:1\nclusters:\n  - {name: a, brokers: a:1}\n", code: u, want: []string{"klagx.yaml: brokers only configure the single cluster of brokers; with clusters, set them in each clusters entry instead"}},
 		{name: "duplicate cluster names", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, file: "clusters:\n  - {name: a, brokers: a:1}\n  - {name: a, brokers: b:1}\n", code: u, want: []string{`clusters[1].name: "a" is already used by clusters[0]`}},
-		{name: "cluster sasl without username", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, file: "clusters:\n  - name: a\n    brokers: [a:1]\n    sasl: {mechanism: plain, password_file: /p}\n", code: u, want: []string{"clusters[0].sasl.username: required for mechanism plain"}},
+		{name: "cluster sasl without username", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, file: "clusters:\n  - name: a\n    brokers: [a:1]\n    sasl: {mechanism: plain, password_file: /p}\n", code: u, want: []string{"klagx.yaml: clusters[0].sasl.username: required for mechanism plain"}},
 		{name: "cluster ca_file missing", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, file: "clusters:\n  - name: a\n    brokers: [a:1]\n    tls: {enabled: true, ca_file: /nonexistent/ca.pem}\n", code: u, want: []string{"clusters[0].tls.ca_file: open /nonexistent/ca.pem: no such file or directory"}},
 		{name: "cluster password_env unset", args: []string{"serve", "--web.listen-address=127.0.0.1:0"}, file: "clusters:\n  - name: a\n    brokers: [a:1]\n    sasl: {mechanism: plain, username: u}\n", code: u, want: []string{"clusters[0].sasl: password environment variable KLAGX_SASL_PASSWORD is not set"}},
-		{name: "shard not below total_shards", args: serveArgs(), file: "shard: 3\ntotal_shards: 3\n", code: u, want: []string{"shard: 3 is not in [0, total_shards) = [0, 3)"}},
+		{name: "shard not below total_shards", args: serveArgs(), file: "shard: 3\ntotal_shards: 3\n", code: u, want: []string{"klagx.yaml: shard: 3 is not in [0, total_shards) = [0, 3)"}},
 		{name: "total_shards zero", args: serveArgs(), file: "total_shards: 0\n", code: u, want: []string{"total_shards: 0 must be at least 1"}},
 		{name: "granularity value", args: serveArgs(), file: "granularity: parition\n", code: u, want: []string{`granularity: "parition" is not one of`}},
 		{name: "group regex", args: serveArgs(), file: "group:\n  exclude: ['(']\n", code: u, want: []string{`group.exclude: invalid regex "(": missing closing )`}},
@@ -333,16 +337,19 @@ func TestBadInputConfigFile(t *testing.T) {
 func TestBadInputCheck(t *testing.T) {
 	const u = checkUnknown
 	rows := []badInput{
-		{name: "window negative", args: checkArgs("--window=-1s"), code: u, want: []string{"--window: -1s is negative (0 takes a single sample)"}},
-		{name: "window type", args: checkArgs("--window=soon"), code: u, want: []string{`--window: expected duration but got "soon"`}},
-		{name: "KLAGX_WINDOW", args: []string{"check", "--brokers=127.0.0.1:1"}, env: map[string]string{"KLAGX_WINDOW": "soon"}, code: u, want: []string{"--window", `KLAGX_WINDOW="soon"`}},
+		{name: "window negative", args: checkArgs("--window=-1s"), code: u, want: []string{`--window: "-1s": negative durations are not allowed`}},
+		// kong reads "-5s" after a space as a short flag; the message
+		// says what is wrong with the value, not "perhaps try --window=-5s".
+		{name: "window negative after a space", args: checkArgs("--window", "-5s"), code: u, want: []string{`--window: "-5s": negative durations are not allowed`}, notWant: []string{"perhaps try"}},
+		{name: "window type", args: checkArgs("--window=soon"), code: u, want: []string{`--window: "soon" is not a duration with a unit`}},
+		{name: "KLAGX_CHECK_WINDOW", args: []string{"check", "--brokers=127.0.0.1:1"}, env: map[string]string{"KLAGX_CHECK_WINDOW": "soon"}, code: u, want: []string{`KLAGX_CHECK_WINDOW: "soon" is not a duration with a unit such as "90s" or "5m" (the variable of --window)`}},
 		{name: "timeout below minimum", args: checkArgs("--timeout=500ms"), code: u, want: []string{"--timeout: 500ms is below the minimum of 1s"}},
 		{name: "timeout zero", args: checkArgs("--timeout=0"), code: u, want: []string{"--timeout: 0s is below the minimum of 1s"}},
 		{name: "output", args: checkArgs("--output=xml"), code: u, want: []string{`--output: "xml" is not one of table, json, nagios`}},
 		{name: "output short", args: checkArgs("-o", "yaml"), code: u, want: []string{`--output: "yaml" is not one of`}},
-		{name: "watch type", args: []string{"check", "--brokers=127.0.0.1:1"}, env: map[string]string{"KLAGX_WATCH": "forever"}, code: u, want: []string{"--watch", "KLAGX_WATCH"}},
-		{name: "group regex", args: checkArgs("--group=a("), code: u, want: []string{`group.include: invalid regex "a(": missing closing )`}},
-		{name: "topic regex", args: checkArgs("--topic=+"), code: u, want: []string{`topic.include: invalid regex "+": missing argument to repetition operator`}},
+		{name: "watch type", args: []string{"check", "--brokers=127.0.0.1:1"}, env: map[string]string{"KLAGX_CHECK_WATCH": "forever"}, code: u, want: []string{"--watch", "KLAGX_CHECK_WATCH"}},
+		{name: "group regex", args: checkArgs("--group=a("), code: u, want: []string{`--group: invalid regex "a(": missing closing )`}},
+		{name: "topic regex", args: checkArgs("--topic=+"), code: u, want: []string{`--topic: invalid regex "+": missing argument to repetition operator`}},
 		{name: "unknown flag", args: checkArgs("--frobnicate"), code: u, want: []string{"unknown flag --frobnicate"}},
 		{name: "log.level", args: checkArgs("--log.level=loud"), code: u, want: []string{`--log.level: "loud"`}},
 		{name: "log.format before the command", args: []string{"--log.format=xml", "check", "--brokers=a:1"}, code: u, want: []string{`--log.format: "xml"`}},
@@ -351,14 +358,17 @@ func TestBadInputCheck(t *testing.T) {
 		{name: "config file wrong type", args: checkArgs(), file: "total_shards: all\n", code: u, want: []string{"klagx.yaml: total_shards: line 1: cannot unmarshal"}},
 		{name: "cluster spec", args: []string{"check", "--cluster=name=a,brokers=a:1,sasl-pass=hunter2"}, code: u, want: []string{`--cluster[0]: key "sasl-pass" is not accepted`}, notWant: []string{"hunter2"}},
 		{name: "threshold spec", args: checkArgs("--threshold=group=a,crit-lag=many"), code: u, want: []string{`--threshold[0]: crit-lag: "many" is not a whole number of messages`}},
-		{name: "shard", args: checkArgs("--shard=1"), code: u, want: []string{"shard: 1 is not in [0, total_shards) = [0, 1)"}},
-		{name: "total-shards zero", args: checkArgs("--total-shards=0"), code: u, want: []string{"total_shards: 0 must be at least 1"}},
-		{name: "brokers", args: []string{"check", "--brokers=kafka-1"}, code: u, want: []string{`clusters[0].brokers: "kafka-1" has no port`}},
-		{name: "sasl mechanism without username", args: checkArgs("--kafka.sasl.mechanism=plain"), code: u, want: []string{"clusters[0].sasl.username: required for mechanism plain"}},
+		// check samples once: the polling flags of serve are not its flags.
+		{name: "shard", args: checkArgs("--shard=1"), code: u, want: []string{"unknown flag --shard"}},
+		{name: "total-shards", args: checkArgs("--total-shards=2"), code: u, want: []string{"unknown flag --total-shards"}},
+		{name: "group-poll-interval", args: checkArgs("--group-poll-interval=1s"), code: u, want: []string{"unknown flag --group-poll-interval"}},
+		{name: "granularity", args: checkArgs("--granularity=topic"), code: u, want: []string{"unknown flag --granularity"}},
+		{name: "brokers", args: []string{"check", "--brokers=kafka-1"}, code: u, want: []string{`--brokers: "kafka-1" has no port`}},
+		{name: "sasl mechanism without username", args: checkArgs("--kafka.sasl.mechanism=plain"), code: u, want: []string{"--kafka.sasl.username: required for mechanism plain"}},
 		{name: "ca-file missing", args: checkArgs("--kafka.tls.enabled", "--kafka.tls.ca-file={missing}"), code: u, want: []string{`cluster "default": tls.ca_file: open `, "does-not-exist"}},
-		{name: "password unset", args: checkArgs("--kafka.sasl.mechanism=scram-sha-256", "--kafka.sasl.username=u"), code: u, want: []string{`cluster "default": sasl: password environment variable KLAGX_KAFKA_SASL_PASSWORD is not set`}},
+		{name: "password unset", args: checkArgs("--kafka.sasl.mechanism=scram-sha-256", "--kafka.sasl.username=u"), code: u, want: []string{`cluster "default": sasl: password environment variable KLAGX_SASL_PASSWORD is not set`}},
 		{name: "warn above crit", args: checkArgs("--warn-lag=10", "--crit-lag=5"), code: u, want: []string{"warn_lag (10) is above crit_lag (5)"}},
-		{name: "time-lag mode", args: checkArgs("--time-lag=guess"), code: u, want: []string{`time_lag.mode: "guess" is not one of`}},
+		{name: "time-lag mode", args: checkArgs("--time-lag=guess"), code: u, want: []string{`--time-lag.mode: "guess" is not one of`}},
 		{name: "no cluster", args: []string{"check"}, code: u, want: []string{"no Kafka cluster configured"}},
 	}
 	runBadInputs(t, rows)
@@ -379,40 +389,51 @@ func TestBadInputOtherCommands(t *testing.T) {
 		{name: "alerts stuck-after", args: []string{"alerts", "--stuck-after=0s"}, code: u, want: []string{"--stuck-after: 0s must be at least 1s"}},
 		{name: "alerts growth-window", args: []string{"alerts", "--growth-window=500ms"}, code: u, want: []string{"--growth-window: 500ms must be at least 1s"}},
 		{name: "alerts runbook-url", args: []string{"alerts", "--runbook-url="}, code: u, want: []string{"--runbook-url: must not be empty"}},
-		{name: "alerts storm-window type", args: []string{"alerts", "--storm-window=abc"}, code: u, want: []string{`--storm-window: expected duration but got "abc"`}},
+		{name: "alerts storm-window type", args: []string{"alerts", "--storm-window=abc"}, code: u, want: []string{`--storm-window: "abc" is not a duration with a unit`}},
 		{name: "alerts selector braces", args: []string{"alerts", "--selector={job=\"klagx\"}"}, code: u, want: []string{`--selector: "{job=\"klagx\"}": give the matchers without braces`}},
 		{name: "alerts label", args: []string{"alerts", "--label=team"}, code: u, want: []string{`--label: expected "<key>=<value>" but got "team"`}},
-		{name: "dashboards without out", args: []string{"dashboards"}, code: u, want: []string{"missing flags: --out=DIR"}},
+		{name: "dashboards unknown dashboard", args: []string{"dashboards", "--dashboard=lag"}, code: u, want: []string{`--dashboard: "lag" is not one of overview, group, rebalances`}},
 		{name: "demo poll-interval", args: []string{"demo", "--poll-interval=500ms"}, code: u, want: []string{"--poll-interval: 500ms is below the minimum of 1s"}},
-		{name: "demo brokers", args: []string{"demo", "--brokers=0"}, code: u, want: []string{"--brokers: 0 must be at least 1"}},
-		{name: "demo warmup", args: []string{"demo", "--warmup=-1s"}, code: u, want: []string{"--warmup: -1s must be positive"}},
+		{name: "demo deprecated brokers", args: []string{"demo", "--brokers=0"}, code: u, want: []string{"--brokers (now --broker-count): 0 must be at least 1"}},
+		{name: "demo warmup", args: []string{"demo", "--warmup=0s"}, code: u, want: []string{"--warmup: 0s must be positive"}},
+		{name: "demo warmup negative", args: []string{"demo", "--warmup=-1s"}, code: u, want: []string{`--warmup: "-1s": negative durations are not allowed`}},
 		{name: "demo rebalance-every", args: []string{"demo", "--rebalance-every=0s"}, code: u, want: []string{"--rebalance-every: 0s must be positive"}},
 		{name: "demo group-poll-interval", args: []string{"demo", "--group-poll-interval=1ms"}, code: u, want: []string{"--group-poll-interval: 1ms is below the minimum of 100ms"}},
 		{name: "demo group-poll-interval above poll", args: []string{"demo", "--group-poll-interval=10s"}, code: u, want: []string{"--group-poll-interval: 10s is above --poll-interval (5s)"}},
-		{name: "demo brokers type", args: []string{"demo", "--brokers=three"}, code: u, want: []string{`--brokers: expected a valid 64 bit int but got "three"`}},
+		{name: "demo broker-count type", args: []string{"demo", "--broker-count=three"}, code: u, want: []string{`--broker-count: expected a valid 64 bit int but got "three"`}},
+		{name: "demo broker-count zero", args: []string{"demo", "--broker-count=0"}, code: u, want: []string{`--broker-count: 0 must be at least 1`}},
+		{name: "demo deprecated brokers type", args: []string{"demo", "--brokers=three"}, code: u, want: []string{`--brokers: expected a valid 64 bit int but got "three"`}},
 	}
 	runBadInputs(t, rows)
 }
 
-// TestConfigFileOnlyConfiguresServeAndCheck: keys of the config file that
-// share a name with a flag of another command (alerts --growth-window,
-// demo --brokers) do not reach that command.
+// TestConfigFileOnlyConfiguresServeAndCheck: only serve and check have
+// --config.file; a file in KLAGX_CONFIG_FILE whose keys share a name with a
+// flag of another command (alerts --growth-window, demo --poll-interval)
+// does not reach that command.
 func TestConfigFileOnlyConfiguresServeAndCheck(t *testing.T) {
 	path := writeYAML(t, "growth_window: 5m\nbrokers: [a:1]\npoll_interval: 30s\n")
-	code, withFile, stderr := runCLI(t, "alerts", "--config.file", path)
-	if code != exitOK {
-		t.Fatalf("alerts with a config file: exit %d: %s", code, stderr)
+	for _, cmd := range []string{"alerts", "dashboards", "demo", "version"} {
+		code, _, stderr := runCLI(t, cmd, "--config.file", path)
+		if code != exitUsage || !strings.Contains(stderr, "unknown flag --config.file") {
+			t.Errorf("%s --config.file: exit %d, %q; want 2 and unknown flag", cmd, code, stderr)
+		}
 	}
 	_, without, _ := runCLI(t, "alerts")
+	t.Setenv("KLAGX_CONFIG_FILE", path)
+	code, withFile, stderr := runCLI(t, "alerts")
+	if code != exitOK {
+		t.Fatalf("alerts with KLAGX_CONFIG_FILE: exit %d: %s", code, stderr)
+	}
 	if withFile != without {
 		t.Error("the config file's growth_window (a group status threshold) changed the alert rules' --growth-window")
 	}
 	var c cli
 	var out, errb bytes.Buffer
-	if _, _, err := parse(context.Background(), &c, []string{"demo", "--config.file", path}, &out, &errb); err != nil {
+	if _, _, err := parse(context.Background(), &c, []string{"demo"}, &out, &errb); err != nil {
 		t.Fatalf("demo with a config file: %v", err)
 	}
-	if c.Demo.Brokers != 3 || c.Demo.PollInterval != 5*time.Second {
+	if c.Demo.BrokerCount != 3 || c.Demo.PollInterval != 5*time.Second {
 		t.Errorf("demo read the config file: %+v", c.Demo)
 	}
 }
@@ -428,7 +449,49 @@ func TestServeEnvDoesNotBreakDemo(t *testing.T) {
 	if _, _, err := parse(context.Background(), &c, []string{"demo"}, &out, &errb); err != nil {
 		t.Fatalf("demo with KLAGX_BROKERS set: %v", err)
 	}
-	if c.Demo.Brokers != 5 {
-		t.Errorf("demo brokers = %d, want 5 from KLAGX_DEMO_BROKERS", c.Demo.Brokers)
+	if c.Demo.BrokersCount == nil || *c.Demo.BrokersCount != 5 {
+		t.Errorf("demo brokers = %v, want 5 from KLAGX_DEMO_BROKERS (the deprecated name of KLAGX_DEMO_BROKER_COUNT)", c.Demo.BrokersCount)
+	}
+}
+
+// TestErrorsNameTheirSource: a configuration error names what the user
+// typed (the flag, the variable or the config file key), and the cause
+// comes first, not a default it made invalid (issue 19, point 8).
+func TestErrorsNameTheirSource(t *testing.T) {
+	u := exitUsage
+	rows := []badInput{
+		// The cause alone: the default --group-poll-interval follows a
+		// shorter --poll-interval instead of being reported above it.
+		{name: "poll-interval negative", args: serveArgs("--poll-interval=-5s"), code: u,
+			want: []string{`klagx: error: --poll-interval: "-5s": negative durations are not allowed`}, notWant: []string{"group"}},
+		{name: "poll-interval below the minimum", args: serveArgs("--poll-interval=500ms"), code: u,
+			want: []string{"klagx: error: --poll-interval: 500ms is below the minimum of 1s"}, notWant: []string{"group"}},
+		{name: "poll-interval 1s is valid", args: serveArgs("--poll-interval=1s", "--web.listen-address=bad"), code: u,
+			want: []string{`klagx: error: --web.listen-address: "bad" is not host:port`}, notWant: []string{"group"}},
+		{name: "variable", args: serveArgs(), env: map[string]string{"KLAGX_WARN_LAG_SECONDS": "-1m"}, code: u,
+			want: []string{`klagx: error: KLAGX_WARN_LAG_SECONDS: "-1m": negative durations are not allowed (the variable of --warn-lag-seconds)`}},
+		{name: "variable of a config key", args: serveArgs(), env: map[string]string{"KLAGX_STALL_AFTER": "1s"}, code: u,
+			want: []string{"klagx: error: KLAGX_STALL_AFTER: 1s is below --poll-interval (15s)"}},
+		{name: "check --group", args: checkArgs("--group=("), code: checkUnknown,
+			want: []string{`klagx: error: --group: invalid regex "(": missing closing )`}},
+		{name: "file key", args: []string{"serve", "--brokers=127.0.0.1:1"}, file: "poll_interval: 500ms\n", code: u,
+			want: []string{"klagx.yaml: poll_interval: 500ms is below the minimum of 1s"}, notWant: []string{"--poll-interval"}},
+		{name: "file value through a flag", args: []string{"serve", "--brokers=127.0.0.1:1"}, file: "warn_lag_seconds: -5\n", code: u,
+			want: []string{`klagx.yaml: warn_lag_seconds: "-5": negative durations are not allowed`}},
+		{name: "file list entry", args: []string{"serve"}, file: "clusters:\n  - name: a\n    brokers: [a]\n", code: u,
+			want: []string{`klagx.yaml: clusters[0].brokers: "a" has no port`}},
+		{name: "--cluster entry", args: serveCluster("name=a,brokers=a:1", "brokers=b:1"), code: u,
+			want: []string{"klagx: error: --cluster[1]: name: required"}},
+		{name: "--threshold entry", args: serveArgs("--threshold=group=x,stall-after=1s"), code: u,
+			want: []string{"klagx: error: --threshold[0]: stall-after: 1s is below --poll-interval (15s)"}},
+	}
+	runBadInputs(t, rows)
+
+	// Two errors: the value the user set comes before the default it
+	// clashes with.
+	code, _, stderr := runCLI(t, "serve", "--brokers=127.0.0.1:1", "--log.level=error", "--poll-interval=5m", "--warn-lag=-1")
+	user, def := strings.Index(stderr, "--warn-lag: -1 is negative"), strings.Index(stderr, "--stall-after: 3m0s is below --poll-interval (5m0s)")
+	if code != u || user < 0 || def < 0 || user > def {
+		t.Errorf("exit %d; want --warn-lag's error before --stall-after's (a default):\n%s", code, stderr)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/klagx/klagx/internal/kfaketest"
+	"github.com/klagx/klagx/status"
 )
 
 // runCheck runs `klagx check` in-process and returns its exit code, stdout
@@ -105,21 +107,41 @@ func TestCheckAuthFailure(t *testing.T) {
 	}
 }
 
-// TestCheckWatch refreshes in place until interrupted and exits with the
-// last result's code.
+// TestCheckWatch refreshes in place until interrupted. Ctrl-C exits with
+// 130 (SIGTERM 143), as a shell reports a command the user stopped, not
+// with the last sample's severity (CRITICAL here: the group has no members); ended otherwise, 0.
 func TestCheckWatch(t *testing.T) {
 	env := kfaketest.New(t, 1)
 	env.CreateTopic("t", 1)
 	env.Produce("t", 0, 3, time.Time{})
-	env.Commit("g", "t", map[int32]int64{0: 3})
-	var out, errb kfaketest.SyncBuffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
-	defer cancel()
-	code := run(ctx, []string{"check", "--brokers", strings.Join(env.Addrs(), ","), "--watch", "--window=1s"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	env.Commit("g", "t", map[int32]int64{0: 1})
+	for _, tc := range []struct {
+		cause error
+		want  int
+	}{{signalCause{syscall.SIGINT}, 130}, {signalCause{syscall.SIGTERM}, 143}, {context.Canceled, 0}} {
+		var out, errb kfaketest.SyncBuffer
+		ctx, cancel := context.WithCancelCause(context.Background())
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"check", "--brokers", strings.Join(env.Addrs(), ","), "--watch", "--window=1s"}, &out, &errb)
+		}()
+		kfaketest.WaitFor(t, 30*time.Second, "two refreshes with a result", func() bool {
+			return strings.Count(out.String(), "\033[H\033[2J") >= 2 && strings.Contains(out.String(), "CRITICAL")
+		})
+		cancel(tc.cause)
+		if code := <-done; code != tc.want {
+			t.Errorf("ended by %v: exit %d, want %d\n%s\n%s", tc.cause, code, tc.want, out.String(), errb.String())
+		}
 	}
-	if n := strings.Count(out.String(), "\033[H\033[2J"); n < 2 {
-		t.Fatalf("refreshed %d times:\n%q", n, out.String())
+}
+
+// TestCheckExitCodeConstants keeps the exit-code constants in step with
+// the severities they stand for.
+func TestCheckExitCodeConstants(t *testing.T) {
+	for sev, code := range map[status.Severity]int{status.SeverityOK: checkOK, status.SeverityWarning: checkWarning,
+		status.SeverityCritical: checkCritical, status.SeverityUnknown: checkUnknown} {
+		if sev.ExitCode() != code {
+			t.Errorf("%s: exit code %d, constant %d", sev, sev.ExitCode(), code)
+		}
 	}
 }

@@ -13,41 +13,71 @@ import (
 )
 
 // configFlags are the flags that become a config.Config, shared by the
-// commands that talk to Kafka (serve, later check). Precedence of each flag:
-// command line > KLAGX_* environment variable > --config.file > default.
+// commands that talk to Kafka (serve and check; serve adds pollFlags).
+// Precedence of each flag: command line > KLAGX_* environment variable >
+// --config.file > default. The group tags place them under the headings of
+// --help (see helpGroups).
 //
 // Clusters are chosen as a whole, from the first source that has any:
 // --cluster entries, else the single --brokers cluster, else the config
 // file's clusters: list.
 type configFlags struct {
-	Clusters []string `name:"cluster" sep:";" placeholder:"name=NAME,brokers=HOST:PORT,..." help:"A Kafka cluster to poll; repeatable (in KLAGX_CLUSTER, separate clusters with ';'). Comma-separated key=value pairs; a token without '=' continues the previous value, so brokers=k1:9092,k2:9092 works. Keys: name, brokers, isolation, tls (true/false), tls-ca-file, tls-cert-file, tls-key-file, tls-server-name, tls-insecure-skip-verify, sasl-mechanism, sasl-username, sasl-password-file, sasl-password-env, sasl-token-file. There is no password key: use sasl-password-file or sasl-password-env. The shared --isolation, --kafka.tls.* and --kafka.sasl.* flags do NOT apply to these clusters. Overrides --brokers and the config file's clusters. Default: none."`
+	Clusters []string `name:"cluster" group:"kafka" sep:";" placeholder:"name=NAME,brokers=HOST:PORT,..." help:"A Kafka cluster to poll; repeatable (in KLAGX_CLUSTER, separate clusters with ';'). Comma-separated key=value pairs; a token without '=' continues the previous value, so brokers=k1:9092,k2:9092 works. Keys: name, brokers, isolation, tls (true/false), tls-ca-file, tls-cert-file, tls-key-file, tls-server-name, tls-insecure-skip-verify, sasl-mechanism, sasl-username, sasl-password-file, sasl-password-env, sasl-token-file. There is no password key: use sasl-password-file or sasl-password-env. The shared --isolation, --kafka.tls.* and --kafka.sasl.* flags do NOT apply to these clusters. Overrides --brokers and the config file's clusters. Default: none."`
 
-	Brokers     []string `name:"brokers" placeholder:"HOST:PORT" help:"Seed brokers of a single cluster (shorthand for one --cluster), named by --cluster-name and configured by --isolation, --kafka.tls.* and --kafka.sasl.*. Ignored when --cluster is given. Default: none."`
-	ClusterName string   `name:"cluster-name" default:"default" placeholder:"NAME" help:"Value of the cluster label for the --brokers cluster. Default: default."`
-	Isolation   string   `name:"isolation" default:"read_uncommitted" placeholder:"LEVEL" help:"End offset of the --brokers cluster: read_uncommitted (high-water mark) or read_committed (last stable offset). Default: read_uncommitted."`
+	Brokers     []string `name:"brokers" group:"kafka" placeholder:"HOST:PORT" help:"Seed brokers of a single cluster (shorthand for one --cluster), named by --cluster-name and configured by --isolation, --kafka.tls.* and --kafka.sasl.*. Ignored when --cluster is given. Default: none."`
+	ClusterName string   `name:"cluster-name" group:"kafka" default:"default" placeholder:"NAME" help:"Value of the cluster label for the --brokers cluster. Default: default."`
+	Isolation   string   `name:"isolation" group:"kafka" default:"read_uncommitted" placeholder:"LEVEL" help:"End offset of the --brokers cluster: read_uncommitted (high-water mark) or read_committed (last stable offset). Default: read_uncommitted."`
 
-	TLS  tlsFlags  `embed:"" prefix:"kafka.tls."`
-	SASL saslFlags `embed:"" prefix:"kafka.sasl."`
+	TLS  tlsFlags  `embed:"" prefix:"kafka.tls." group:"tls"`
+	SASL saslFlags `embed:"" prefix:"kafka.sasl." group:"sasl"`
 
+	GroupInclude []string `name:"group.include" group:"filters" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
+	GroupExclude []string `name:"group.exclude" group:"filters" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
+	TopicInclude []string `name:"topic.include" group:"filters" sep:"none" placeholder:"REGEX" help:"Keep only topics whose name matches this fully anchored regex; repeatable. Default: all topics."`
+	TopicExclude []string `name:"topic.exclude" group:"filters" sep:"none" placeholder:"REGEX" help:"Drop topics whose name matches this fully anchored regex (wins over --topic.include); repeatable. Default: none."`
+
+	TopicIncludeInternal bool `name:"topic.include-internal" group:"filters" help:"Also report internal topics (names starting with __). Default: false."`
+
+	TimeLag    timeLagFlags   `embed:"" prefix:"time-lag." group:"time-lag"`
+	Thresholds thresholdFlags `embed:"" group:"thresholds"`
+}
+
+// pollFlags schedule the background polling of klagx serve. klagx check
+// samples once (or twice, --window apart) and has none of them.
+type pollFlags struct {
 	PollInterval      time.Duration `name:"poll-interval" default:"15s" placeholder:"DURATION" help:"Time between two polls of each cluster; at least 1s. Default: 15s."`
 	Shard             int           `name:"shard" default:"0" placeholder:"N" help:"This replica's shard, 0 to --total-shards minus 1: it keeps only the groups whose name hashes to it (FNV-64a, jump consistent hash, as kube-state-metrics), and only shard 0 exports the klagx_partition_* series. Default: 0."`
 	TotalShards       int           `name:"total-shards" default:"1" placeholder:"M" help:"Number of replicas sharing the groups of the same clusters; 1 turns sharding off. Default: 1."`
-	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s."`
+	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s, or --poll-interval when that is shorter."`
 	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic (the per-topic families replace the per-partition ones) or group. Default: partition."`
+}
 
-	MetricOptIn     []string `name:"metric-opt-in-list" sep:"," placeholder:"REGEX,..." help:"Also serve the opt-in metric families (beyond the default cardinality budget, see docs/metrics.md) whose name matches one of these comma-separated, fully anchored regexes; '.*' serves every family. Default: none."`
-	MetricAllowlist []string `name:"metric-allowlist" sep:"," placeholder:"REGEX,..." help:"Serve only the metric families (of the default and opted-in ones) whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-denylist. Default: all."`
-	MetricDenylist  []string `name:"metric-denylist" sep:"," placeholder:"REGEX,..." help:"Do not serve the metric families whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-allowlist. Default: none."`
+// checkPollFlags are the pollFlags of klagx check: the defaults (one
+// sample, every group, partition series) but for the poll interval, which
+// sets the time-lag accuracy target and the Kafka request timeout there too.
+func checkPollFlags(pollInterval time.Duration) pollFlags {
+	d := config.Default()
+	return pollFlags{
+		PollInterval:      pollInterval,
+		GroupPollInterval: min(d.GroupPollInterval, pollInterval),
+		Granularity:       string(d.Granularity),
+		Shard:             d.Shard,
+		TotalShards:       d.TotalShards,
+	}
+}
 
-	GroupInclude []string `name:"group.include" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
-	GroupExclude []string `name:"group.exclude" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
-	TopicInclude []string `name:"topic.include" sep:"none" placeholder:"REGEX" help:"Keep only topics whose name matches this fully anchored regex; repeatable. Default: all topics."`
-	TopicExclude []string `name:"topic.exclude" sep:"none" placeholder:"REGEX" help:"Drop topics whose name matches this fully anchored regex (wins over --topic.include); repeatable. Default: none."`
+// metricFlags choose the metric families klagx serve renders, by name as
+// in kube-state-metrics (see metrics.Selection). klagx check renders no
+// metrics and has none of them.
+type metricFlags struct {
+	OptIn     []string `name:"metric-opt-in-list" sep:"," placeholder:"REGEX" help:"Also serve the opt-in metric families (beyond the default cardinality budget, see docs/metrics.md) whose name matches one of these comma-separated, fully anchored regexes; '.*' serves every family. Default: none."`
+	Allowlist []string `name:"metric-allowlist" sep:"," placeholder:"REGEX" help:"Serve only the metric families (of the default and opted-in ones) whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-denylist. Default: all."`
+	Denylist  []string `name:"metric-denylist" sep:"," placeholder:"REGEX" help:"Do not serve the metric families whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-allowlist. Default: none."`
+}
 
-	TopicIncludeInternal bool `name:"topic.include-internal" help:"Also report internal topics (names starting with __). Default: false."`
-
-	TimeLag    timeLagFlags   `embed:"" prefix:"time-lag."`
-	Thresholds thresholdFlags `embed:""`
+// families is the config view of the flags.
+func (m metricFlags) families() config.MetricFamilies {
+	return config.MetricFamilies{OptIn: m.OptIn, Allow: m.Allowlist, Deny: m.Denylist}
 }
 
 // timeLagFlags configure the time-lag estimation. The mode flag is
@@ -60,14 +90,14 @@ type timeLagFlags struct {
 }
 
 // thresholdFlags decide the status of each consumer group. They are shared
-// by serve and (later) check: embed the struct to get the same flags.
+// by serve and check: embed the struct to get the same flags.
 type thresholdFlags struct {
-	WarnLagSeconds time.Duration `name:"warn-lag-seconds" default:"2m" placeholder:"DURATION" help:"A group is warning when its time lag reaches this; 0 disables the rule. Default: 2m."`
-	CritLagSeconds time.Duration `name:"crit-lag-seconds" default:"10m" placeholder:"DURATION" help:"A group is critical when its time lag reaches this; 0 disables the rule. Default: 10m."`
+	WarnLagSeconds time.Duration `name:"warn-lag-seconds" type:"seconds" default:"2m" placeholder:"SECONDS" help:"A group is warning when its time lag reaches this; seconds (120) or a duration (2m); 0 disables the rule. Default: 2m."`
+	CritLagSeconds time.Duration `name:"crit-lag-seconds" type:"seconds" default:"10m" placeholder:"SECONDS" help:"A group is critical when its time lag reaches this; seconds (600) or a duration (10m); 0 disables the rule. Default: 10m."`
 	WarnLag        int64         `name:"warn-lag" default:"0" placeholder:"MESSAGES" help:"A group is warning when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
 	CritLag        int64         `name:"crit-lag" default:"0" placeholder:"MESSAGES" help:"A group is critical when its lag reaches this many messages; 0 disables the rule. Default: 0 (disabled)."`
-	StallAfter     time.Duration `name:"stall-after" default:"3m" placeholder:"DURATION" help:"A group with lag but no commit progress for this long is stalled; at least --poll-interval. Default: 3m."`
-	GrowthWindow   time.Duration `name:"growth-window" default:"5m" placeholder:"DURATION" help:"A group whose lag rises through this whole window is warning; at least --poll-interval. Default: 5m."`
+	StallAfter     time.Duration `name:"stall-after" default:"3m" placeholder:"DURATION" help:"A group with lag but no commit progress for this long is stalled; at least one poll interval (--poll-interval of serve). Default: 3m."`
+	GrowthWindow   time.Duration `name:"growth-window" default:"5m" placeholder:"DURATION" help:"A group whose lag rises through this whole window is warning; at least one poll interval (--poll-interval of serve). Default: 5m."`
 
 	Overrides []string `name:"threshold" sep:";" placeholder:"group=REGEX,KEY=VALUE,..." help:"Thresholds for the groups whose name fully matches REGEX; repeatable, the first matching entry wins, unset keys come from the flags above (in KLAGX_THRESHOLD, separate entries with ';'). Comma-separated key=value pairs; group is required. Keys: group, warn-lag-seconds, crit-lag-seconds, warn-lag, crit-lag, stall-after, growth-window. A comma in the regex only works when the text after it has no '='; write such regexes in the config file's thresholds: list instead. Overrides the config file's thresholds. Default: none."`
 }
@@ -87,21 +117,17 @@ type tlsFlags struct {
 type saslFlags struct {
 	Mechanism    string `name:"mechanism" placeholder:"MECHANISM" help:"SASL mechanism for the --brokers cluster: plain, scram-sha-256, scram-sha-512, oauthbearer or aws-msk-iam (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). Default: none."`
 	Username     string `name:"username" placeholder:"USER" help:"SASL username (plain, scram). Default: none."`
-	PasswordFile string `name:"password-file" placeholder:"PATH" help:"File holding the SASL password (plain, scram), re-read on each authentication. Without it the password is read from the KLAGX_KAFKA_SASL_PASSWORD environment variable. Default: none."`
+	PasswordFile string `name:"password-file" placeholder:"PATH" help:"File holding the SASL password (plain, scram), re-read on each authentication. Without it the password is read from the KLAGX_SASL_PASSWORD environment variable. Default: none."`
 	TokenFile    string `name:"token-file" placeholder:"PATH" help:"File holding the OAUTHBEARER token, re-read on each authentication. Default: none."`
 }
-
-// shorthandPasswordEnv holds the password of the --brokers cluster when
-// --kafka.sasl.password-file is not given.
-const shorthandPasswordEnv = "KLAGX_KAFKA_SASL_PASSWORD"
 
 // errNoCluster is returned when no source configures a cluster.
 var errNoCluster = errors.New("no Kafka cluster configured: pass --brokers host:port, --cluster name=...,brokers=..., or clusters: in --config.file")
 
-// toConfig builds and validates the config.Config. file (may be nil) only
-// supplies the clusters: list here; its other keys have already been applied
-// to the flags by the kong resolver.
-func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
+// toConfig builds and validates the config.Config from f, the polling
+// flags p and the metric family flags m. file (may be nil) only supplies the clusters: list here; its
+// other keys have already been applied to the flags by the kong resolver.
+func (f *configFlags) toConfig(file *config.File, p pollFlags, m metricFlags) (*config.Config, error) {
 	clusters, err := f.clusters(file)
 	if err != nil {
 		return nil, err
@@ -118,14 +144,16 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every field comes from a flag, and every flag carries its default:
+	// an explicit 0 is validated as given.
 	cfg := &config.Config{
 		Clusters:              clusters,
-		PollInterval:          f.PollInterval,
-		GroupPollInterval:     f.GroupPollInterval,
-		Shard:                 f.Shard,
-		TotalShards:           f.TotalShards,
-		Granularity:           config.Granularity(f.Granularity),
-		Metrics:               config.MetricFamilies{OptIn: f.MetricOptIn, Allow: f.MetricAllowlist, Deny: f.MetricDenylist},
+		PollInterval:          p.PollInterval,
+		GroupPollInterval:     p.GroupPollInterval,
+		Shard:                 p.Shard,
+		TotalShards:           p.TotalShards,
+		Granularity:           config.Granularity(p.Granularity),
+		Metrics:               m.families(),
 		Groups:                groups,
 		Topics:                topics,
 		IncludeInternalTopics: f.TopicIncludeInternal,
@@ -134,28 +162,6 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 			FetchBudget: f.TimeLag.FetchBudget,
 		},
 		Thresholds: thresholds,
-	}
-	// 0 would silently become the default in Validate; an explicit 0 is a
-	// mistake.
-	if f.PollInterval == 0 {
-		return nil, errors.New("poll_interval: 0s is below the minimum of 1s")
-	}
-	if f.TimeLag.FetchBudget == 0 {
-		return nil, errors.New("time_lag.fetch_budget: 0 is below the minimum of 1")
-	}
-	if f.TotalShards == 0 {
-		return nil, errors.New("total_shards: 0 must be at least 1")
-	}
-	if f.GroupPollInterval == 0 {
-		return nil, fmt.Errorf("group_poll_interval: 0s is below the minimum of %s", config.MinGroupPollInterval)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"stall_after", f.Thresholds.StallAfter}, {"growth_window", f.Thresholds.GrowthWindow}} {
-		if d.v == 0 {
-			return nil, fmt.Errorf("%s: 0s is below poll_interval (%s); it must be at least one poll interval", d.name, f.PollInterval)
-		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -210,30 +216,22 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 	}
 	brokers := splitList(f.Brokers)
 	if len(brokers) > 0 {
-		c := config.Cluster{
-			Name:      f.ClusterName,
-			Brokers:   brokers,
-			Isolation: config.Isolation(f.Isolation),
-			TLS: config.TLS{
-				Enabled:            f.TLS.Enabled,
-				CAFile:             f.TLS.CAFile,
-				CertFile:           f.TLS.CertFile,
-				KeyFile:            f.TLS.KeyFile,
-				ServerName:         f.TLS.ServerName,
-				InsecureSkipVerify: f.TLS.InsecureSkipVerify,
-			},
-			SASL: config.SASL{
-				Mechanism:    f.SASL.Mechanism,
-				Username:     f.SASL.Username,
-				PasswordFile: f.SASL.PasswordFile,
-				TokenFile:    f.SASL.TokenFile,
-			},
+		c := config.DefaultCluster(f.ClusterName, brokers...)
+		c.Isolation = config.Isolation(f.Isolation)
+		c.TLS = config.TLS{
+			Enabled:            f.TLS.Enabled,
+			CAFile:             f.TLS.CAFile,
+			CertFile:           f.TLS.CertFile,
+			KeyFile:            f.TLS.KeyFile,
+			ServerName:         f.TLS.ServerName,
+			InsecureSkipVerify: f.TLS.InsecureSkipVerify,
 		}
-		switch c.SASL.Mechanism {
-		case config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512:
-			if c.SASL.PasswordFile == "" {
-				c.SASL.PasswordEnv = shorthandPasswordEnv
-			}
+		// The password, without a file, comes from config.DefaultPasswordEnv.
+		c.SASL = config.SASL{
+			Mechanism:    f.SASL.Mechanism,
+			Username:     f.SASL.Username,
+			PasswordFile: f.SASL.PasswordFile,
+			TokenFile:    f.SASL.TokenFile,
 		}
 		return []config.Cluster{c}, nil
 	}
@@ -244,8 +242,8 @@ func (f *configFlags) clusters(file *config.File) ([]config.Cluster, error) {
 }
 
 // thresholds builds the default thresholds from the flags and the overrides
-// from --threshold, else from the config file's thresholds: list. The
-// override regexes are compiled by config.Config.Validate.
+// from --threshold (their group regexes compiled here), else from the
+// config file's thresholds: list.
 func (t *thresholdFlags) thresholds(file *config.File) (config.Thresholds, error) {
 	out := config.Thresholds{Default: config.GroupThresholds{
 		WarnLagSeconds: t.WarnLagSeconds,
@@ -261,6 +259,11 @@ func (t *thresholdFlags) thresholds(file *config.File) (config.Thresholds, error
 			if err != nil {
 				return config.Thresholds{}, fmt.Errorf("--threshold[%d]: %w", i, err)
 			}
+			g, err := config.NewThresholdOverride(fmt.Sprintf("thresholds[%d].group", i), o.Source)
+			if err != nil {
+				return config.Thresholds{}, err
+			}
+			o.Group = g.Group
 			out.Overrides = append(out.Overrides, o)
 		}
 	} else if file != nil {
@@ -284,10 +287,12 @@ func parseThresholdSpec(spec string) (config.ThresholdOverride, error) {
 		return config.ThresholdOverride{}, errors.New(`key "group" is required (a regex of the group names the entry applies to)`)
 	}
 	var o config.ThresholdOverride
+	// The *-seconds keys take seconds (60) as well as durations (1m), as
+	// the flags do.
 	dur := func(key, v string) (*time.Duration, error) {
-		d, err := time.ParseDuration(v)
+		d, err := parseDuration(v, strings.HasSuffix(key, "-seconds"))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a duration (want a Go duration such as \"30s\")", key, v)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		return &d, nil
 	}
@@ -337,7 +342,7 @@ var clusterKeys = []string{
 // Errors never quote values, which might be secrets typed in by mistake.
 func parseClusterSpec(spec string) (config.Cluster, error) {
 	rejectPassword := func(key string) error {
-		if key == "password" || key == "sasl-password" || key == "pass" || key == "sasl-pass" {
+		if config.IsPasswordKey(key) {
 			return fmt.Errorf("key %q is not accepted: passwords are never taken from the command line; use sasl-password-file=PATH or sasl-password-env=VARIABLE", key)
 		}
 		return nil
@@ -346,7 +351,7 @@ func parseClusterSpec(spec string) (config.Cluster, error) {
 	if err != nil {
 		return config.Cluster{}, err
 	}
-	var c config.Cluster
+	c := config.DefaultCluster("")
 	for _, key := range order {
 		v := strings.TrimSpace(values[key])
 		var err error

@@ -142,7 +142,7 @@ func TestBrokersShorthand(t *testing.T) {
 		Brokers:   []string{"a:9092", "b:9092", "c:9092"},
 		Isolation: config.IsolationReadCommitted,
 		TLS:       config.TLS{Enabled: true, CAFile: "/ca.pem", ServerName: "k"},
-		SASL:      config.SASL{Mechanism: "plain", Username: "u", PasswordEnv: "KLAGX_KAFKA_SASL_PASSWORD"},
+		SASL:      config.SASL{Mechanism: "plain", Username: "u"},
 	}
 	if len(cfg.Clusters) != 1 || !reflect.DeepEqual(cfg.Clusters[0], want) {
 		t.Errorf("got  %+v\nwant %+v", cfg.Clusters, want)
@@ -335,7 +335,7 @@ func TestBadDurationAndEnums(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--poll-interval=15x"}, `--poll-interval: expected duration but got "15x"`},
+		{[]string{"--poll-interval=15x"}, `--poll-interval: "15x" is not a duration with a unit such as "90s" or "5m"`},
 		{[]string{"--poll-interval=500ms"}, "poll_interval: 500ms is below the minimum of 1s"},
 		{[]string{"--poll-interval=0s"}, "poll_interval: 0s is below the minimum of 1s"},
 		{[]string{"--granularity=parition"}, `granularity: "parition" is not one of partition, topic, group`},
@@ -394,7 +394,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 		"topic.include-internal",
 		"time-lag.mode", "time-lag.fetch-budget",
 		"warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window", "threshold",
-		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics",
+		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics", "web.enable-pprof",
 		"otlp.endpoint", "otlp.header", "otlp.insecure-skip-verify", "otlp.interval", "otlp.traces",
 	}
 	for _, f := range flags {
@@ -418,7 +418,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 			t.Errorf("help of --%s does not state its default", fl.Name)
 		}
 	}
-	for _, s := range []string{"KLAGX_KAFKA_SASL_PASSWORD", "command-line flags", "sasl-password-file"} {
+	for _, s := range []string{"KLAGX_SASL_PASSWORD", "command-line flags", "sasl-password-file"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("serve --help lacks %q", s)
 		}
@@ -532,7 +532,9 @@ func TestParseThresholdSpec(t *testing.T) {
 		{"warn-lag=5", `key "group" is required`},
 		{"orders,group=a", "want comma-separated key=value pairs starting with a key, e.g. group=orders-.*,warn-lag-seconds=30s"},
 		{"group=a,group=b", `key "group" given twice`},
-		{"group=a,warn-lag-seconds=30", `warn-lag-seconds: "30" is not a duration (want a Go duration such as "30s")`},
+		{"group=a,warn-lag-seconds=soon", `warn-lag-seconds: "soon" is not seconds ("60") or a duration with a unit such as "90s" or "5m"`},
+		{"group=a,warn-lag-seconds=-30", `warn-lag-seconds: "-30": negative durations are not allowed`},
+		{"group=a,stall-after=30", `stall-after: "30" is not a duration with a unit such as "90s" or "5m"`},
 		{"group=a,crit-lag=lots", `crit-lag: "lots" is not a whole number of messages`},
 	}
 	for _, tt := range bad {
@@ -703,5 +705,75 @@ func TestMetricFamilyFlags(t *testing.T) {
 	want = config.MetricFamilies{OptIn: []string{"from-env"}, Allow: []string{"klagx_up"}}
 	if !reflect.DeepEqual(cfg.Metrics, want) {
 		t.Errorf("Metrics = %+v, want %+v", cfg.Metrics, want)
+	}
+}
+
+// TestBareSeconds: the flags named "seconds" take a number of seconds, as
+// a user types them, as well as a duration: on the command line, in their
+// environment variables and in --threshold. Other durations still need a
+// unit (a bare number would be nanoseconds in Go).
+func TestBareSeconds(t *testing.T) {
+	cfg, err := serveConfig(t, "--brokers=a:9092", "--warn-lag-seconds", "60", "--crit-lag-seconds=600.5",
+		"--threshold=group=batch-.*,warn-lag-seconds=90,crit-lag-seconds=5m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Thresholds.Default
+	if d.WarnLagSeconds != time.Minute || d.CritLagSeconds != 600500*time.Millisecond {
+		t.Errorf("defaults: warn %s crit %s, want 1m0s and 10m0.5s", d.WarnLagSeconds, d.CritLagSeconds)
+	}
+	o := cfg.Thresholds.Overrides[0]
+	if o.WarnLagSeconds == nil || *o.WarnLagSeconds != 90*time.Second || o.CritLagSeconds == nil || *o.CritLagSeconds != 5*time.Minute {
+		t.Errorf("override: %+v", o)
+	}
+	t.Setenv("KLAGX_WARN_LAG_SECONDS", "45")
+	t.Setenv("KLAGX_CRIT_LAG_SECONDS", "3m")
+	cfg, err = serveConfig(t, "--brokers=a:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Thresholds.Default; d.WarnLagSeconds != 45*time.Second || d.CritLagSeconds != 3*time.Minute {
+		t.Errorf("from the environment: warn %s crit %s, want 45s and 3m0s", d.WarnLagSeconds, d.CritLagSeconds)
+	}
+	if _, err := serveConfig(t, "--brokers=a:9092", "--stall-after=60"); err == nil || !strings.Contains(err.Error(), `"60" is not a duration with a unit`) {
+		t.Errorf("--stall-after=60: %v, want a missing unit error", err)
+	}
+}
+
+// TestFlagDefaultsAreConfigDefaults keeps the defaults the flags carry (in
+// their tags and help) in step with config.Default and
+// config.DefaultCluster, the one source of each default.
+func TestFlagDefaultsAreConfigDefaults(t *testing.T) {
+	cfg, err := serveConfig(t, "--brokers=a:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Default()
+	want.Clusters = []config.Cluster{config.DefaultCluster("default", "a:9092")}
+	want.Groups, want.Topics = cfg.Groups, cfg.Topics // filters: compiled regexes, all-pass by default
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("flag defaults\n%+v\nconfig defaults\n%+v", cfg, want)
+	}
+}
+
+// TestBareSecondsInConfigFile: warn_lag_seconds and crit_lag_seconds, at
+// the top of the config file and in its thresholds: entries, take a bare
+// number as seconds too; stall_after (no "seconds" in its name) does not.
+func TestBareSecondsInConfigFile(t *testing.T) {
+	path := writeYAML(t, "brokers: [a:9092]\nwarn_lag_seconds: 60\ncrit_lag_seconds: \"900\"\nthresholds:\n  - group: batch-.*\n    warn_lag_seconds: 1.5\n    crit_lag_seconds: 5m\n")
+	cfg, err := serveConfig(t, "--config.file", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Thresholds.Default; d.WarnLagSeconds != time.Minute || d.CritLagSeconds != 15*time.Minute {
+		t.Errorf("file defaults: warn %s crit %s, want 1m0s and 15m0s", d.WarnLagSeconds, d.CritLagSeconds)
+	}
+	o := cfg.Thresholds.Overrides[0]
+	if o.WarnLagSeconds == nil || *o.WarnLagSeconds != 1500*time.Millisecond || o.CritLagSeconds == nil || *o.CritLagSeconds != 5*time.Minute {
+		t.Errorf("file override: %+v", o)
+	}
+	bad := writeYAML(t, "brokers: [a:9092]\nstall_after: 60\n")
+	if _, err := serveConfig(t, "--config.file", bad); err == nil || !strings.Contains(err.Error(), "60 is not a duration") {
+		t.Errorf("stall_after: 60: %v, want a missing unit error", err)
 	}
 }

@@ -58,6 +58,9 @@ type globals struct {
 	// Its flag-mirroring keys are already applied to the flag structs;
 	// ConfigFile.Clusters is what is left to use.
 	ConfigFile *config.File
+	// Sources says where each flag's value came from; its describe names
+	// them in configuration errors.
+	Sources *sources
 	// Stdout is for command output (tables, JSON, version); Stderr for
 	// diagnostics. Tests replace both.
 	Stdout io.Writer
@@ -67,8 +70,7 @@ type globals struct {
 // cli is the whole command line. Flags here are global: they are accepted
 // before or after the command name.
 type cli struct {
-	ConfigFile string   `name:"config.file" placeholder:"PATH" help:"YAML configuration file for serve and check. Its keys mirror their flags (--a.b-c is a: {b_c: ...}) plus clusters: and thresholds: lists; unknown keys are errors; flags and KLAGX_* environment variables override it. Default: none."`
-	Log        logFlags `embed:"" prefix:"log."`
+	Log logFlags `embed:"" prefix:"log." group:"logging"`
 
 	Serve      serveCmd      `cmd:"" help:"Run the exporter: poll Kafka in the background and serve Prometheus metrics."`
 	Alerts     alertsCmd     `cmd:"" help:"Write the Prometheus alert rules (rules file or PrometheusRule manifest)."`
@@ -83,10 +85,40 @@ const description = `Kafka consumer-lag Prometheus exporter and CLI.
 Settings are taken, highest precedence first, from command-line flags, KLAGX_* environment variables (--a.b-c is KLAGX_A_B_C), the YAML --config.file (--a.b-c is a: {b_c: ...}), and the defaults.`
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		// A second Ctrl-C kills the process the default way.
+		signal.Stop(sigs)
+		if sig, ok := s.(syscall.Signal); ok {
+			cancel(signalCause{sig})
+		} else {
+			cancel(nil)
+		}
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	cancel(nil)
 	os.Exit(code)
+}
+
+// signalCause is the cancellation cause of the process context when a
+// signal (SIGINT, SIGTERM) ended it.
+type signalCause struct{ sig syscall.Signal }
+
+func (s signalCause) Error() string { return s.sig.String() + " received" }
+
+// interruptedCode is the exit code of a command the user stopped on
+// purpose (klagx check --watch): 128 + the signal number, as a shell
+// reports it (130 for Ctrl-C, 143 for SIGTERM), or 0 when ctx ended
+// otherwise.
+func interruptedCode(ctx context.Context) int {
+	var sc signalCause
+	if errors.As(context.Cause(ctx), &sc) {
+		return 128 + int(sc.sig)
+	}
+	return exitOK
 }
 
 // usageError marks an error caused by the command line or the configuration
@@ -124,9 +156,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	var c cli
 	kctx, file, err := parse(ctx, &c, args, stdout, stderr)
 	var exit exitRequest
+	var pe *kong.ParseError
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
+	case errors.As(err, &pe):
+		return fail(usageCode(err, args), newSources(pe.Context, file).describe(err))
 	case err != nil:
 		return fail(usageCode(err, args), err)
 	}
@@ -134,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	if err != nil {
 		return fail(commandUsageCode(kctx.Command()), err)
 	}
-	g := &globals{Context: ctx, Logger: logger, ConfigFile: file, Stdout: stdout, Stderr: stderr}
+	g := &globals{Context: ctx, Logger: logger, ConfigFile: file, Sources: newSources(kctx, file), Stdout: stdout, Stderr: stderr}
 	if err := kctx.Run(g); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
@@ -193,7 +228,7 @@ func parse(ctx context.Context, c *cli, args []string, stdout, stderr io.Writer)
 			return nil, nil, err
 		}
 	}
-	parser, err := kong.New(c,
+	parser, err := kong.New(c, append([]kong.Option{
 		kong.Name("klagx"),
 		kong.Description(description),
 		kong.Writers(stdout, stderr),
@@ -202,7 +237,8 @@ func parse(ctx context.Context, c *cli, args []string, stdout, stderr io.Writer)
 		kong.Resolvers(fileResolver(file)),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
+		kong.ExplicitGroups(helpGroups),
+	}, durationMappers()...)...)
 	if err != nil {
 		return nil, nil, err // a bug in the cli struct tags
 	}
@@ -217,7 +253,7 @@ func parse(ctx context.Context, c *cli, args []string, stdout, stderr io.Writer)
 	}()
 	kctx, err = parser.Parse(args)
 	if err != nil {
-		return nil, nil, err
+		return nil, file, err // the file, to name it in the error
 	}
 	return kctx, file, nil
 }
@@ -292,6 +328,33 @@ func stringify(v any) any {
 	default:
 		return fmt.Sprint(v)
 	}
+}
+
+// configFileFlag is --config.file, of the commands that read it (serve and
+// check). parse reads the file before kong does (configFilePath).
+type configFileFlag struct {
+	ConfigFile string `name:"config.file" group:"config" placeholder:"PATH" help:"YAML configuration file. Its keys mirror the flags (--a.b-c is a: {b_c: ...}) plus clusters: and thresholds: lists; unknown keys are errors; flags and KLAGX_* environment variables override it. Default: none."`
+}
+
+// helpGroups are the headings of --help, in order.
+var helpGroups = []kong.Group{
+	{Key: "config", Title: "Configuration file:"},
+	{Key: "kafka", Title: "Kafka connection:"},
+	{Key: "tls", Title: "Kafka TLS (the --brokers cluster; --cluster has tls-* keys):"},
+	{Key: "sasl", Title: "Kafka SASL (the --brokers cluster; --cluster has sasl-* keys):"},
+	{Key: "polling", Title: "Polling:"},
+	{Key: "metrics", Title: "Metric families:"},
+	{Key: "filters", Title: "Filters:"},
+	{Key: "time-lag", Title: "Time lag:"},
+	{Key: "thresholds", Title: "Group status thresholds:"},
+	{Key: "check", Title: "Check:"},
+	{Key: "web", Title: "Web server:"},
+	{Key: "otlp", Title: "OpenTelemetry (OTLP) push:"},
+	{Key: "alerts", Title: "Alert rules:"},
+	{Key: "prometheusrule", Title: "PrometheusRule manifest (--format prometheusrule):"},
+	{Key: "dashboards", Title: "Dashboards:"},
+	{Key: "demo", Title: "Demo:"},
+	{Key: "logging", Title: "Logging:"},
 }
 
 // logFlags configure the process logger.

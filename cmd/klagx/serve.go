@@ -8,15 +8,25 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/otlpexport"
 	"github.com/klagx/klagx/server"
 )
 
 // serveCmd runs the exporter until SIGINT/SIGTERM.
 type serveCmd struct {
-	configFlags `embed:""`
-	Web         webFlags  `embed:"" prefix:"web."`
-	OTLP        otlpFlags `embed:"" prefix:"otlp."`
+	configFileFlag `embed:""`
+	configFlags    `embed:""`
+	pollFlags      `embed:"" group:"polling"`
+	Metrics        metricFlags `embed:"" group:"metrics"`
+	Web            webFlags    `embed:"" prefix:"web." group:"web"`
+	OTLP           otlpFlags   `embed:"" prefix:"otlp." group:"otlp"`
+}
+
+// toConfig is configFlags.toConfig with serve's polling and metric family
+// flags.
+func (s *serveCmd) toConfig(file *config.File) (*config.Config, error) {
+	return s.configFlags.toConfig(file, s.pollFlags, s.Metrics)
 }
 
 // otlpFlags configure the optional OTLP push of metrics and traces.
@@ -56,6 +66,7 @@ type webFlags struct {
 	ConfigFile             string   `name:"config.file" placeholder:"PATH" help:"exporter-toolkit web configuration file enabling TLS and/or basic auth, see https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md. Default: none (plain HTTP)."`
 	TelemetryPath          string   `name:"telemetry-path" default:"/metrics" placeholder:"PATH" help:"Path under which to expose metrics. Default: /metrics."`
 	DisableExporterMetrics bool     `name:"disable-exporter-metrics" help:"Exclude the exporter's own go_*, process_* and promhttp_* metrics. Default: false."`
+	EnablePprof            bool     `name:"enable-pprof" help:"Serve the Go runtime profiles (net/http/pprof) under /debug/pprof/, linked from the landing page, behind the same TLS and basic auth as /metrics. A CPU profile costs CPU while it runs. Default: false."`
 }
 
 // Help is the detailed help of klagx serve.
@@ -92,9 +103,13 @@ func (w *webFlags) flagConfig() (*web.FlagConfig, error) {
 
 // Run builds the configuration and hands it to server.Run.
 func (s *serveCmd) Run(g *globals) error {
+	if !g.Sources.user["group-poll-interval"] {
+		// The default follows a shorter --poll-interval.
+		s.GroupPollInterval = min(s.GroupPollInterval, s.PollInterval)
+	}
 	cfg, err := s.toConfig(g.ConfigFile)
 	if err != nil {
-		return usageError{err}
+		return usageError{g.Sources.describe(err)}
 	}
 	if err := checkClusterFiles(cfg); err != nil {
 		return usageError{err}
@@ -114,13 +129,16 @@ func (s *serveCmd) Run(g *globals) error {
 	g.Logger.Info("starting klagx", "version", version, "clusters", names,
 		"poll_interval", cfg.PollInterval.String(), "granularity", string(cfg.Granularity),
 		"time_lag", string(cfg.TimeLag.Mode), "threshold_overrides", len(cfg.Thresholds.Overrides))
+	rev := buildRevision()
 	err = server.Run(g.Context, server.Options{
 		Config:                 cfg,
 		Web:                    webCfg,
 		TelemetryPath:          s.Web.TelemetryPath,
 		DisableExporterMetrics: s.Web.DisableExporterMetrics,
+		EnablePprof:            s.Web.EnablePprof,
 		Logger:                 g.Logger,
 		Version:                version,
+		Revision:               rev,
 		OTLP:                   otlpCfg,
 	})
 	// server.Run checks the web config file before it starts anything.

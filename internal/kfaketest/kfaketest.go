@@ -55,20 +55,27 @@ func Attach(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *Env {
 // Addrs returns the brokers' addresses.
 func (e *Env) Addrs() []string { return e.Cluster.ListenAddrs() }
 
-// Config returns a validated klagx config for this cluster named "test".
+// Config returns a validated klagx config for this cluster named "test":
+// the defaults, a 10s poll interval, then mod. The group poll interval is
+// kept within the poll interval a mod sets.
 func (e *Env) Config(mod ...func(*config.Config)) *config.Config {
 	e.T.Helper()
-	cfg := &config.Config{
-		Clusters:     []config.Cluster{{Name: "test", Brokers: e.Addrs()}},
-		PollInterval: 10 * time.Second,
-	}
-	for _, m := range mod {
-		m(cfg)
-	}
-	cfg.SetDefaults()
+	cfg := Config(config.DefaultCluster("test", e.Addrs()...), 10*time.Second, mod...)
 	if err := cfg.Validate(); err != nil {
 		e.T.Fatalf("config: %v", err)
 	}
+	return cfg
+}
+
+// Config returns the defaults with cluster, poll interval and mod applied,
+// not validated; the group poll interval is kept within the poll interval.
+func Config(cluster config.Cluster, poll time.Duration, mod ...func(*config.Config)) *config.Config {
+	cfg := config.Default()
+	cfg.Clusters, cfg.PollInterval = []config.Cluster{cluster}, poll
+	for _, m := range mod {
+		m(cfg)
+	}
+	cfg.GroupPollInterval = min(cfg.GroupPollInterval, cfg.PollInterval)
 	return cfg
 }
 

@@ -1,0 +1,402 @@
+package snapshot
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/klagx/klagx/commits"
+	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/histogram"
+	"github.com/klagx/klagx/lag"
+	"github.com/klagx/klagx/metrics"
+	"github.com/klagx/klagx/observation"
+	"github.com/klagx/klagx/rebalance"
+	"github.com/klagx/klagx/status"
+	"github.com/klagx/klagx/timelag"
+)
+
+// groupState is what spans cycles for one group: per partition its lost
+// counter and commit history; for the group its lag samples (the growth
+// rule), retention losses, rewinds, commit gaps, the commit-latency
+// histogram, its failed reads and its rebalance tracker. Each concern has
+// one method.
+type groupState struct {
+	parts     map[timelag.TP]*partState
+	rebalance *rebalance.Tracker // nil until the group is first described
+	samples   []status.Sample
+	// lastInput is the input of the last status evaluation, re-evaluated
+	// with the new group state between offset cycles.
+	lastInput  status.Input
+	latency    Histogram
+	gaps       uint64
+	inGap      bool
+	rewinds    uint64
+	rewoundAt  time.Time
+	rewoundOn  string
+	lostEvents []lostEvent
+	// errors counts the cycles in which the group could not be read.
+	errors uint64
+}
+
+// partState is what spans cycles for one group on one partition.
+type partState struct {
+	lost    lag.LostCounter
+	commits commits.Partition
+}
+
+type lostEvent struct {
+	at    time.Time
+	n     int64
+	where string
+}
+
+func newGroupState() *groupState {
+	return &groupState{parts: map[timelag.TP]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets)}
+}
+
+// part returns the state of one partition, creating it.
+func (s *groupState) part(tp timelag.TP) *partState {
+	ps := s.parts[tp]
+	if ps == nil {
+		ps = &partState{}
+		s.parts[tp] = ps
+	}
+	return ps
+}
+
+// failed counts one failed read of the group and records why in g.
+func (s *groupState) failed(g *Group, why string) {
+	s.errors++
+	g.PollErrors = s.errors
+	g.Error = why
+}
+
+// observeRebalance feeds one group description to the rebalance tracker
+// and returns the rebalances it completes.
+func (s *groupState) observeRebalance(og *observation.Group, at time.Time) []RebalanceEvent {
+	if og.DescribeErr != nil {
+		return nil
+	}
+	if s.rebalance == nil {
+		s.rebalance = rebalance.NewTracker(metrics.RebalanceDurationBuckets)
+	}
+	o := rebalance.Observation{At: at, Kind: og.Kind, State: og.State, Epoch: og.Epoch, AssignmentEpoch: og.AssignmentEpoch}
+	for _, m := range og.Members {
+		o.Members = append(o.Members, rebalance.Member{ID: m.ID, InstanceID: m.InstanceID, Assigned: m.Assigned, Generation: m.Generation})
+	}
+	var out []RebalanceEvent
+	for _, ev := range s.rebalance.Observe(o) {
+		out = append(out, RebalanceEvent{Group: og.Name, Kind: og.Kind, Event: ev})
+	}
+	return out
+}
+
+// rebalanceFields copies the rebalance counters into g.
+func (s *groupState) rebalanceFields(g *Group) {
+	if s.rebalance == nil {
+		return
+	}
+	st := s.rebalance.Stats()
+	g.Rebalances, g.RebalanceInProgress = st.Rebalances, st.InProgress
+	g.MemberJoins, g.MemberLeaves, g.PartitionsMoved = st.Joins, st.Leaves, st.Moved
+	g.LastRebalance = st.Last
+	g.RebalanceDuration = st.Durations
+}
+
+// observeLost counts the messages retention deleted below the partition's
+// commit since the last cycle, and remembers them for the growth window.
+func (s *groupState) observeLost(ps *partState, commit lag.Commit, start int64, where string, now time.Time) {
+	if n := ps.lost.Observe(commit, start); n > 0 {
+		s.lostEvents = append(s.lostEvents, lostEvent{now, int64(n), where})
+	}
+}
+
+// recentLosses drops the losses older than window and returns the count of
+// the rest and where the latest happened ("" if none).
+func (s *groupState) recentLosses(now time.Time, window time.Duration) (int64, string) {
+	var n int64
+	var where string
+	keep := s.lostEvents[:0]
+	for _, e := range s.lostEvents {
+		if now.Sub(e.at) <= window {
+			keep = append(keep, e)
+			n += e.n
+			where = e.where
+		}
+	}
+	s.lostEvents = keep
+	return n, where
+}
+
+// observeCommit folds the partition's commit into its history: a commit
+// that advanced observes the commit latency (the age of the newest message
+// it covers, when its record time is known), one that moved backwards
+// counts a rewind.
+func (s *groupState) observeCommit(ps *partState, commit lag.Commit, offLag, end int64, where string, times *timeLag, tp timelag.TP, now time.Time) {
+	ch := ps.commits.Observe(commit, offLag, now)
+	if ch.Advanced && ch.To > 0 && ch.To <= end && ch.From >= 0 {
+		// The newest message this commit covers is To-1.
+		if e := times.estimate(tp, ch.To-1, ch.To, now); usable(e) {
+			s.latency.Observe(e.Seconds)
+		}
+	}
+	if ch.Rewound {
+		s.rewinds++
+		s.rewoundAt = now
+		s.rewoundOn = fmt.Sprintf("%s (from %d to %d)", where, ch.From, ch.To)
+	}
+}
+
+// rewound names where the group's commit last moved backwards within
+// window, or "".
+func (s *groupState) rewound(now time.Time, window time.Duration) string {
+	if !s.rewoundAt.IsZero() && now.Sub(s.rewoundAt) <= window {
+		return s.rewoundOn
+	}
+	return ""
+}
+
+// growth adds the cycle's lag sample and reports whether lag rose through
+// window, from which value.
+func (s *groupState) growth(lagNow int64, now time.Time, window time.Duration) (bool, int64) {
+	s.samples = status.Trim(append(s.samples, status.Sample{At: now, Lag: lagNow}), now, window)
+	return status.Growing(s.samples, now, window)
+}
+
+// countGaps counts the group entering the stalled status.
+func (s *groupState) countGaps(st status.Status) uint64 {
+	stalled := st == status.Stalled
+	if stalled && !s.inGap {
+		s.gaps++
+	}
+	s.inGap = stalled
+	return s.gaps
+}
+
+// retain forgets the partitions the group no longer has.
+func (s *groupState) retain(keep map[timelag.TP]bool) {
+	for tp := range s.parts {
+		if !keep[tp] {
+			delete(s.parts, tp)
+		}
+	}
+}
+
+// groupFold folds one successful read of a group, partition by partition,
+// into its Group value: the sums and extremes over partitions that the
+// group's own status needs.
+type groupFold struct {
+	st    *groupState
+	og    *observation.Group
+	g     *Group
+	th    config.GroupThresholds
+	times *timeLag
+	now   time.Time
+
+	owned        map[string]map[int32]bool
+	countUnowned bool
+	methods      map[timelag.Method]int
+	gap          time.Duration // shortest commit gap of a partition with lag
+	lagging      int           // partitions with lag
+	lostNow      int64
+	lostAt       string
+}
+
+// group builds one group read successfully this cycle.
+func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partition, now time.Time) Group {
+	th := b.o.Thresholds.For(og.Name)
+	g := Group{
+		Name: og.Name, Kind: og.Kind, State: og.State, Protocol: og.Protocol, Coordinator: og.Coordinator,
+		Members: len(og.Members), StaticMembers: og.StaticMembers(),
+		ObservedAt: now, HasData: true, Thresholds: th,
+	}
+	st := b.state(og.Name)
+	g.PollErrors = st.errors
+	b.events = append(b.events, st.observeRebalance(og, now)...)
+	st.rebalanceFields(&g)
+	f := &groupFold{st: st, og: og, g: &g, th: th, times: b.times, now: now,
+		owned: ownedPartitions(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
+		methods: map[timelag.Method]int{}}
+	for _, topic := range og.Topics() {
+		// A topic missing from the partitions was deleted, filtered out
+		// or never listed: commits on topics that do not exist are not
+		// lag.
+		if ps, ok := topicParts[topic]; ok {
+			f.topic(topic, ps)
+		}
+	}
+	f.finish()
+	return g
+}
+
+// topic folds the group's partitions of one topic.
+func (f *groupFold) topic(topic string, ps []*Partition) {
+	gt := GroupTopic{Topic: topic}
+	for _, p := range ps {
+		gp := f.partition(p)
+		gt.Lag += gp.Lag
+		if gp.TimeLagMethod != timelag.Unknown && (!gt.LagSecondsKnown || gp.LagSeconds > gt.LagSeconds) {
+			gt.LagSeconds, gt.LagSecondsKnown = gp.LagSeconds, true
+		}
+		f.g.Partitions = append(f.g.Partitions, gp)
+	}
+	f.g.Topics = append(f.g.Topics, gt)
+	f.g.Lag += gt.Lag
+	if gt.LagSecondsKnown && (!f.g.LagSecondsKnown || gt.LagSeconds > f.g.LagSeconds) {
+		f.g.LagSeconds, f.g.LagSecondsKnown = gt.LagSeconds, true
+	}
+}
+
+// partition folds the group's position on one partition: offset lag, lost
+// messages, commit history, time lag, retention headroom and the
+// partition's own status.
+func (f *groupFold) partition(p *Partition) GroupPartition {
+	tp := timelag.TP{Topic: p.Topic, Partition: p.Partition}
+	where := p.Topic + "/" + strconv.Itoa(int(p.Partition))
+	commit := commitOf(f.og, p.Topic, p.Partition)
+	end := p.LagEnd()
+	r := lag.Partition(commit, lag.Offsets{Start: p.Start, End: end})
+	ps := f.st.part(tp)
+	f.st.observeLost(ps, commit, p.Start, where, f.now)
+	f.st.observeCommit(ps, commit, r.Lag, end, where, f.times, tp, f.now)
+	est := f.times.estimate(tp, positionFor(commit, p.Start), end, f.now)
+	gp := GroupPartition{
+		Topic: p.Topic, Partition: p.Partition,
+		Committed: commit.Offset, HasCommit: commit.Valid,
+		Lag: r.Lag, LagKnown: true,
+		BelowStart: r.BelowStart, LostTotal: ps.lost.Total,
+		LagSeconds: est.Seconds, TimeLagMethod: est.Method, TimeLagError: est.ErrorBound,
+	}
+	f.commitFields(&gp, commit, ps)
+	f.methods[est.Method]++
+	if est.Method != timelag.Unknown && est.ErrorBound > f.g.TimeLagError {
+		f.g.TimeLagError = est.ErrorBound
+	}
+	gap := ps.commits.Gap(r.Lag, f.now)
+	f.addGap(r.Lag, gap)
+	if r.BelowStart > 0 {
+		f.lostNow += r.BelowStart
+		f.lostAt = where
+	}
+	if r.Lag > 0 && commit.Valid && r.BelowStart == 0 {
+		f.headroom(tp, commit.Offset, p.Start, end)
+	}
+	in := f.input(r.Lag, est.Seconds, est.Method != timelag.Unknown)
+	in.Gap, in.GapWhere, in.LostNow, in.LostWhere = gap, where, r.BelowStart, where
+	if !ps.commits.RewoundAt.IsZero() && f.now.Sub(ps.commits.RewoundAt) <= f.th.GrowthWindow {
+		in.Rewound = where
+	}
+	res := status.Evaluate(in, f.th)
+	gp.Status, gp.Reason = res.Status, res.Reason
+	f.g.MessagesLost += ps.lost.Total
+	return gp
+}
+
+// commitFields fills what the partition's commit says: when it last
+// changed, or that there is none; and whether a member owns it.
+func (f *groupFold) commitFields(gp *GroupPartition, commit lag.Commit, ps *partState) {
+	if !commit.Valid {
+		gp.Committed = 0
+		f.g.PartitionsWithoutCommit++
+		return
+	}
+	gp.LastCommitAt = ps.commits.Since
+	if f.countUnowned && !f.owned[gp.Topic][gp.Partition] {
+		f.g.UnownedPartitions++
+	}
+}
+
+// addGap folds one partition's commit gap. The group is in a gap only while
+// none of its partitions with lag makes progress: a consumer working
+// through a backlog can leave some partitions untouched for a while. A
+// single stuck partition shows in its time lag instead.
+func (f *groupFold) addGap(offLag int64, gap time.Duration) {
+	if offLag <= 0 {
+		return
+	}
+	if f.lagging == 0 || gap < f.gap {
+		f.gap = gap
+	}
+	f.lagging++
+}
+
+// headroom folds one lagging partition into the group's retention
+// headroom: how far the commit is ahead of the log start, in messages and
+// in record time.
+func (f *groupFold) headroom(tp timelag.TP, commit, start, end int64) {
+	g := f.g
+	msgs := commit - start
+	if !g.HeadroomKnown || msgs < g.RetentionHeadroom {
+		g.RetentionHeadroom = msgs
+	}
+	g.HeadroomKnown = true
+	ec := f.times.estimate(tp, commit, end, f.now)
+	es := f.times.estimate(tp, start, end, f.now)
+	if !usable(ec) || !usable(es) {
+		return
+	}
+	secs := max(ec.RecordTime.Sub(es.RecordTime).Seconds(), 0)
+	if !g.HeadroomSecondsKnown || secs < g.RetentionHeadroomSeconds {
+		g.RetentionHeadroomSeconds = secs
+	}
+	g.HeadroomSecondsKnown = true
+}
+
+// input is the status input of this read of the group, for the given lag;
+// the partition and the group add what is theirs.
+func (f *groupFold) input(offLag int64, lagSeconds float64, lagSecondsKnown bool) status.Input {
+	return status.Input{
+		HasData: true, State: f.og.State, Members: len(f.og.Members),
+		Lag: offLag, LagSeconds: lagSeconds, LagSecondsKnown: lagSecondsKnown,
+		Rebalancing: f.g.RebalanceInProgress,
+	}
+}
+
+// finish sets the group-wide values once every partition is folded: time
+// lag methods, commit gap, and the group's status from its growth, losses
+// and rewinds.
+func (f *groupFold) finish() {
+	g, st, window := f.g, f.st, f.th.GrowthWindow
+	for _, m := range timelag.Methods {
+		if n := f.methods[m]; n > 0 {
+			g.TimeLagMethods = append(g.TimeLagMethods, Count{Name: string(m), Value: uint64(n)})
+		}
+	}
+	g.CommitGap = f.gap.Seconds()
+	in := f.input(g.Lag, g.LagSeconds, g.LagSecondsKnown)
+	in.Gap, in.GapWhere = f.gap, fmt.Sprintf("any of its %d partitions with lag", f.lagging)
+	in.Growing, in.GrowthFrom = st.growth(g.Lag, f.now, window)
+	in.LostNow, in.LostWhere = f.lostNow, f.lostAt
+	var recentAt string
+	if in.LostRecent, recentAt = st.recentLosses(f.now, window); recentAt != "" {
+		in.LostWhere = recentAt
+	}
+	in.Rewound = st.rewound(f.now, window)
+	st.lastInput = in
+	res := status.Evaluate(in, f.th)
+	g.Status, g.Reason = res.Status, res.Reason
+	g.CommitGaps = st.countGaps(res.Status)
+	g.Rewinds = st.rewinds
+	g.CommitLatency = st.latency.Copy()
+}
+
+// ownedPartitions maps topic → partition → owned by a member.
+func ownedPartitions(og *observation.Group) map[string]map[int32]bool {
+	owned := map[string]map[int32]bool{}
+	for _, m := range og.Members {
+		for topic, ps := range m.Assigned {
+			if owned[topic] == nil {
+				owned[topic] = map[int32]bool{}
+			}
+			for _, p := range ps {
+				owned[topic][p] = true
+			}
+		}
+	}
+	return owned
+}
+
+func usable(e timelag.Estimate) bool {
+	return e.Method == timelag.Exact || e.Method == timelag.Interpolated
+}
