@@ -303,21 +303,17 @@ func firstErr(errs ...error) error {
 // prune forgets the state of group partitions, groups and partitions that
 // no longer exist, so churn of groups and topics never grows memory.
 func (b *Builder) prune(c *Cluster) {
-	live := make(map[string]map[timelag.TP]bool, len(c.Groups))
-	for _, g := range c.Groups {
-		keep := make(map[timelag.TP]bool, len(g.Partitions))
-		for _, p := range g.Partitions {
-			keep[timelag.TP{Topic: p.Topic, Partition: p.Partition}] = true
-		}
-		live[g.Name] = keep
+	live := make(map[string]*Group, len(c.Groups))
+	for i := range c.Groups {
+		live[c.Groups[i].Name] = &c.Groups[i]
 	}
 	for name, st := range b.groups {
-		keep, ok := live[name]
+		g, ok := live[name]
 		if !ok {
 			delete(b.groups, name)
 			continue
 		}
-		st.retain(keep)
+		st.retain(g.Partitions)
 	}
 	b.times.tracker.Retain(b.keepFrom(c))
 }

@@ -174,8 +174,18 @@ func (s *groupState) countGaps(st status.Status) uint64 {
 	return s.gaps
 }
 
-// retain forgets the partitions the group no longer has.
-func (s *groupState) retain(keep map[timelag.TP]bool) {
+// retain forgets the partitions the group no longer has: those not in ps,
+// the group's partitions in the snapshot. The state holds every partition
+// of ps (folded this cycle, or kept with them from an earlier one), so
+// equal counts mean nothing to forget, the usual case.
+func (s *groupState) retain(ps []GroupPartition) {
+	if len(s.parts) == len(ps) {
+		return
+	}
+	keep := make(map[timelag.TP]bool, len(ps))
+	for _, p := range ps {
+		keep[timelag.TP{Topic: p.Topic, Partition: p.Partition}] = true
+	}
 	for tp := range s.parts {
 		if !keep[tp] {
 			delete(s.parts, tp)
@@ -189,7 +199,7 @@ func (s *groupState) retain(keep map[timelag.TP]bool) {
 type groupFold struct {
 	st    *groupState
 	og    *observation.Group
-	g     *Group
+	g     Group // the result
 	th    config.GroupThresholds
 	times *timeLag
 	now   time.Time
@@ -215,7 +225,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 	g.PollErrors = st.errors
 	b.events = append(b.events, st.observeRebalance(og, now)...)
 	st.rebalanceFields(&g)
-	f := &groupFold{st: st, og: og, g: &g, th: th, times: b.times, now: now,
+	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
 		owned: ownedPartitions(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
 		methods: map[timelag.Method]int{}}
 	for _, topic := range og.Topics() {
@@ -227,7 +237,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 		}
 	}
 	f.finish()
-	return g
+	return f.g
 }
 
 // topic folds the group's partitions of one topic.
@@ -325,7 +335,7 @@ func (f *groupFold) addGap(offLag int64, gap time.Duration) {
 // headroom: how far the commit is ahead of the log start, in messages and
 // in record time.
 func (f *groupFold) headroom(tp timelag.TP, commit, start, end int64) {
-	g := f.g
+	g := &f.g
 	msgs := commit - start
 	if !g.HeadroomKnown || msgs < g.RetentionHeadroom {
 		g.RetentionHeadroom = msgs
@@ -357,7 +367,7 @@ func (f *groupFold) input(offLag int64, lagSeconds float64, lagSecondsKnown bool
 // lag methods, commit gap, and the group's status from its growth, losses
 // and rewinds.
 func (f *groupFold) finish() {
-	g, st, window := f.g, f.st, f.th.GrowthWindow
+	g, st, window := &f.g, f.st, f.th.GrowthWindow
 	for _, m := range timelag.Methods {
 		if n := f.methods[m]; n > 0 {
 			g.TimeLagMethods = append(g.TimeLagMethods, Count{Name: string(m), Value: uint64(n)})
