@@ -103,7 +103,7 @@ func TestEveryAlertIsTestedAndHasARunbook(t *testing.T) {
 }
 
 // TestRulesUseOnlyContractMetrics: every klagx_ metric in an expression is
-// a family of the metric contract.
+// a family of the metric contract, served at the defaults.
 func TestRulesUseOnlyContractMetrics(t *testing.T) {
 	rf, err := Rules(DefaultOptions())
 	if err != nil {
@@ -113,8 +113,11 @@ func TestRulesUseOnlyContractMetrics(t *testing.T) {
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
 			for _, name := range re.FindAllString(r.Expr, -1) {
-				if _, ok := metrics.Lookup(name); !ok {
+				f, ok := metrics.Lookup(name)
+				if !ok {
 					t.Errorf("%s uses %s, which klagx does not export", r.Alert, name)
+				} else if !metrics.DefaultSelection.Enabled(f) {
+					t.Errorf("%s uses %s, which is not served at the defaults: alerts must work on the default families", r.Alert, name)
 				}
 			}
 		}

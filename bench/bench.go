@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,6 +126,11 @@ type Options struct {
 	SkipScrapes bool
 	// Gzip asks for a gzip-encoded exposition, as Prometheus does.
 	Gzip bool
+	// CPUProfile, if set, receives a CPU profile of the poll cycles.
+	CPUProfile io.Writer
+	// AllMetrics serves every metric family (--metric-opt-in-list='.*')
+	// instead of the defaults.
+	AllMetrics bool
 	// Progress receives progress lines (nil: none).
 	Progress io.Writer
 	// Logger for the poller (nil: warnings and errors to nowhere).
@@ -179,11 +185,21 @@ type Cycle struct {
 
 // Scrape is the cost of /metrics.
 type Scrape struct {
-	// P50, P99 and Mean are of sequential scrapes each of a new snapshot
-	// (cold: the normal case, about one scrape per poll interval).
-	P50Seconds  float64 `json:"p50_seconds"`
-	P99Seconds  float64 `json:"p99_seconds"`
-	MeanSeconds float64 `json:"mean_seconds"`
+	// P50, P99 and Mean are of sequential scrapes each right after a poll
+	// cycle (cold: the normal case, about one scrape per poll interval);
+	// Tick* each right after a group-state tick.
+	P50Seconds     float64 `json:"p50_seconds"`
+	P99Seconds     float64 `json:"p99_seconds"`
+	MeanSeconds    float64 `json:"mean_seconds"`
+	TickP50Seconds float64 `json:"tick_p50_seconds"`
+	TickP99Seconds float64 `json:"tick_p99_seconds"`
+	// Render* are the cost of rendering on publish (in the poller's
+	// goroutine, part of its cycle or tick) a cycle's and a tick's
+	// snapshot: p50 wall and mean process CPU.
+	RenderCycleP50Seconds float64 `json:"render_cycle_p50_seconds"`
+	RenderCycleCPUSeconds float64 `json:"render_cycle_cpu_seconds"`
+	RenderTickP50Seconds  float64 `json:"render_tick_p50_seconds"`
+	RenderTickCPUSeconds  float64 `json:"render_tick_cpu_seconds"`
 	// Warm scrapes read a snapshot already scraped.
 	WarmP50Seconds float64 `json:"warm_p50_seconds"`
 	WarmP99Seconds float64 `json:"warm_p99_seconds"`
@@ -280,6 +296,9 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 	stage = "poll cycles"
 	cfg := config.Default()
 	cfg.Clusters, cfg.PollInterval = []config.Cluster{config.DefaultCluster("bench", child.Addrs...)}, 60*time.Second
+	if o.AllMetrics {
+		cfg.Metrics.OptIn = []string{".*"}
+	}
 	if err := cfg.Validate(); err != nil {
 		return fail(err)
 	}
@@ -291,6 +310,11 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 	defer p.Close()
 	p.Quiet()
 	coll := p.Collector()
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return fail(err)
+		}
+	}
 	for i := 0; i < o.Cycles; i++ {
 		beforeReq := requestMap(coll.Requests())
 		bw, br := coll.BytesWritten(), coll.BytesRead()
@@ -326,6 +350,9 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 			return fail(ctx.Err())
 		}
 	}
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	res.First = &res.Cycles[0]
 	if len(res.Cycles) > 1 {
 		res.Steady = mean(res.Cycles[1:])
@@ -342,13 +369,14 @@ func Run(ctx context.Context, sz Size, o Options) *Result {
 		return res
 	}
 	stage = "scrapes"
-	sc, err := scrapes(ctx, store, cfg, o, func() uint64 { return total(coll.Requests()) },
-		func() { store.Publish(store.Load().Clusters[0]) })
+	sc, err := scrapes(ctx, p, store, cfg, o, func() uint64 { return total(coll.Requests()) })
 	if err != nil {
 		return fail(err)
 	}
 	res.Scrape = sc
-	progress("scrapes: cold p50 %.3fs p99 %.3fs, warm p50 %.3fs, concurrent p99 %.3fs, %d series, %.1f MiB", sc.P50Seconds, sc.P99Seconds, sc.WarmP50Seconds, sc.ConcurrentP99Seconds, sc.Series, float64(sc.ResponseBytes)/(1<<20))
+	progress("scrapes: cold p50 %.3fs p99 %.3fs, tick p50 %.3fs, warm p50 %.3fs, concurrent p99 %.3fs, %d series, %.1f MiB; render on publish: cycle %.3fs (cpu %.3fs), tick %.3fs (cpu %.3fs)",
+		sc.P50Seconds, sc.P99Seconds, sc.TickP50Seconds, sc.WarmP50Seconds, sc.ConcurrentP99Seconds, sc.Series, float64(sc.ResponseBytes)/(1<<20),
+		sc.RenderCycleP50Seconds, sc.RenderCycleCPUSeconds, sc.RenderTickP50Seconds, sc.RenderTickCPUSeconds)
 	if sc.KafkaRequests != 0 {
 		res.Error = fmt.Sprintf("scrapes sent %d Kafka requests; a scrape must send none", sc.KafkaRequests)
 	}

@@ -56,6 +56,9 @@ func TestHarness(t *testing.T) {
 	if sc.KafkaRequests != 0 {
 		t.Errorf("scrapes sent %d Kafka requests", sc.KafkaRequests)
 	}
+	if sc.RenderCycleP50Seconds <= 0 || sc.RenderTickP50Seconds <= 0 || sc.TickP50Seconds <= 0 {
+		t.Errorf("the rendering on publish was not timed: %+v", sc)
+	}
 	// Each of the 100 rows has at least its lag series.
 	if sc.Series < 100 || sc.ResponseBytes == 0 || sc.WireBytes == 0 || sc.P99Seconds <= 0 || sc.ConcurrentP99Seconds <= 0 {
 		t.Errorf("scrape not measured: %+v", sc)

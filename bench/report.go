@@ -81,7 +81,7 @@ const mib = 1 << 20
 // by API and any errors.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\trows\tsetup s\twall 1st s\twall steady s\tcpu 1st s\tcpu steady s\treq 1st\treq steady\tKiB out/in steady\theap MiB\tRSS cycles MiB\tRSS +scrapes MiB\tscrape p50 s\tscrape p99 s\twarm p50 s\tconc p99 s\tresp MiB\tseries\t")
+	fmt.Fprintln(tw, "size\trows\tsetup s\twall 1st s\twall steady s\tcpu 1st s\tcpu steady s\treq 1st\treq steady\tKiB out/in steady\theap MiB\tRSS cycles MiB\tRSS +scrapes MiB\tscrape p50 s\tscrape p99 s\ttick scrape p50 s\twarm p50 s\tconc p99 s\trender cycle s (cpu)\trender tick s (cpu)\tresp MiB\tseries\t")
 	for _, res := range r.Results {
 		row := []string{res.Size.Name, fmt.Sprint(res.Rows), f3(res.SetupSeconds)}
 		if res.First != nil {
@@ -98,10 +98,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			row = append(row, "-", "-", "-", "-", "-", "-", "-", "-", "-", "-")
 		}
 		if sc := res.Scrape; sc != nil {
-			row = append(row, f3(sc.P50Seconds), f3(sc.P99Seconds), f3(sc.WarmP50Seconds), f3(sc.ConcurrentP99Seconds),
+			row = append(row, f3(sc.P50Seconds), f3(sc.P99Seconds), f3(sc.TickP50Seconds), f3(sc.WarmP50Seconds), f3(sc.ConcurrentP99Seconds),
+				f3(sc.RenderCycleP50Seconds)+" ("+f3(sc.RenderCycleCPUSeconds)+")", f3(sc.RenderTickP50Seconds)+" ("+f3(sc.RenderTickCPUSeconds)+")",
 				fmt.Sprintf("%.1f", float64(sc.ResponseBytes)/mib), fmt.Sprint(sc.Series))
 		} else {
-			row = append(row, "-", "-", "-", "-", "-", "-")
+			row = append(row, "-", "-", "-", "-", "-", "-", "-", "-", "-")
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
@@ -148,6 +149,10 @@ func (r *Report) WriteBenchfmt(w io.Writer) error {
 		if sc := res.Scrape; sc != nil {
 			fmt.Fprintf(w, "BenchmarkScrape/%s-%d\t%d\t%.0f ns/op\t%.0f p50-ns\t%.0f p99-ns\t%d resp-B\t%d series\n",
 				name, r.Machine.GOMAXPROCS, r.Options.Scrapes, sc.MeanSeconds*1e9, sc.P50Seconds*1e9, sc.P99Seconds*1e9, sc.ResponseBytes, sc.Series)
+			fmt.Fprintf(w, "BenchmarkScrapeTick/%s-%d\t%d\t%.0f p50-ns\t%.0f p99-ns\n",
+				name, r.Machine.GOMAXPROCS, r.Options.Scrapes, sc.TickP50Seconds*1e9, sc.TickP99Seconds*1e9)
+			fmt.Fprintf(w, "BenchmarkRender/%s-%d\t%d\t%.0f cycle-p50-ns\t%.0f cycle-cpu-ns\t%.0f tick-p50-ns\t%.0f tick-cpu-ns\n",
+				name, r.Machine.GOMAXPROCS, r.Options.Scrapes, sc.RenderCycleP50Seconds*1e9, sc.RenderCycleCPUSeconds*1e9, sc.RenderTickP50Seconds*1e9, sc.RenderTickCPUSeconds*1e9)
 			fmt.Fprintf(w, "BenchmarkScrapeWarm/%s-%d\t%d\t%.0f p50-ns\t%.0f p99-ns\n",
 				name, r.Machine.GOMAXPROCS, r.Options.Scrapes, sc.WarmP50Seconds*1e9, sc.WarmP99Seconds*1e9)
 			fmt.Fprintf(w, "BenchmarkScrapeConcurrent/%s-%d\t%d\t%.0f p50-ns\t%.0f p99-ns\n",

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -12,25 +13,47 @@ import (
 	"time"
 
 	"github.com/klagx/klagx/config"
+	"github.com/klagx/klagx/poller"
 	"github.com/klagx/klagx/server"
 	"github.com/klagx/klagx/snapshot"
 )
 
 // scrapes serves server.Handler over loopback HTTP and measures
-// o.Scrapes sequential scrapes each of a new snapshot (cold), o.Scrapes of
-// the same snapshot (warm), then o.Concurrency scrapes of a new snapshot at
-// once.
-// requests returns the collector's cumulative Kafka request count: it must
-// not move while scraping.
-func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o Options, requests func() uint64, republish func()) (*Scrape, error) {
+// o.Scrapes sequential scrapes each right after a poll cycle of p
+// (cold: what Prometheus sees scraping about once per poll interval),
+// o.Scrapes each right after a group-state tick, o.Scrapes of the same
+// snapshot (warm), then o.Concurrency scrapes at once after a cycle. The
+// renderer renders on publish, inside the cycle or tick: two store
+// subscribers around it time that rendering. requests returns the
+// collector's cumulative Kafka request count: it must not move while
+// scraping (cycles and ticks excluded).
+func scrapes(ctx context.Context, p *poller.Poller, store *snapshot.Store, cfg *config.Config, o Options, requests func() uint64) (*Scrape, error) {
+	var (
+		renderStart time.Time
+		renderCPU0  time.Duration
+		renderWall  []time.Duration
+		renderCPU   time.Duration
+		timing      bool
+	)
+	store.Subscribe(func(*snapshot.Snapshot) { renderStart, renderCPU0 = time.Now(), cpuTime() })
 	srv := httptest.NewServer(server.Handler(store, server.Options{Config: cfg, DisableExporterMetrics: true}))
+	store.Subscribe(func(*snapshot.Snapshot) {
+		if timing {
+			renderWall = append(renderWall, time.Since(renderStart))
+			renderCPU += cpuTime() - renderCPU0
+		}
+	})
+	timing = true
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: o.Concurrency + 1, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	url := srv.URL + "/metrics"
 
-	get := func() ([]byte, time.Duration, error) {
+	// get scrapes once. Only with decode does it keep and decompress the
+	// body (untimed; what a scraper does with it is not ours): the
+	// harness shares the exporter's process, whose peak RSS it reports.
+	get := func(decode bool) ([]byte, time.Duration, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return nil, 0, err
@@ -38,12 +61,17 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		if o.Gzip {
 			req.Header.Set("Accept-Encoding", "gzip")
 		}
+		req.Header.Set("Accept", prometheusAccept)
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, 0, err
 		}
 		defer resp.Body.Close()
+		if !decode && resp.StatusCode == http.StatusOK {
+			_, err := io.Copy(io.Discard, resp.Body)
+			return nil, time.Since(t0), err
+		}
 		body, err := io.ReadAll(resp.Body)
 		d := time.Since(t0)
 		if err != nil {
@@ -53,42 +81,63 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 			return nil, 0, fmt.Errorf("GET /metrics: %s: %.200s", resp.Status, body)
 		}
 		if resp.Header.Get("Content-Encoding") == "gzip" {
-			// Not timed: what a scraper does with the body is not ours.
-			zr, err := gzip.NewReader(bytes.NewReader(body))
-			if err != nil {
-				return nil, 0, err
-			}
-			plain, err := io.ReadAll(zr)
-			if err != nil {
-				return nil, 0, err
-			}
-			return plain, d, nil
+			// Not timed: what a scraper does with the body is not
+			// ours. Kept compressed; measure streams it.
+			return body, d, nil
 		}
 		return body, d, nil
 	}
 
-	before := requests()
 	sc := &Scrape{Gzip: o.Gzip}
-	// Cold: a new snapshot before each scrape (what Prometheus sees when
-	// it scrapes about once per poll interval). Republishing the current
-	// cluster makes a new snapshot with the same content.
-	var cold, warm []time.Duration
+	// renders runs step (a cycle or a tick, which publishes once) and
+	// returns its rendering's wall time and CPU.
+	renders := func(step func()) (time.Duration, time.Duration) {
+		n, cpu0 := len(renderWall), renderCPU
+		step()
+		if len(renderWall) != n+1 {
+			return 0, 0
+		}
+		return renderWall[n], renderCPU - cpu0
+	}
+	var renderCycle, renderTick []time.Duration
+	var cpuCycle, cpuTick time.Duration
+	// scrape is get, counting the Kafka requests sent meanwhile.
+	scrape := func(decode bool) ([]byte, time.Duration, error) {
+		before := requests()
+		body, d, err := get(decode)
+		sc.KafkaRequests += requests() - before
+		return body, d, err
+	}
+	var cold, tick, warm []time.Duration
 	for i := 0; i < o.Scrapes; i++ {
-		republish()
-		body, d, err := get()
+		w, c := renders(func() { p.Cycle(ctx) })
+		renderCycle, cpuCycle = append(renderCycle, w), cpuCycle+c
+		body, d, err := scrape(i == 0)
 		if err != nil {
 			return nil, err
 		}
 		cold = append(cold, d)
 		if i == 0 {
-			sc.ResponseBytes = len(body)
-			sc.Series = countSeries(body)
+			if sc.ResponseBytes, sc.Series, err = measure(body, o.Gzip); err != nil {
+				return nil, err
+			}
 		}
+	}
+	// Tick: a group-state tick (groups described again, their
+	// partitions shared) before each scrape.
+	for i := 0; i < o.Scrapes; i++ {
+		w, c := renders(func() { p.GroupTick(ctx) })
+		renderTick, cpuTick = append(renderTick, w), cpuTick+c
+		_, d, err := scrape(false)
+		if err != nil {
+			return nil, err
+		}
+		tick = append(tick, d)
 	}
 	// Warm: the same snapshot again (repeated scrapes, several
 	// Prometheus replicas).
 	for i := 0; i < o.Scrapes; i++ {
-		_, d, err := get()
+		_, d, err := scrape(false)
 		if err != nil {
 			return nil, err
 		}
@@ -101,8 +150,9 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		sc.WireBytes = sc.ResponseBytes
 	}
 
-	// Concurrent: a new snapshot, then o.Concurrency scrapes at once.
-	republish()
+	// Concurrent: a new cycle, then o.Concurrency scrapes at once.
+	p.Cycle(ctx)
+	before := requests()
 	conc := make([]time.Duration, o.Concurrency)
 	errs := make([]error, o.Concurrency)
 	var wg sync.WaitGroup
@@ -112,7 +162,7 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 		go func() {
 			defer wg.Done()
 			<-startGate
-			_, conc[i], errs[i] = get()
+			_, conc[i], errs[i] = get(false)
 		}()
 	}
 	close(startGate)
@@ -122,13 +172,24 @@ func scrapes(ctx context.Context, store *snapshot.Store, cfg *config.Config, o O
 			return nil, err
 		}
 	}
-	sc.KafkaRequests = requests() - before
+	sc.KafkaRequests += requests() - before
 
 	sc.P50Seconds, sc.P99Seconds, sc.MeanSeconds = stats(cold)
+	sc.TickP50Seconds, sc.TickP99Seconds, _ = stats(tick)
+	sc.RenderCycleP50Seconds, _, _ = stats(renderCycle)
+	sc.RenderTickP50Seconds, _, _ = stats(renderTick)
+	if o.Scrapes > 0 {
+		sc.RenderCycleCPUSeconds = (cpuCycle / time.Duration(o.Scrapes)).Seconds()
+		sc.RenderTickCPUSeconds = (cpuTick / time.Duration(o.Scrapes)).Seconds()
+	}
 	sc.WarmP50Seconds, sc.WarmP99Seconds, _ = stats(warm)
 	sc.ConcurrentP50Seconds, sc.ConcurrentP99Seconds, _ = stats(conc)
 	return sc, nil
 }
+
+// prometheusAccept is the Accept header of Prometheus 3's default
+// scrape_protocols (it gets OpenMetrics).
+const prometheusAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
 
 // stats returns the p50, p99 and mean of ds in seconds.
 func stats(ds []time.Duration) (p50, p99, mean float64) {
@@ -157,15 +218,26 @@ func wireSize(ctx context.Context, client *http.Client, url string) int {
 	return int(n)
 }
 
-// countSeries counts the sample lines of a text exposition (non-empty,
-// not comments).
-func countSeries(body []byte) int {
-	n := 0
-	for line := range bytes.Lines(body) {
-		line = bytes.TrimSpace(line)
+// measure returns the uncompressed size of an exposition and its number
+// of sample lines (non-empty, not comments), decompressing it as a stream
+// (the harness shares the exporter's process and its peak RSS).
+func measure(body []byte, gz bool) (size, series int, err error) {
+	var r io.Reader = bytes.NewReader(body)
+	if gz {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return 0, 0, err
+		}
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		size += len(sc.Bytes()) + 1
 		if len(line) > 0 && line[0] != '#' {
-			n++
+			series++
 		}
 	}
-	return n
+	return size, series, sc.Err()
 }

@@ -12,6 +12,6 @@
 // partition, and everything else is still observed. Only when nothing at all
 // could be read is Observation.Err set.
 //
-// The package is not the Prometheus collector; that is promexport.Collector,
-// which only renders snapshots.
+// The package is not a Prometheus collector; the snapshots are rendered by
+// promexport.Renderer, which never talks to Kafka.
 package collector

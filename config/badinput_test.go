@@ -149,6 +149,10 @@ func TestBadInputValidate(t *testing.T) {
 			c.Clusters[0].SASL = SASL{Mechanism: SASLScramSHA256, Username: "u", TokenFile: "/t"}
 		}, "clusters[0].sasl.token_file: only used by mechanism oauthbearer"},
 		{"mechanism case", func(c *Config) { c.Clusters[0].SASL = SASL{Mechanism: "PLAIN", Username: "u"} }, `clusters[0].sasl.mechanism: "PLAIN" is not one of`},
+		{"metric opt-in regex", func(c *Config) { c.Metrics.OptIn = []string{"klagx_("} }, `metric_opt_in_list: "klagx_(" is not a valid regular expression`},
+		{"metric allowlist regex", func(c *Config) { c.Metrics.Allow = []string{"a{2,1}"} }, `metric_allowlist: "a{2,1}" is not a valid regular expression`},
+		{"metric denylist regex", func(c *Config) { c.Metrics.Deny = []string{"*"} }, `metric_denylist: "*" is not a valid regular expression`},
+		{"metric allowlist and denylist", func(c *Config) { c.Metrics.Allow, c.Metrics.Deny = []string{"a"}, []string{"b"} }, "metric_allowlist: cannot be used together with metric_denylist"},
 		{"threshold without group", func(c *Config) {
 			c.Thresholds.Overrides = []ThresholdOverride{compiled(ThresholdOverride{Source: "a"}), {}}
 		}, "thresholds[1].group: required"},

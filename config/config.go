@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/klagx/klagx/metrics"
 	"github.com/klagx/klagx/shard"
 	"net"
 	"regexp"
@@ -56,6 +57,9 @@ type Config struct {
 	// Granularity is the finest level of the exported lag series.
 	// Default GranularityPartition.
 	Granularity Granularity
+	// Metrics chooses the metric families served beyond the defaults
+	// (see [Config.MetricSelection]).
+	Metrics MetricFamilies
 	// Groups filters consumer groups by name.
 	Groups Filter
 	// Topics filters topics by name (see also IncludeInternalTopics).
@@ -68,6 +72,43 @@ type Config struct {
 	// Thresholds decide the status of each group (ok, warning, critical,
 	// stalled); see [Thresholds.For].
 	Thresholds Thresholds
+}
+
+// MetricFamilies selects metric families by name (anchored regexes), as
+// kube-state-metrics does: OptIn adds opt-in families to the defaults, then
+// only Allow is served (if set), minus Deny. Allow and Deny are exclusive.
+type MetricFamilies struct {
+	OptIn, Allow, Deny []string
+}
+
+// MetricSelection returns the metric families to serve: Granularity and
+// Metrics compiled. Its error names the key of a bad pattern.
+func (c Config) MetricSelection() (metrics.Selection, error) {
+	s := metrics.Selection{Level: metrics.LevelPartition}
+	switch c.Granularity {
+	case GranularityTopic:
+		s.Level = metrics.LevelTopic
+	case GranularityGroup:
+		s.Level = metrics.LevelGroup
+	}
+	var errs []error
+	for _, l := range []struct {
+		key      string
+		patterns []string
+		dst      *[]*regexp.Regexp
+	}{
+		{"metric_opt_in_list", c.Metrics.OptIn, &s.OptIn},
+		{"metric_allowlist", c.Metrics.Allow, &s.Allow},
+		{"metric_denylist", c.Metrics.Deny, &s.Deny},
+	} {
+		res, err := metrics.CompileNames(l.key, l.patterns)
+		errs = append(errs, err)
+		*l.dst = res
+	}
+	if len(s.Allow) > 0 && len(s.Deny) > 0 {
+		errs = append(errs, errors.New("metric_allowlist: cannot be used together with metric_denylist; set one of them"))
+	}
+	return s, errors.Join(errs...)
 }
 
 // Granularity is the finest level at which lag series are exported.
@@ -310,6 +351,9 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains(Granularities, c.Granularity) {
 		add("granularity: %q is not one of %s", c.Granularity, join(Granularities))
+	}
+	if _, err := c.MetricSelection(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.Clusters) == 0 {
 		add("clusters: at least one cluster is required")

@@ -32,6 +32,7 @@ import (
 //
 //	poll_interval: 30s
 //	granularity: topic
+//	metric_opt_in_list: [klagx_group_commit_latency_seconds]
 //	group: {include: ["orders-.*"], exclude: [".*-test"]}
 //	warn_lag_seconds: 1m
 //	time_lag: {mode: exact, fetch_budget: 500}
@@ -81,6 +82,9 @@ type fileSchema struct {
 	Shard             *int       `yaml:"shard"`
 	TotalShards       *int       `yaml:"total_shards"`
 	Granularity       string     `yaml:"granularity"`
+	MetricOptInList   stringList `yaml:"metric_opt_in_list"`
+	MetricAllowlist   stringList `yaml:"metric_allowlist"`
+	MetricDenylist    stringList `yaml:"metric_denylist"`
 	Group             fileFilter `yaml:"group"`
 	Topic             fileTopics `yaml:"topic"`
 	Brokers           stringList `yaml:"brokers"`

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,6 +20,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+
+	"github.com/klagx/klagx/metrics"
 )
 
 // Dashboard is one generated dashboard.
@@ -40,6 +44,9 @@ type Query struct {
 	RefID string
 	// Expr is the PromQL expression as stored in the dashboard.
 	Expr string
+	// OptIn lists the opt-in families (metrics.Family.OptIn) the query
+	// needs: it shows no data at the defaults.
+	OptIn []string
 }
 
 // The dashboard UIDs, which are also the file base names.
@@ -129,7 +136,7 @@ func Queries() ([]Query, error) {
 		walk = func(ps []jsonPanel) {
 			for _, p := range ps {
 				for _, t := range p.Targets {
-					out = append(out, Query{Dashboard: d.Name, Panel: p.Title, RefID: t.RefID, Expr: t.Expr})
+					out = append(out, Query{Dashboard: d.Name, Panel: p.Title, RefID: t.RefID, Expr: t.Expr, OptIn: OptIn(t.Expr)})
 				}
 				walk(p.Panels)
 			}
@@ -137,7 +144,7 @@ func Queries() ([]Query, error) {
 		walk(m.Panels)
 		for _, a := range m.Annotations.List {
 			if a.Expr != "" {
-				out = append(out, Query{Dashboard: d.Name, Panel: "annotation: " + a.Name, RefID: "Anno", Expr: a.Expr})
+				out = append(out, Query{Dashboard: d.Name, Panel: "annotation: " + a.Name, RefID: "Anno", Expr: a.Expr, OptIn: OptIn(a.Expr)})
 			}
 		}
 	}
@@ -268,6 +275,77 @@ type panel struct {
 	queries     []*prometheus.DataqueryBuilder
 }
 
+// description is the panel's description, plus a note naming the opt-in
+// families its queries need, so that a panel empty at the defaults says
+// why and how to fill it.
+func (p panel) description() string {
+	var need []string
+	for _, qb := range p.queries {
+		dq, err := qb.Build()
+		if err != nil {
+			continue
+		}
+		if q, ok := dq.(prometheus.Dataquery); ok {
+			for _, n := range OptIn(q.Expr) {
+				if !slices.Contains(need, n) {
+					need = append(need, n)
+				}
+			}
+		}
+	}
+	if len(need) == 0 {
+		return p.desc
+	}
+	return p.desc + " Needs the opt-in " + strings.Join(need, ", ") + ": serve it with --metric-opt-in-list (docs/metrics.md)."
+}
+
+// metricName matches every klagx metric identifier in an expression.
+var metricName = regexp.MustCompile(`\bklagx_[a-zA-Z0-9_]*`)
+
+// family resolves a series name used in PromQL to its contract family:
+// histograms are queried through _bucket, _sum and _count.
+func family(name string) (metrics.Family, bool) {
+	if f, ok := metrics.Lookup(name); ok {
+		return f, f.Type != metrics.Histogram // a bare histogram name has no series
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(name, suffix); ok {
+			if f, ok := metrics.Lookup(base); ok && f.Type == metrics.Histogram {
+				return f, true
+			}
+		}
+	}
+	return metrics.Family{}, false
+}
+
+// OptIn returns the opt-in families expr needs, which are not served at
+// the defaults. A topic-level family next to a partition-level one is the
+// fallback of "partition-query or topic-query" (for --granularity=topic,
+// where it is served): it is not needed.
+func OptIn(expr string) []string {
+	var optIn []string
+	partitionLevel := false
+	for _, name := range metricName.FindAllString(expr, -1) {
+		f, ok := family(name)
+		if !ok {
+			continue
+		}
+		if f.Level == metrics.LevelPartition && !f.OptIn {
+			partitionLevel = true
+		}
+		if f.OptIn && !slices.Contains(optIn, f.Name) {
+			optIn = append(optIn, f.Name)
+		}
+	}
+	if partitionLevel {
+		optIn = slices.DeleteFunc(optIn, func(n string) bool {
+			f, _ := metrics.Lookup(n)
+			return f.Level == metrics.LevelTopic
+		})
+	}
+	return optIn
+}
+
 func legend(table bool) *common.VizLegendOptionsBuilder {
 	l := common.NewVizLegendOptionsBuilder().ShowLegend(true).Placement(common.LegendPlacementBottom)
 	if table {
@@ -284,7 +362,7 @@ func timeseriesPanel(p panel) *timeseries.PanelBuilder {
 	return timeseries.NewPanelBuilder().
 		Id(p.id).
 		Title(p.title).
-		Description(p.desc).
+		Description(p.description()).
 		Datasource(ds()).
 		Unit(p.unit).
 		Span(p.w).
@@ -301,7 +379,7 @@ func statPanel(p panel) *stat.PanelBuilder {
 	return stat.NewPanelBuilder().
 		Id(p.id).
 		Title(p.title).
-		Description(p.desc).
+		Description(p.description()).
 		Datasource(ds()).
 		Unit(p.unit).
 		Span(p.w).
@@ -317,7 +395,7 @@ func tablePanel(p panel) *table.PanelBuilder {
 	return table.NewPanelBuilder().
 		Id(p.id).
 		Title(p.title).
-		Description(p.desc).
+		Description(p.description()).
 		Datasource(ds()).
 		Unit(p.unit).
 		Span(p.w).
@@ -334,7 +412,7 @@ func stateTimelinePanel(p panel) *statetimeline.PanelBuilder {
 	return statetimeline.NewPanelBuilder().
 		Id(p.id).
 		Title(p.title).
-		Description(p.desc).
+		Description(p.description()).
 		Datasource(ds()).
 		Unit(p.unit).
 		Span(p.w).
@@ -351,7 +429,7 @@ func heatmapPanel(p panel, yUnit string) *heatmap.PanelBuilder {
 	return heatmap.NewPanelBuilder().
 		Id(p.id).
 		Title(p.title).
-		Description(p.desc).
+		Description(p.description()).
 		Datasource(ds()).
 		Unit(p.unit).
 		Span(p.w).

@@ -443,25 +443,6 @@ func TestSubstitute(t *testing.T) {
 	}
 }
 
-// metricName matches every klagx metric identifier in an expression.
-var metricName = regexp.MustCompile(`\bklagx_[a-zA-Z0-9_]*`)
-
-// family resolves a series name used in PromQL to its contract family:
-// histograms are queried through _bucket, _sum and _count.
-func family(name string) (metrics.Family, bool) {
-	if f, ok := metrics.Lookup(name); ok {
-		return f, f.Type != metrics.Histogram // a bare histogram name has no series
-	}
-	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-		if base, ok := strings.CutSuffix(name, suffix); ok {
-			if f, ok := metrics.Lookup(base); ok && f.Type == metrics.Histogram {
-				return f, true
-			}
-		}
-	}
-	return metrics.Family{}, false
-}
-
 // notOnDashboards lists the contract families that must be shown (group
 // scoped or cluster level) but deliberately are not, with the reason.
 var notOnDashboards = map[string]string{
@@ -580,6 +561,38 @@ func TestPromQLSyntax(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte(fmt.Sprintf("SUCCESS: %d rules found", len(rules)))) {
 		t.Errorf("promtool check rules: unexpected output (want %d rules):\n%s", len(rules), out)
+	}
+}
+
+// TestOptInPanelsSaySo: a panel whose queries need an opt-in family names
+// it in its description (the note is generated from the contract), and
+// the variables every dashboard is driven by work at the defaults.
+func TestOptInPanelsSaySo(t *testing.T) {
+	for _, d := range all(t) {
+		j := decode(t, d)
+		for _, p := range j.panels() {
+			desc := str(p, "description")
+			targets, _ := p["targets"].([]any)
+			for _, tg := range targets {
+				expr := str(tg.(map[string]any), "expr")
+				for _, name := range OptIn(expr) {
+					if !strings.Contains(desc, "Needs the opt-in") || !strings.Contains(desc, name) {
+						t.Errorf("%s / %s: needs opt-in %s but its description does not say so: %q", d.Name, str(p, "title"), name, desc)
+					}
+				}
+			}
+		}
+		for _, v := range j.Templating.List {
+			if need := OptIn(str(v, "query")); len(need) > 0 {
+				t.Errorf("%s: variable %s needs opt-in %v: it must work at the defaults", d.Name, str(v, "name"), need)
+			}
+		}
+	}
+	if got := OptIn(`sum by (topic) (klagx_group_partition_lag{}) or sum by (topic) (klagx_group_topic_lag{})`); len(got) != 0 {
+		t.Errorf("the topic fallback is reported as needing %v", got)
+	}
+	if got := OptIn(`rate(klagx_group_commit_latency_seconds_bucket[5m])`); len(got) != 1 {
+		t.Errorf("a histogram's buckets: OptIn = %v", got)
 	}
 }
 

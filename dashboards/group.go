@@ -50,7 +50,9 @@ func group() (dashboard.Dashboard, error) {
 			KeepTime(true)).
 		WithVariable(queryVar("cluster", "Cluster", fmt.Sprintf("label_values(%s, cluster)", m.Up), false)).
 		WithVariable(queryVar("group", "Group", fmt.Sprintf(`label_values(%s{cluster="$cluster"}, group)`, m.GroupStatus), false)).
-		WithVariable(queryVar("topic", "Topic", fmt.Sprintf(`label_values(%s{cluster="$cluster", group="$group"}, topic)`, m.GroupTopicLag), true)).
+		// Per-partition lag at the default granularity, per-topic lag at
+		// --granularity=topic.
+		WithVariable(queryVar("topic", "Topic", fmt.Sprintf(`label_values({__name__=~"%s|%s", cluster="$cluster", group="$group"}, topic)`, m.GroupPartitionLag, m.GroupTopicLag), true)).
 		Annotation(dashboard.NewAnnotationQueryBuilder().
 			Name("Rebalances").
 			Datasource(ds()).
@@ -101,17 +103,17 @@ func group() (dashboard.Dashboard, error) {
 		WithRow(row(10, "Lag")).
 		WithPanel(timeseriesPanel(panel{
 			id: 11, title: "Time lag per topic", unit: units.Seconds, w: 12, h: 8,
-			desc: "klagx_group_topic_lag_seconds, with the group's time-lag thresholds (klagx_group_lag_threshold_seconds).",
+			desc: "Largest klagx_group_partition_lag_seconds per topic (klagx_group_topic_lag_seconds at --granularity=topic), with the group's time-lag thresholds (klagx_group_lag_threshold_seconds).",
 			queries: []*prometheus.DataqueryBuilder{
-				q("A", fmt.Sprintf(`max by (topic) (%s%s)`, m.GroupTopicLagSeconds, t), "{{topic}}"),
+				q("A", fmt.Sprintf(`max by (topic) (%s%s) or max by (topic) (%s%s)`, m.GroupPartitionLagSeconds, t, m.GroupTopicLagSeconds, t), "{{topic}}"),
 				q("B", fmt.Sprintf(`max by (severity) (%s%s)`, m.GroupLagThresholdSeconds, g), "{{severity}} threshold"),
 			},
 		}).OverrideByQuery("B", thresholdLine())).
 		WithPanel(timeseriesPanel(panel{
 			id: 12, title: "Lag per topic (messages)", unit: units.Short, w: 12, h: 8,
-			desc: "klagx_group_topic_lag, with the group's offset-lag thresholds (klagx_group_lag_threshold) when set.",
+			desc: "klagx_group_partition_lag summed per topic (klagx_group_topic_lag at --granularity=topic), with the group's offset-lag thresholds (klagx_group_lag_threshold) when set.",
 			queries: []*prometheus.DataqueryBuilder{
-				q("A", fmt.Sprintf(`sum by (topic) (%s%s)`, m.GroupTopicLag, t), "{{topic}}"),
+				q("A", fmt.Sprintf(`sum by (topic) (%s%s) or sum by (topic) (%s%s)`, m.GroupPartitionLag, t, m.GroupTopicLag, t), "{{topic}}"),
 				q("B", fmt.Sprintf(`max by (severity) (%s%s)`, m.GroupLagThreshold, g), "{{severity}} threshold"),
 			},
 		}).OverrideByQuery("B", thresholdLine())).

@@ -16,13 +16,54 @@ func Markdown() []byte {
 	b.WriteString("Every family klagx serves on `/metrics`. Labels `cluster`, `group`, `topic` and `partition` are the\n")
 	b.WriteString("identity labels; member identity is never a label on lag series. Values come from the latest poll\n")
 	b.WriteString("snapshot: a scrape never sends a Kafka request.\n\n")
-	b.WriteString("`--granularity` drops the finer families: `topic` drops the `partition` level, `group` drops the\n")
-	b.WriteString("`topic` and `partition` levels. Cluster-level families are always served.\n\n")
-	b.WriteString("| metric | type | labels | level | stability | meaning |\n")
+	b.WriteString("## Which families are served\n\n")
+	b.WriteString("The **default** families fit a cardinality budget: at most 2 series per group-partition, 30 per group and 2\n")
+	b.WriteString("per partition, plus a constant per cluster (a test fails when the defaults exceed it). The **opt-in**\n")
+	b.WriteString("families are served only when selected, in the manner of kube-state-metrics:\n\n")
+	b.WriteString("- `--metric-opt-in-list=REGEX,...` (`metric_opt_in_list`) adds the opt-in families whose name matches;\n")
+	b.WriteString("  `--metric-opt-in-list='.*'` serves everything.\n")
+	b.WriteString("- `--metric-allowlist=REGEX,...` (`metric_allowlist`) serves only the matching families of that set;\n")
+	b.WriteString("  `--metric-denylist=REGEX,...` (`metric_denylist`) drops the matching ones. The two are exclusive.\n")
+	b.WriteString("  Patterns match the whole family name.\n")
+	b.WriteString("- `--granularity` drops the finer families: `topic` drops the `partition` level (and serves the `topic`\n")
+	b.WriteString("  families by default in its place), `group` drops the `topic` and `partition` levels.\n\n")
+	b.WriteString("Why these defaults: per group-partition, the offset lag and the time lag are what lag alerts and\n")
+	b.WriteString("dashboards are about; the committed offset is end offset minus lag, and the other per-partition families\n")
+	b.WriteString("are detail for investigations. Per group, the status (with its thresholds) drives every alert, and one\n")
+	b.WriteString("series each for lag, time lag, members, errors, data age, retention headroom, losses, rewinds, stalls and\n")
+	b.WriteString("rebalances keeps every alert and the status, lag and rebalance panels working; the two histograms (32 series), the state enum (9;\n")
+	b.WriteString("`status` and `klagx_group_rebalance_in_progress` carry what alerts need of it), the time-lag methods (5),\n")
+	b.WriteString("membership churn detail and per-topic sums (computable from the partition series) are opt-in.\n\n")
+	b.WriteString("Series per unit (the most; a histogram counts its buckets, `+Inf`, `_sum` and `_count`):\n\n")
+	b.WriteString("| per | defaults | defaults, `--granularity=topic` | defaults, `--granularity=group` | everything (`--metric-opt-in-list='.*'`) | budget at the defaults |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	topic, group := DefaultSelection, DefaultSelection
+	topic.Level, group.Level = LevelTopic, LevelGroup
+	cards := []map[Unit]int{DefaultSelection.Cardinality(), topic.Cardinality(), group.Cardinality(), AllSelection.Cardinality()}
+	for _, u := range Units {
+		fmt.Fprintf(&b, "| %s |", u)
+		for _, c := range cards {
+			fmt.Fprintf(&b, " %d |", c[u])
+		}
+		if lim, ok := Budget[u]; ok {
+			fmt.Fprintf(&b, " %d |\n", lim)
+		} else {
+			b.WriteString(" constant |\n")
+		}
+	}
+	d, a := cards[0], cards[3]
+	fmt.Fprintf(&b, "\nFor example, 500 groups × 200 partitions (100,000 rows) over 10,000 partitions: %s series at the defaults,\n", thousands(example(d)))
+	fmt.Fprintf(&b, "%s with everything on.\n\n", thousands(example(a)))
+	b.WriteString("## Families\n\n")
+	b.WriteString("| metric | type | labels | level | served | series per | stability | meaning |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, f := range Families {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n",
-			f.Name, f.Type, "`"+strings.Join(f.Labels, "`, `")+"`", levelName(f.Level), f.Stability,
+		served := "default"
+		if f.OptIn {
+			served = "opt-in"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %d per %s | %s | %s |\n",
+			f.Name, f.Type, "`"+strings.Join(f.Labels, "`, `")+"`", levelName(f.Level), served, Series(f), UnitOf(f), f.Stability,
 			strings.ReplaceAll(f.Help, "|", "\\|"))
 	}
 	b.WriteString("\n## Label values\n\n")
@@ -47,6 +88,20 @@ func Markdown() []byte {
 	b.WriteString("  `klagx_group_last_poll_success_timestamp_seconds`, for up to 5 poll intervals; then it is dropped rather than\n")
 	b.WriteString("  frozen. Deleted groups and topics disappear at the next cycle.\n")
 	return b.Bytes()
+}
+
+// example is the series count of one cluster of 500 groups, each on 4
+// topics of 50 partitions, out of 200 topics.
+func example(c map[Unit]int) int {
+	return c[PerCluster] + 10_000*c[PerPartition] + 500*c[PerGroup] + 2_000*c[PerGroupTopic] + 100_000*c[PerGroupPartition]
+}
+
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func levelName(l Level) string {

@@ -126,6 +126,12 @@ type Family struct {
 	// GroupScoped families carry the group label: their series count
 	// grows with the number of groups (the cardinality that matters).
 	GroupScoped bool
+	// OptIn families are not served unless --metric-opt-in-list selects
+	// them: they are the ones beyond the cardinality budget of the default
+	// set (see Budget), or redundant with a default family.
+	OptIn bool
+	// Buckets are the upper bounds of a histogram family.
+	Buckets []float64
 }
 
 // CommitLatencyBuckets are the histogram buckets of
@@ -175,16 +181,16 @@ var Families = []Family{
 		Help: "Log start offset of the partition: the oldest offset still retained."},
 	{Name: PartitionEndOffset, Type: Gauge, Labels: cltp, Level: LevelPartition, Stability: Stable,
 		Help: "High-water mark of the partition: the offset the next produced message will get."},
-	{Name: PartitionStableOffset, Type: Gauge, Labels: cltp, Level: LevelPartition, Stability: Experimental,
+	{Name: PartitionStableOffset, Type: Gauge, Labels: cltp, Level: LevelPartition, OptIn: true, Stability: Experimental,
 		Help: "Last stable offset of the partition (end of committed transactions); only for clusters configured read_committed."},
 
-	{Name: GroupPartitionCommittedOffset, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+	{Name: GroupPartitionCommittedOffset, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Offset the group last committed for the partition. Absent when the group has no commit for it."},
 	{Name: GroupPartitionLag, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
 		Help: "Messages the group has not consumed from the partition: end offset minus committed offset, never negative. Without a commit it counts from the log start offset; with a commit below the log start offset it counts only retained messages."},
-	{Name: GroupPartitionMessagesLost, Type: Counter, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+	{Name: GroupPartitionMessagesLost, Type: Counter, Labels: clgtp, Level: LevelPartition, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Messages deleted by retention before the group committed past them, as observed by this exporter."},
-	{Name: GroupTopicLag, Type: Gauge, Labels: clgt, Level: LevelTopic, GroupScoped: true, Stability: Stable,
+	{Name: GroupTopicLag, Type: Gauge, Labels: clgt, Level: LevelTopic, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Sum of klagx_group_partition_lag over the topic's partitions."},
 	{Name: GroupLag, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Sum of klagx_group_partition_lag over all partitions the group consumes."},
@@ -193,17 +199,17 @@ var Families = []Family{
 
 	{Name: GroupPartitionLagSeconds, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
 		Help: "Time lag: age in seconds of the oldest message the group has not consumed from the partition (now minus the timestamp of the record at the committed offset); 0 when caught up, never negative. See klagx_group_time_lag_partitions for how it was obtained."},
-	{Name: GroupTopicLagSeconds, Type: Gauge, Labels: clgt, Level: LevelTopic, GroupScoped: true, Stability: Stable,
+	{Name: GroupTopicLagSeconds, Type: Gauge, Labels: clgt, Level: LevelTopic, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Largest klagx_group_partition_lag_seconds over the topic's partitions."},
 	{Name: GroupLagSeconds, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Largest klagx_group_partition_lag_seconds over all partitions the group consumes."},
 	{Name: GroupTimeLagError, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Largest error bound, in seconds, of the group's time-lag estimates: each true value lies within this distance of the exported one (0 when every value is exact or caught up)."},
-	{Name: GroupTimeLagPartitions, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelMethod}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupTimeLagPartitions, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelMethod}, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Partitions of the group by how their time lag was obtained: caught_up, exact, interpolated, lower_bound (older than every known point: the value is a lower bound), unknown."},
-	{Name: GroupPartitionLastCommit, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Stable,
+	{Name: GroupPartitionLastCommit, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Unix time the committed offset was first seen at its current value: the last observed advance, or the first poll after klagx started. Absent without a commit."},
-	{Name: GroupCommitLatency, Type: Histogram, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupCommitLatency, Type: Histogram, Buckets: CommitLatencyBuckets, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Age of the newest message a commit covered, observed when a partition's committed offset advances: the produce-to-commit latency of the group's pipeline."},
 	{Name: GroupCommitGap, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Longest time, in seconds, any partition with lag has gone without commit progress (0 when none has lag). A partition with nothing to consume is never in a gap."},
@@ -226,11 +232,11 @@ var Families = []Family{
 	{Name: GroupStallThresholdSeconds, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Time without commit progress, with lag, after which the group is stalled."},
 
-	{Name: GroupState, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelState}, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupState, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelState}, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Group state reported by the coordinator: 1 for the current state, 0 for the others."},
 	{Name: GroupMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Members of the group."},
-	{Name: GroupStaticMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupStaticMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Members of the group with a static group.instance.id."},
 	{Name: GroupLastPollSuccess, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Unix time when this group's description and offsets were last read successfully; older than the last cycle means the values are the last good ones."},
@@ -240,24 +246,24 @@ var Families = []Family{
 
 	{Name: GroupRebalances, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Rebalances observed: classic groups by state, membership and assignment changes between polls (exact where members send KIP-792 generations), KIP-848 groups by group epoch advances."},
-	{Name: GroupRebalanceDuration, Type: Histogram, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupRebalanceDuration, Type: Histogram, Buckets: RebalanceDurationBuckets, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Time from the first poll that saw a rebalance in progress to the first that saw the group settled again. Rebalances that start and end between two polls are counted but not timed."},
 	{Name: GroupRebalanceInProgress, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "1 while a rebalance is in progress (classic PreparingRebalance/CompletingRebalance, KIP-848 epochs not yet reconciled)."},
-	{Name: GroupMemberJoins, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupMemberJoins, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Members that joined the group in observed rebalances (static members counted by group.instance.id)."},
-	{Name: GroupMemberLeaves, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupMemberLeaves, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Members that left the group in observed rebalances."},
-	{Name: GroupPartitionsMoved, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupPartitionsMoved, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Partitions whose owner changed from one member to another in observed rebalances."},
-	{Name: GroupLastRebalance, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
+	{Name: GroupLastRebalance, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Unix time the last observed rebalance ended. Absent before the first."},
 	{Name: GroupUnownedPartitions, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Partitions the group has committed offsets for but no member owns, while the group is Stable with members: nobody will consume them."},
 
 	{Name: Up, Type: Gauge, Labels: cl, Level: LevelCluster, Stability: Stable,
 		Help: "1 if the last poll cycle reached the cluster, 0 if it failed as a whole."},
-	{Name: PollDuration, Type: Histogram, Labels: cl, Level: LevelCluster, Stability: Stable,
+	{Name: PollDuration, Type: Histogram, Buckets: PollDurationBuckets, Labels: cl, Level: LevelCluster, Stability: Stable,
 		Help: "Wall time of one poll cycle against the cluster."},
 	{Name: LastPollSuccess, Type: Gauge, Labels: cl, Level: LevelCluster, Stability: Stable,
 		Help: "Unix time of the end of the last poll cycle that reached the cluster."},

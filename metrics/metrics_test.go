@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +72,67 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestDefaultsWithinBudget fails when the default families, at any
+// granularity, serve more series per unit than Budget allows.
+func TestDefaultsWithinBudget(t *testing.T) {
+	for _, level := range []Level{LevelPartition, LevelTopic, LevelGroup} {
+		s := DefaultSelection
+		s.Level = level
+		got := s.Cardinality()
+		for u, limit := range Budget {
+			if got[u] > limit {
+				t.Errorf("granularity %s: %d series per %s at the defaults, budget %d", levelName(level), got[u], u, limit)
+			}
+		}
+	}
+	// The counts themselves, so that a change to the defaults is a
+	// deliberate one (and docs/metrics.md shows it).
+	want := map[Unit]int{PerPartition: 2, PerGroup: 29, PerGroupTopic: 0, PerGroupPartition: 2}
+	for u, n := range want {
+		if got := DefaultSelection.Cardinality()[u]; got != n {
+			t.Errorf("%d series per %s at the defaults, want %d", got, u, n)
+		}
+	}
+}
+
+func TestSelection(t *testing.T) {
+	re := func(ps ...string) []*regexp.Regexp {
+		out, err := CompileNames("--x", ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	lat, _ := Lookup(GroupCommitLatency)
+	lag, _ := Lookup(GroupLag)
+	plag, _ := Lookup(GroupPartitionLag)
+	tlag, _ := Lookup(GroupTopicLag)
+	for _, tc := range []struct {
+		name string
+		s    Selection
+		f    Family
+		want bool
+	}{
+		{"default family", DefaultSelection, lag, true},
+		{"opt-in family off by default", DefaultSelection, lat, false},
+		{"opted in", Selection{Level: LevelPartition, OptIn: re("klagx_group_commit_.*")}, lat, true},
+		{"pattern is anchored", Selection{Level: LevelPartition, OptIn: re("commit_latency")}, lat, false},
+		{"allowlist restricts", Selection{Level: LevelPartition, Allow: re("klagx_group_lag")}, plag, false},
+		{"allowlist keeps", Selection{Level: LevelPartition, Allow: re("klagx_group_lag")}, lag, true},
+		{"allowlist does not opt in", Selection{Level: LevelPartition, Allow: re(".*")}, lat, false},
+		{"denylist", Selection{Level: LevelPartition, Deny: re("klagx_group_partition_.*")}, plag, false},
+		{"denylist wins over opt-in", Selection{Level: LevelPartition, OptIn: re(".*"), Deny: re(".*latency.*")}, lat, false},
+		{"granularity drops finer", Selection{Level: LevelTopic, OptIn: re(".*")}, plag, false},
+		{"topic families stand in at topic granularity", Selection{Level: LevelTopic}, tlag, true},
+		{"topic families opt-in at partition granularity", DefaultSelection, tlag, false},
+	} {
+		if got := tc.s.Enabled(tc.f); got != tc.want {
+			t.Errorf("%s: Enabled(%s) = %v, want %v", tc.name, tc.f.Name, got, tc.want)
+		}
+	}
+	if _, err := CompileNames("--metric-denylist", []string{"klagx_("}); err == nil || !strings.Contains(err.Error(), "--metric-denylist") {
+		t.Errorf("bad pattern: err = %v, want one naming the flag", err)
+	}
 }

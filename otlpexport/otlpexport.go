@@ -3,9 +3,9 @@
 // spans the pollers record (one per poll cycle, one per rebalance).
 //
 // There is no second collection path: the metrics are read, at every
-// export, from the same prometheus.Gatherer that serves /metrics (the klagx
-// registry holding promexport.Collector over the snapshot store), through
-// the OpenTelemetry Prometheus bridge. Names, labels, types and values are
+// export, from the renderer that serves /metrics (promexport.Renderer, whose
+// Gather parses the exposition it rendered for the current snapshot),
+// through the OpenTelemetry Prometheus bridge. Names, labels, types and values are
 // the same; the exporter's own go_*/process_* metrics are not exported.
 //
 // No global OpenTelemetry state is touched: the providers are private to
@@ -63,7 +63,7 @@ type Exporter struct {
 
 // New starts exporting. It does not connect: an unreachable collector
 // shows up as logged export failures, not as an error here. gatherer is
-// the registry behind /metrics (without the go_/process_ self metrics).
+// the renderer behind /metrics (without the go_/process_ self metrics).
 func New(ctx context.Context, cfg Config, gatherer promclient.Gatherer, logger *slog.Logger) (*Exporter, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

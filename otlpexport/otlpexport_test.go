@@ -60,7 +60,7 @@ func TestMetricsEqualScrape(t *testing.T) {
 				rcv, endpoint = newGRPCReceiver(t)
 			}
 			opts := server.Options{Config: cfg, Version: "v-test", DisableExporterMetrics: true}
-			reg := server.Registry(store, opts)
+			reg := server.Renderer(store, opts)
 			exp, err := otlpexport.New(ctx, otlpexport.Config{
 				Endpoint: endpoint, Interval: time.Hour, ServiceVersion: "v-test",
 				Headers: []string{"X-Test=yes"},
@@ -145,7 +145,7 @@ func TestRebalanceSpan(t *testing.T) {
 	}
 	rcv, endpoint := newHTTPReceiver(t)
 	exp, err := otlpexport.New(context.Background(), otlpexport.Config{Endpoint: endpoint, Interval: time.Hour, Traces: true},
-		server.Registry(store, server.Options{Config: cfg}), kfaketest.Logger(t, slog.LevelInfo))
+		server.Renderer(store, server.Options{Config: cfg}), kfaketest.Logger(t, slog.LevelInfo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestShutdownBoundedByContext(t *testing.T) {
 	exp, err := otlpexport.New(context.Background(), otlpexport.Config{Endpoint: "http://" + l.Addr().String(), Interval: time.Hour, Traces: true},
 		// The SDK's export goroutine may log after Shutdown gave up
 		// (and after the test ended): not into t.Log.
-		server.Registry(store, server.Options{}), slog.New(slog.DiscardHandler))
+		server.Renderer(store, server.Options{}), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"flag"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/metrics"
@@ -67,19 +67,19 @@ func fixture() *snapshot.Store {
 }
 
 func TestGolden(t *testing.T) {
+	topic, group := metrics.AllSelection, metrics.AllSelection
+	topic.Level, group.Level = metrics.LevelTopic, metrics.LevelGroup
 	for _, tc := range []struct {
-		file  string
-		level metrics.Level
+		file string
+		sel  metrics.Selection
 	}{
-		{"testdata/partition.prom", metrics.LevelPartition},
-		{"testdata/topic.prom", metrics.LevelTopic},
-		{"testdata/group.prom", metrics.LevelGroup},
+		{"testdata/default.prom", metrics.DefaultSelection},
+		{"testdata/partition.prom", metrics.AllSelection},
+		{"testdata/topic.prom", topic},
+		{"testdata/group.prom", group},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			c := New(fixture(), Options{Level: tc.level, Version: "1.2.3", Revision: "abc", GoVersion: "go1.26"})
-			reg := prometheus.NewPedanticRegistry()
-			reg.MustRegister(c)
-			got := render(t, reg)
+			got := text(t, New(fixture(), Options{Selection: tc.sel, Version: "1.2.3", Revision: "abc", GoVersion: "go1.26"}), Text)
 			if *update {
 				if err := os.WriteFile(tc.file, got, 0o644); err != nil {
 					t.Fatal(err)
@@ -89,8 +89,12 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := testutil.GatherAndCompare(reg, bytes.NewReader(want)); err != nil {
-				t.Fatalf("differs from %s (go test ./promexport -update): %v", tc.file, err)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("differs from %s (go test ./promexport -update):\n%s", tc.file, got)
+			}
+			p := expfmt.NewTextParser(model.LegacyValidation)
+			if _, err := p.TextToMetricFamilies(bytes.NewReader(got)); err != nil {
+				t.Fatalf("does not parse: %v", err)
 			}
 			problems, err := promlint.New(bytes.NewReader(got)).Lint()
 			if err != nil {
@@ -103,31 +107,38 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func render(t *testing.T, reg *prometheus.Registry) []byte {
+// text returns r's current exposition in format.
+func text(t testing.TB, r *Renderer, format Format) []byte {
 	t.Helper()
-	var b strings.Builder
-	fams, err := reg.Gather()
-	if err != nil {
+	var b bytes.Buffer
+	if err := r.Current().Write(&b, format); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range fams {
-		if err := writeFamily(&b, f); err != nil {
-			t.Fatal(err)
-		}
+	if b.Len() != r.Current().Size(format) {
+		t.Fatalf("Size() = %d, wrote %d bytes", r.Current().Size(format), b.Len())
 	}
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 // TestEveryFamilyRendered: each family of the contract appears in the
-// partition-level golden, so the golden documents the whole contract.
+// everything-on golden, so the golden documents the whole contract; the
+// default golden holds exactly the default families.
 func TestEveryFamilyRendered(t *testing.T) {
-	body, err := os.ReadFile("testdata/partition.prom")
+	all, err := os.ReadFile("testdata/partition.prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile("testdata/default.prom")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range metrics.Families {
-		if !bytes.Contains(body, []byte("# TYPE "+f.Name+" ")) {
+		head := []byte("# TYPE " + f.Name + " ")
+		if !bytes.Contains(all, head) {
 			t.Errorf("family %s missing from the golden", f.Name)
+		}
+		if got := bytes.Contains(def, head); got == f.OptIn {
+			t.Errorf("family %s: in the default golden = %v, but OptIn = %v", f.Name, got, f.OptIn)
 		}
 	}
 }
@@ -135,17 +146,15 @@ func TestEveryFamilyRendered(t *testing.T) {
 // TestNoCommitIsAbsentNotMinusOne: the partition without a commit has a lag
 // series but no committed-offset series.
 func TestNoCommitIsAbsentNotMinusOne(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(New(fixture(), Options{Level: metrics.LevelPartition}))
-	n, err := testutil.GatherAndCount(reg, metrics.GroupPartitionCommittedOffset)
+	r := New(fixture(), Options{Selection: metrics.AllSelection})
+	n, err := testutil.GatherAndCount(r, metrics.GroupPartitionCommittedOffset)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 2 {
 		t.Fatalf("%d committed-offset series, want 2 (billing/0 and late/1)", n)
 	}
-	body := render(t, reg)
-	if bytes.Contains(body, []byte(" -1\n")) {
+	if body := text(t, r, Text); bytes.Contains(body, []byte(" -1\n")) {
 		t.Fatalf("a -1 value was exported:\n%s", body)
 	}
 }

@@ -118,7 +118,9 @@ func aclKlagxConfig(t *testing.T, env *kfaketest.Env, mod ...func(*config.Config
 	}
 	cl := config.DefaultCluster("test", env.Addrs()...)
 	cl.SASL = config.SASL{Mechanism: config.SASLScramSHA512, Username: "klagx", PasswordFile: pw}
-	cfg := kfaketest.Config(cl, time.Second, mod...)
+	// The test reads the group state family, which is opt-in.
+	optIn := func(c *config.Config) { c.Metrics.OptIn = []string{".*"} }
+	cfg := kfaketest.Config(cl, time.Second, append([]func(*config.Config){optIn}, mod...)...)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,9 @@ type pipeline struct {
 
 func newPipeline(t *testing.T, env *kfaketest.Env, mod ...func(*config.Config)) *pipeline {
 	t.Helper()
-	cfg := env.Config(mod...)
+	// These tests check every family of the contract: serve them all.
+	everything := func(c *config.Config) { c.Metrics.OptIn = []string{".*"} }
+	cfg := env.Config(append([]func(*config.Config){everything}, mod...)...)
 	store := snapshot.NewStore(cfg.Clusters[0].Name)
 	p, err := poller.New(cfg, cfg.Clusters[0], store, kfaketest.Logger(t, slog.LevelWarn))
 	if err != nil {
@@ -326,19 +328,22 @@ func TestGranularity(t *testing.T) {
 	env.Commit("grp", "x", map[int32]int64{0: 0})
 	for _, tc := range []struct {
 		gran             config.Granularity
+		optIn            []string
 		partition, topic bool
 	}{
-		{config.GranularityPartition, true, true},
-		{config.GranularityTopic, false, true},
-		{config.GranularityGroup, false, false},
+		{config.GranularityPartition, nil, true, false},
+		{config.GranularityPartition, []string{"klagx_group_topic_.*"}, true, true},
+		{config.GranularityTopic, nil, false, true},
+		{config.GranularityGroup, nil, false, false},
+		{config.GranularityGroup, []string{".*"}, false, false},
 	} {
-		p := newPipeline(t, env, func(c *config.Config) { c.Granularity = tc.gran })
+		p := newPipeline(t, env, func(c *config.Config) { c.Granularity, c.Metrics.OptIn = tc.gran, tc.optIn })
 		s := p.cycle()
 		if got := len(s.With("klagx_group_partition_lag{")) > 0; got != tc.partition {
-			t.Errorf("%s: partition series present=%v", tc.gran, got)
+			t.Errorf("%s %v: partition series present=%v", tc.gran, tc.optIn, got)
 		}
 		if got := len(s.With("klagx_group_topic_lag{")) > 0; got != tc.topic {
-			t.Errorf("%s: topic series present=%v", tc.gran, got)
+			t.Errorf("%s %v: topic series present=%v", tc.gran, tc.optIn, got)
 		}
 		if len(s.With("klagx_group_lag{")) != 1 {
 			t.Errorf("%s: group series missing", tc.gran)

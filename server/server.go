@@ -117,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 		pollers = append(pollers, p)
 	}
 
-	reg := Registry(store, o)
+	reg := Renderer(store, o)
 	if o.OTLP != nil && o.OTLP.Enabled() {
 		cfg := *o.OTLP
 		if cfg.ServiceVersion == "" {
@@ -220,39 +220,32 @@ func Run(ctx context.Context, o Options) error {
 // /healthz (the process is alive), /readyz (every cluster has completed a
 // successful cycle) and a landing page.
 func Handler(store *snapshot.Store, o Options) http.Handler {
-	return HandlerFor(Registry(store, o), store, o)
+	return HandlerFor(Renderer(store, o), store, o)
 }
 
-// Registry returns the gatherer of the klagx metrics over store (the
-// promexport collector's fast, per-snapshot caching gatherer; not the
-// go_/process_ self metrics). /metrics and OTLP export gather from the same
-// one.
-func Registry(store *snapshot.Store, o Options) prometheus.Gatherer {
-	level := metrics.LevelPartition
-	if o.Config != nil {
-		switch o.Config.Granularity {
-		case config.GranularityTopic:
-			level = metrics.LevelTopic
-		case config.GranularityGroup:
-			level = metrics.LevelGroup
-		}
-	}
+// Renderer returns the renderer of the klagx metrics over store (not the
+// go_/process_ self metrics), subscribed to it: it renders each snapshot
+// when it is published. /metrics serves its bytes; OTLP export gathers its
+// families. o.Config must be validated (its metric selection compiles).
+func Renderer(store *snapshot.Store, o Options) *promexport.Renderer {
+	sel := metrics.DefaultSelection
 	bi := buildinfo.Read(o.Version)
 	if o.Revision != "" {
 		bi.Revision = o.Revision
 	}
 	shard, total := 0, 1
 	if o.Config != nil {
+		sel, _ = o.Config.MetricSelection()
 		shard, total = o.Config.Shard, o.Config.TotalShards
 	}
 	return promexport.New(store, promexport.Options{
-		Level: level, Version: o.Version, Revision: bi.Revision, GoVersion: bi.GoVersion,
+		Selection: sel, Version: o.Version, Revision: bi.Revision, GoVersion: bi.GoVersion,
 		Shard: shard, TotalShards: total,
-	}).Gatherer()
+	})
 }
 
-// HandlerFor is Handler over an existing klagx registry (see Registry).
-func HandlerFor(reg prometheus.Gatherer, store *snapshot.Store, o Options) http.Handler {
+// HandlerFor is Handler over an existing renderer (see Renderer).
+func HandlerFor(r *promexport.Renderer, store *snapshot.Store, o Options) http.Handler {
 	path := o.TelemetryPath
 	if path == "" {
 		path = "/metrics"
@@ -263,11 +256,11 @@ func HandlerFor(reg prometheus.Gatherer, store *snapshot.Store, o Options) http.
 	}
 	var metricsHandler http.Handler
 	if o.DisableExporterMetrics {
-		metricsHandler = &metricsEndpoint{klagx: reg, logger: logger}
+		metricsHandler = &metricsEndpoint{klagx: r, logger: logger}
 	} else {
 		self := prometheus.NewRegistry()
 		self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		metricsHandler = promhttp.InstrumentMetricHandler(self, &metricsEndpoint{klagx: reg, self: self, logger: logger})
+		metricsHandler = promhttp.InstrumentMetricHandler(self, &metricsEndpoint{klagx: r, self: self, logger: logger})
 	}
 
 	mux := http.NewServeMux()

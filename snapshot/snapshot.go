@@ -250,8 +250,20 @@ type GroupPartition struct {
 
 // Store publishes snapshots. The zero value is not usable; use NewStore.
 type Store struct {
-	mu  sync.Mutex // serialises Publish
-	cur atomic.Pointer[Snapshot]
+	mu   sync.Mutex // serialises Publish and the subscribers' calls
+	cur  atomic.Pointer[Snapshot]
+	subs []func(*Snapshot)
+}
+
+// Subscribe calls fn with the current snapshot now, and with every
+// snapshot published from now on, right after it is published and on the
+// publisher's goroutine (so that a renderer renders each snapshot once, in
+// the background of readers). Calls are serialised; fn must not publish.
+func (s *Store) Subscribe(fn func(*Snapshot)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs = append(s.subs, fn)
+	fn(s.cur.Load())
 }
 
 // NewStore returns a store holding one not-yet-polled Cluster per name.
@@ -290,4 +302,7 @@ func (s *Store) Publish(c *Cluster) {
 		sort.Slice(next.Clusters, func(i, j int) bool { return next.Clusters[i].Name < next.Clusters[j].Name })
 	}
 	s.cur.Store(next)
+	for _, fn := range s.subs {
+		fn(next)
+	}
 }

@@ -40,9 +40,10 @@ type checkCmd struct {
 }
 
 // toConfig is configFlags.toConfig with the polling defaults but for
-// --poll-interval: check samples once (twice with --window).
+// --poll-interval: check samples once (twice with --window), and renders
+// no metrics.
 func (c *checkCmd) toConfig(file *config.File) (*config.Config, error) {
-	return c.configFlags.toConfig(file, checkPollFlags(c.PollInterval))
+	return c.configFlags.toConfig(file, checkPollFlags(c.PollInterval), metricFlags{})
 }
 
 // Help is the detailed help of klagx check.
@@ -51,7 +52,7 @@ func (c *checkCmd) Help() string {
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. A group is CRITICAL when it is stalled, stopped or lost messages, or its lag is above --crit-lag-seconds or --crit-lag; WARNING when its status is warning, rewind or rebalancing (time lag above --warn-lag-seconds, lag above --warn-lag, ...); UNKNOWN when it could not be read. The check takes the worst of its groups (CRITICAL, then WARNING, then UNKNOWN). It is UNKNOWN as a whole, with the reason on stderr, when a cluster cannot be reached, authentication fails, no group matches, or the arguments are wrong.
 
-Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, with the same KLAGX_* environment variables, and so is --config.file (its keys for serve alone, such as group_poll_interval, are ignored). --poll-interval sets, as for serve, the time-lag accuracy target and the timeout of one Kafka request (a quarter of it, 2s to 10s); --timeout the deadline of a whole sample. The flags of check alone read KLAGX_CHECK_<FLAG> (KLAGX_CHECK_WINDOW, KLAGX_CHECK_OUTPUT, KLAGX_CHECK_TIMEOUT, ...); the generic KLAGX_WINDOW, KLAGX_OUTPUT, KLAGX_TIMEOUT, ... are not read any more.`
+Connection, TLS, SASL, filter, threshold and time-lag flags are the same as for serve, with the same KLAGX_* environment variables, and so is --config.file (its keys for serve alone, such as group_poll_interval or metric_opt_in_list, are ignored). --poll-interval sets, as for serve, the time-lag accuracy target and the timeout of one Kafka request (a quarter of it, 2s to 10s); --timeout the deadline of a whole sample. The flags of check alone read KLAGX_CHECK_<FLAG> (KLAGX_CHECK_WINDOW, KLAGX_CHECK_OUTPUT, KLAGX_CHECK_TIMEOUT, ...); the generic KLAGX_WINDOW, KLAGX_OUTPUT, KLAGX_TIMEOUT, ... are not read any more.`
 }
 
 // Run runs the check and turns its result into the exit code.

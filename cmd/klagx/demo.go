@@ -84,6 +84,9 @@ func (d *demoCmd) Run(g *globals) error {
 	cfg.Clusters = []config.Cluster{config.DefaultCluster("demo", env.Brokers()...)}
 	cfg.PollInterval, cfg.GroupPollInterval = d.PollInterval, d.GroupPollInterval
 	cfg.Thresholds.Default = demoThresholds(d.PollInterval)
+	// The demo shows every family, the opt-in ones included: its cluster is
+	// small.
+	cfg.Metrics.OptIn = []string{".*"}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ type pollFlags struct {
 	Shard             int           `name:"shard" default:"0" placeholder:"N" help:"This replica's shard, 0 to --total-shards minus 1: it keeps only the groups whose name hashes to it (FNV-64a, jump consistent hash, as kube-state-metrics), and only shard 0 exports the klagx_partition_* series. Default: 0."`
 	TotalShards       int           `name:"total-shards" default:"1" placeholder:"M" help:"Number of replicas sharing the groups of the same clusters; 1 turns sharding off. Default: 1."`
 	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s, or --poll-interval when that is shorter."`
-	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic or group. Default: partition."`
+	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic (the per-topic families replace the per-partition ones) or group. Default: partition."`
 }
 
 // checkPollFlags are the pollFlags of klagx check: the defaults (one
@@ -64,6 +64,20 @@ func checkPollFlags(pollInterval time.Duration) pollFlags {
 		Shard:             d.Shard,
 		TotalShards:       d.TotalShards,
 	}
+}
+
+// metricFlags choose the metric families klagx serve renders, by name as
+// in kube-state-metrics (see metrics.Selection). klagx check renders no
+// metrics and has none of them.
+type metricFlags struct {
+	OptIn     []string `name:"metric-opt-in-list" sep:"," placeholder:"REGEX" help:"Also serve the opt-in metric families (beyond the default cardinality budget, see docs/metrics.md) whose name matches one of these comma-separated, fully anchored regexes; '.*' serves every family. Default: none."`
+	Allowlist []string `name:"metric-allowlist" sep:"," placeholder:"REGEX" help:"Serve only the metric families (of the default and opted-in ones) whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-denylist. Default: all."`
+	Denylist  []string `name:"metric-denylist" sep:"," placeholder:"REGEX" help:"Do not serve the metric families whose name matches one of these comma-separated, fully anchored regexes. Exclusive with --metric-allowlist. Default: none."`
+}
+
+// families is the config view of the flags.
+func (m metricFlags) families() config.MetricFamilies {
+	return config.MetricFamilies{OptIn: m.OptIn, Allow: m.Allowlist, Deny: m.Denylist}
 }
 
 // timeLagFlags configure the time-lag estimation. The mode flag is
@@ -113,10 +127,10 @@ type saslFlags struct {
 // errNoCluster is returned when no source configures a cluster.
 var errNoCluster = errors.New("no Kafka cluster configured: pass --brokers host:port, --cluster name=...,brokers=..., or clusters: in --config.file")
 
-// toConfig builds and validates the config.Config from f and the polling
-// flags p. file (may be nil) only supplies the clusters: list here; its
+// toConfig builds and validates the config.Config from f, the polling
+// flags p and the metric family flags m. file (may be nil) only supplies the clusters: list here; its
 // other keys have already been applied to the flags by the kong resolver.
-func (f *configFlags) toConfig(file *config.File, p pollFlags) (*config.Config, error) {
+func (f *configFlags) toConfig(file *config.File, p pollFlags, m metricFlags) (*config.Config, error) {
 	clusters, err := f.clusters(file)
 	if err != nil {
 		return nil, err
@@ -142,6 +156,7 @@ func (f *configFlags) toConfig(file *config.File, p pollFlags) (*config.Config, 
 		Shard:                 p.Shard,
 		TotalShards:           p.TotalShards,
 		Granularity:           config.Granularity(p.Granularity),
+		Metrics:               m.families(),
 		Groups:                groups,
 		Topics:                topics,
 		IncludeInternalTopics: f.TopicIncludeInternal,

@@ -393,7 +393,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 		"kafka.sasl.oauth.token-url", "kafka.sasl.oauth.client-id", "kafka.sasl.oauth.client-secret-file",
 		"kafka.sasl.oauth.scope", "kafka.sasl.oauth.param", "kafka.sasl.oauth.extension", "kafka.sasl.oauth.ca-file",
 		"kafka.sasl.mechanism", "kafka.sasl.username", "kafka.sasl.password-file", "kafka.sasl.token-file",
-		"poll-interval", "group-poll-interval", "shard", "total-shards", "granularity", "group.include", "group.exclude", "topic.include", "topic.exclude",
+		"poll-interval", "group-poll-interval", "shard", "total-shards", "granularity", "metric-opt-in-list", "metric-allowlist", "metric-denylist", "group.include", "group.exclude", "topic.include", "topic.exclude",
 		"topic.include-internal",
 		"time-lag.mode", "time-lag.fetch-budget",
 		"warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window", "threshold",
@@ -684,6 +684,30 @@ thresholds:
 	code, _, stderr = runCLI(t, "serve", "--brokers=a:9092", "--config.file", bad)
 	if code != exitUsage || !strings.Contains(stderr, `:6: unknown key "thresholds[0].typo"`) {
 		t.Errorf("code %d, stderr %q", code, stderr)
+	}
+}
+
+// TestMetricFamilyFlags: the selection flags, their variables and keys
+// reach the configuration, flags over environment over file.
+func TestMetricFamilyFlags(t *testing.T) {
+	cfg, err := serveConfig(t, "--brokers=a:9092", "--metric-opt-in-list=klagx_group_state,klagx_group_commit_.*", "--metric-denylist=klagx_partition_.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.MetricFamilies{OptIn: []string{"klagx_group_state", "klagx_group_commit_.*"}, Deny: []string{"klagx_partition_.*"}}
+	if !reflect.DeepEqual(cfg.Metrics, want) {
+		t.Errorf("Metrics = %+v, want %+v", cfg.Metrics, want)
+	}
+
+	t.Setenv("KLAGX_CONFIG_FILE", writeYAML(t, "metric_opt_in_list: [from-file]\nmetric_allowlist: [klagx_up]\n"))
+	t.Setenv("KLAGX_METRIC_OPT_IN_LIST", "from-env")
+	cfg, err = serveConfig(t, "--brokers=a:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = config.MetricFamilies{OptIn: []string{"from-env"}, Allow: []string{"klagx_up"}}
+	if !reflect.DeepEqual(cfg.Metrics, want) {
+		t.Errorf("Metrics = %+v, want %+v", cfg.Metrics, want)
 	}
 }
 

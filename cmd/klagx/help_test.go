@@ -28,9 +28,9 @@ func TestHelpGroups(t *testing.T) {
 		headings []string
 		absent   []string
 	}{
-		{"serve", []string{"Logging:", "Configuration file:", "Kafka connection:", "Kafka TLS", "Kafka SASL", "Filters:", "Time lag:", "Group status thresholds:", "Polling:", "Web server:", "OpenTelemetry (OTLP) push:"}, nil},
+		{"serve", []string{"Logging:", "Configuration file:", "Kafka connection:", "Kafka TLS", "Kafka SASL", "Filters:", "Time lag:", "Group status thresholds:", "Polling:", "Metric families:", "Web server:", "OpenTelemetry (OTLP) push:"}, nil},
 		{"check", []string{"Logging:", "Configuration file:", "Kafka connection:", "Kafka TLS", "Kafka SASL", "Filters:", "Time lag:", "Group status thresholds:", "Check:"},
-			[]string{"Polling:", "--group-poll-interval", "--granularity", "--shard", "--total-shards", "--web."}},
+			[]string{"Polling:", "--group-poll-interval", "--granularity", "--shard", "--total-shards", "Metric families:", "--metric-", "--web."}},
 		{"alerts", []string{"Logging:", "Alert rules:", "PrometheusRule manifest"}, []string{"--config.file", "Kafka connection:"}},
 		{"dashboards", []string{"Logging:", "Dashboards:"}, []string{"--config.file"}},
 		{"demo", []string{"Logging:", "Demo:"}, []string{"--config.file", "--brokers"}},

@@ -343,6 +343,7 @@ var helpGroups = []kong.Group{
 	{Key: "tls", Title: "Kafka TLS (the --brokers cluster; --cluster has tls-* keys):"},
 	{Key: "sasl", Title: "Kafka SASL (the --brokers cluster; --cluster has sasl-* keys):"},
 	{Key: "polling", Title: "Polling:"},
+	{Key: "metrics", Title: "Metric families:"},
 	{Key: "filters", Title: "Filters:"},
 	{Key: "time-lag", Title: "Time lag:"},
 	{Key: "thresholds", Title: "Group status thresholds:"},

@@ -18,13 +18,15 @@ type serveCmd struct {
 	configFileFlag `embed:""`
 	configFlags    `embed:""`
 	pollFlags      `embed:"" group:"polling"`
-	Web            webFlags  `embed:"" prefix:"web." group:"web"`
-	OTLP           otlpFlags `embed:"" prefix:"otlp." group:"otlp"`
+	Metrics        metricFlags `embed:"" group:"metrics"`
+	Web            webFlags    `embed:"" prefix:"web." group:"web"`
+	OTLP           otlpFlags   `embed:"" prefix:"otlp." group:"otlp"`
 }
 
-// toConfig is configFlags.toConfig with serve's polling flags.
+// toConfig is configFlags.toConfig with serve's polling and metric family
+// flags.
 func (s *serveCmd) toConfig(file *config.File) (*config.Config, error) {
-	return s.configFlags.toConfig(file, s.pollFlags)
+	return s.configFlags.toConfig(file, s.pollFlags, s.Metrics)
 }
 
 // otlpFlags configure the optional OTLP push of metrics and traces.

@@ -49,6 +49,8 @@ func run() int {
 		gzip      = flag.Bool("gzip", true, "scrape with Accept-Encoding: gzip, as Prometheus does")
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
 		benchOut  = flag.String("benchfmt", "", "also write the results in Go benchmark format (for benchstat) to this file; - for stdout")
+		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the poll cycles of the first size to this file")
+		allFams   = flag.Bool("all-metrics", false, "serve every metric family (--metric-opt-in-list='.*') instead of the defaults")
 		noScrape  = flag.Bool("cycles-only", false, "skip the /metrics scrapes (sizes whose rendering does not fit in memory)")
 		verbose   = flag.Bool("v", false, "log the poller's warnings and errors to stderr")
 		churn     = flag.Int("churn-cycles", 1000, "after the sizes, a soak of this many poll cycles creating and deleting a group and a topic each cycle, reporting the live heap (0 skips it)")
@@ -73,8 +75,17 @@ func run() int {
 	opts := bench.Options{
 		Exe: exe, Brokers: *brokers, Cycles: *cycles, Scrapes: *scrapes, Concurrency: *conc,
 		RecordsPerPartition: *records, Workers: *workers, Timeout: *timeout, Gzip: *gzip,
-		SkipScrapes: *noScrape,
-		Progress:    os.Stderr,
+		SkipScrapes: *noScrape, AllMetrics: *allFams,
+		Progress: os.Stderr,
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "klagx-bench:", err)
+			return 1
+		}
+		defer f.Close()
+		opts.CPUProfile = f
 	}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -89,6 +100,7 @@ func run() int {
 			break
 		}
 		res := bench.Run(ctx, s, opts)
+		opts.CPUProfile = nil // the first size only
 		rep.Results = append(rep.Results, res)
 		switch {
 		case res.TimedOut:
