@@ -45,6 +45,11 @@ type Options struct {
 	RetentionHorizon time.Duration
 	// GrowthWindow is the window of KlagxGroupLagGrowing.
 	GrowthWindow time.Duration
+	// StoppedPageWindow: KlagxGroupStopped pages only for a group that had
+	// members within this window, in Prometheus's own history of
+	// klagx_group_members; a group empty for longer is abandoned and does
+	// not page. It must be longer than StoppedFor.
+	StoppedPageWindow time.Duration
 	// ForOverride, when non-zero, replaces every for and keep_firing_for
 	// duration: end-to-end tests use it to see alerts within seconds.
 	ForOverride time.Duration
@@ -54,22 +59,26 @@ type Options struct {
 	Labels    map[string]string
 }
 
+// StoppedFor is the for: duration of KlagxGroupStopped.
+const StoppedFor = 10 * time.Minute
+
 // DefaultRunbookBaseURL is where the runbooks live by default.
 const DefaultRunbookBaseURL = "https://github.com/klagx/klagx/blob/main/docs/runbooks.md"
 
 // DefaultOptions are the options of the committed rule files.
 func DefaultOptions() Options {
 	return Options{
-		Selector:         `job="klagx"`,
-		RunbookBaseURL:   DefaultRunbookBaseURL,
-		StormRebalances:  5,
-		StormWindow:      15 * time.Minute,
-		StuckAfter:       10 * time.Minute,
-		StaleAfter:       5 * time.Minute,
-		RetentionHorizon: 4 * time.Hour,
-		GrowthWindow:     30 * time.Minute,
-		Name:             "klagx",
-		Labels:           map[string]string{"app.kubernetes.io/name": "klagx"},
+		Selector:          `job="klagx"`,
+		RunbookBaseURL:    DefaultRunbookBaseURL,
+		StormRebalances:   5,
+		StormWindow:       15 * time.Minute,
+		StuckAfter:        10 * time.Minute,
+		StaleAfter:        5 * time.Minute,
+		RetentionHorizon:  4 * time.Hour,
+		GrowthWindow:      30 * time.Minute,
+		StoppedPageWindow: 24 * time.Hour,
+		Name:              "klagx",
+		Labels:            map[string]string{"app.kubernetes.io/name": "klagx"},
 	}
 }
 
@@ -81,6 +90,9 @@ func (o Options) Validate() error {
 	case o.StormWindow < time.Second || o.StuckAfter < time.Second || o.StaleAfter < time.Second ||
 		o.RetentionHorizon < time.Second || o.GrowthWindow < time.Second:
 		return fmt.Errorf("storm window, stuck-after, stale-after, retention horizon and growth window must each be at least 1s")
+	case o.StoppedPageWindow <= o.effectiveFor(StoppedFor):
+		return fmt.Errorf("stopped page window: %s must be longer than the %s KlagxGroupStopped waits before it fires, or a group that stops never pages",
+			o.StoppedPageWindow, o.effectiveFor(StoppedFor))
 	case o.RunbookBaseURL == "":
 		return fmt.Errorf("runbook base URL is empty")
 	case strings.ContainsAny(o.Selector, "{}"):
@@ -120,6 +132,14 @@ func (o Options) sel(name string, matchers ...string) string {
 		return name
 	}
 	return name + "{" + strings.Join(matchers, ",") + "}"
+}
+
+// effectiveFor is the for: duration d, or ForOverride when set.
+func (o Options) effectiveFor(d time.Duration) time.Duration {
+	if o.ForOverride > 0 {
+		return o.ForOverride
+	}
+	return d
 }
 
 // growth is how much the time lag must grow within the growth window (and
@@ -186,9 +206,12 @@ func Rules(o Options) (RuleFile, error) {
 			rule("KlagxGroupStalled", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.GroupStatus, `status="stalled"`)), "5m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is stuck: members but no commits.",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and unconsumed messages, but none of its partitions with lag has committed for longer than its stall threshold. The consumers are up but not making progress: look in their logs for a message they fail on, a blocked dependency or failing commits."),
-			rule("KlagxGroupStopped", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.GroupStatus, `status="stopped"`)), "10m", "5m",
+			rule("KlagxGroupStopped", "critical",
+				fmt.Sprintf("%s == 1\nand on (cluster, group)\nmax_over_time(%s[%s]) > 0",
+					o.sel(metrics.GroupStatus, `status="stopped"`), o.sel(metrics.GroupMembers), dur(o.StoppedPageWindow)),
+				dur(StoppedFor), "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} has no consumers running.",
-				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has no members while messages wait on its partitions: nothing is consuming them. Check its consumers' deployment (crashed, scaled to zero, failing to start); if the group is retired, delete it to silence this."),
+				fmt.Sprintf("Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has no members while messages wait on its partitions: nothing is consuming them. It had members within the last %[1]s, so it stopped recently: check its consumers' deployment (crashed, scaled to zero, failing to start). A group empty for longer than %[1]s counts as abandoned and stops paging; if this one is retired, delete it.", dur(o.StoppedPageWindow))),
 			rule("KlagxGroupMessagesLost", "critical", fmt.Sprintf("increase(%s[10m]) > 0", o.sel(metrics.GroupMessagesLost)), "", "30m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} lost messages to retention.",
 				"Retention on cluster {{ $labels.cluster }} deleted {{ $value | humanize }} messages in the last 10 minutes before consumer group {{ $labels.group }} consumed them: that data was skipped, not processed. Get the group caught up (or raise the topic's retention) before it loses more, and find out which topic and partitions lost data (/status, klagx_group_partition_messages_lost_total)."),

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klagx/klagx/metrics"
 )
@@ -126,6 +127,15 @@ func TestOptionsValidate(t *testing.T) {
 	o.Selector = `{job="x"}`
 	if _, err := Render(o, FormatRules); err == nil || !strings.Contains(err.Error(), "without braces") {
 		t.Fatalf("%v", err)
+	}
+	o = DefaultOptions()
+	o.StoppedPageWindow = StoppedFor
+	if _, err := Render(o, FormatRules); err == nil || !strings.Contains(err.Error(), "stopped page window: 10m0s must be longer than the 10m0s") {
+		t.Fatalf("a window no longer than the for: duration: %v", err)
+	}
+	o.ForOverride = 3 * time.Second // the e2e rules: a short window is fine
+	if _, err := Render(o, FormatRules); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := Render(DefaultOptions(), "helm"); err == nil {
 		t.Fatal("unknown format accepted")

@@ -384,6 +384,8 @@ func TestBadInputOtherCommands(t *testing.T) {
 		{name: "alerts storm-rebalances type", args: []string{"alerts", "--storm-rebalances=many"}, code: u, want: []string{`--storm-rebalances: expected a valid 64 bit int but got "many"`}},
 		{name: "alerts stuck-after", args: []string{"alerts", "--stuck-after=0s"}, code: u, want: []string{"--stuck-after: 0s must be at least 1s"}},
 		{name: "alerts growth-window", args: []string{"alerts", "--growth-window=500ms"}, code: u, want: []string{"--growth-window: 500ms must be at least 1s"}},
+		{name: "alerts stopped-page-window", args: []string{"alerts", "--stopped-page-window=10m"}, code: u, want: []string{"--stopped-page-window: 10m0s must be longer than 10m0s, the for: duration of KlagxGroupStopped"}},
+		{name: "alerts stopped-page-window env", env: map[string]string{"KLAGX_ALERTS_STOPPED_PAGE_WINDOW": "5m"}, args: []string{"alerts"}, code: u, want: []string{"--stopped-page-window: 5m0s must be longer than 10m0s"}},
 		{name: "alerts runbook-url", args: []string{"alerts", "--runbook-url="}, code: u, want: []string{"--runbook-url: must not be empty"}},
 		{name: "alerts storm-window type", args: []string{"alerts", "--storm-window=abc"}, code: u, want: []string{`--storm-window: "abc" is not a duration with a unit`}},
 		{name: "alerts selector braces", args: []string{"alerts", "--selector={job=\"klagx\"}"}, code: u, want: []string{`--selector: "{job=\"klagx\"}": give the matchers without braces`}},
