@@ -34,18 +34,20 @@ func TestAlertsDefaultsMatchCommittedRules(t *testing.T) {
 	}
 }
 
-// TestAlertsStoppedPageWindow: the flag and its variable reach the
-// KlagxGroupStopped expression.
-func TestAlertsStoppedPageWindow(t *testing.T) {
-	if _, got, _ := runCLI(t, "alerts", "--stopped-page-window=48h"); !strings.Contains(got, "max_over_time(klagx_group_members{job=\"klagx\"}[48h]) > 0") {
-		t.Errorf("--stopped-page-window=48h is not in the rules:\n%s", got)
+// TestAlertsAbandonedAfter: the flag and its variable reach the rules.
+func TestAlertsAbandonedAfter(t *testing.T) {
+	if _, got, _ := runCLI(t, "alerts", "--abandoned-after=48h"); !strings.Contains(got, "max_over_time(klagx_group_members{job=\"klagx\"}[48h]) == 0") {
+		t.Errorf("--abandoned-after=48h is not in the rules:\n%s", got)
 	}
-	t.Setenv("KLAGX_ALERTS_STOPPED_PAGE_WINDOW", "7d")
-	if code, got, errs := runCLI(t, "alerts"); code != exitUsage || !strings.Contains(errs, "--stopped-page-window") {
+	if _, got, _ := runCLI(t, "alerts", "--abandoned-after=0"); strings.Contains(got, "klagx_group_members") {
+		t.Errorf("--abandoned-after=0 still reads klagx_group_members:\n%s", got)
+	}
+	t.Setenv("KLAGX_ALERTS_ABANDONED_AFTER", "7d")
+	if code, got, errs := runCLI(t, "alerts"); code != exitUsage || !strings.Contains(errs, "--abandoned-after") {
 		t.Errorf("7d (no such Go unit) accepted: exit %d\n%s%s", code, got, errs)
 	}
-	t.Setenv("KLAGX_ALERTS_STOPPED_PAGE_WINDOW", "168h")
+	t.Setenv("KLAGX_ALERTS_ABANDONED_AFTER", "168h")
 	if _, got, _ := runCLI(t, "alerts"); !strings.Contains(got, "[168h]") {
-		t.Error("KLAGX_ALERTS_STOPPED_PAGE_WINDOW=168h did not reach the rules")
+		t.Error("KLAGX_ALERTS_ABANDONED_AFTER=168h did not reach the rules")
 	}
 }
