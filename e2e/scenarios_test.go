@@ -206,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Runs after the kcat group paged KlagxGroupStopped: the rule works,
 	// and the abandoned group has been stopped far longer than its for:.
-	t.Run("abandoned group: stopped on dashboards and in check, never pages", func(t *testing.T) {
+	t.Run("abandoned group: stopped on dashboards and in check, raises no alert", func(t *testing.T) {
 		waitFor(t, 30*time.Second, "klagx to call the abandoned group stopped", func() bool {
 			g, ok := klagxStatus(t, s.klagxAddr, abandonedGroup)
 			return ok && g.Status == "stopped" && g.Members == 0 && g.Lag == 5
