@@ -45,6 +45,12 @@ type Options struct {
 	RetentionHorizon time.Duration
 	// GrowthWindow is the window of KlagxGroupLagGrowing.
 	GrowthWindow time.Duration
+	// AbandonedAfter: a group with no members for this long, in
+	// Prometheus's own history of klagx_group_members, is abandoned, and
+	// no consumer-group alert fires for it; a group that stopped more
+	// recently pages KlagxGroupStopped. Zero turns the policy off. When
+	// set it must be longer than StoppedFor.
+	AbandonedAfter time.Duration
 	// ForOverride, when non-zero, replaces every for and keep_firing_for
 	// duration: end-to-end tests use it to see alerts within seconds.
 	ForOverride time.Duration
@@ -53,6 +59,9 @@ type Options struct {
 	Namespace string
 	Labels    map[string]string
 }
+
+// StoppedFor is the for: duration of KlagxGroupStopped.
+const StoppedFor = 10 * time.Minute
 
 // DefaultRunbookBaseURL is where the runbooks live by default.
 const DefaultRunbookBaseURL = "https://github.com/klagx/klagx/blob/main/docs/runbooks.md"
@@ -68,6 +77,7 @@ func DefaultOptions() Options {
 		StaleAfter:       5 * time.Minute,
 		RetentionHorizon: 4 * time.Hour,
 		GrowthWindow:     30 * time.Minute,
+		AbandonedAfter:   24 * time.Hour,
 		Name:             "klagx",
 		Labels:           map[string]string{"app.kubernetes.io/name": "klagx"},
 	}
@@ -81,6 +91,9 @@ func (o Options) Validate() error {
 	case o.StormWindow < time.Second || o.StuckAfter < time.Second || o.StaleAfter < time.Second ||
 		o.RetentionHorizon < time.Second || o.GrowthWindow < time.Second:
 		return fmt.Errorf("storm window, stuck-after, stale-after, retention horizon and growth window must each be at least 1s")
+	case o.AbandonedAfter < 0 || o.AbandonedAfter > 0 && o.AbandonedAfter <= o.effectiveFor(StoppedFor):
+		return fmt.Errorf("abandoned after: %s must be 0 (off) or longer than the %s KlagxGroupStopped waits before it fires, or a group that stops never pages",
+			o.AbandonedAfter, o.effectiveFor(StoppedFor))
 	case o.RunbookBaseURL == "":
 		return fmt.Errorf("runbook base URL is empty")
 	case strings.ContainsAny(o.Selector, "{}"):
@@ -120,6 +133,14 @@ func (o Options) sel(name string, matchers ...string) string {
 		return name
 	}
 	return name + "{" + strings.Join(matchers, ",") + "}"
+}
+
+// effectiveFor is the for: duration d, or ForOverride when set.
+func (o Options) effectiveFor(d time.Duration) time.Duration {
+	if o.ForOverride > 0 {
+		return o.ForOverride
+	}
+	return d
 }
 
 // growth is how much the time lag must grow within the growth window (and
@@ -169,31 +190,46 @@ func Rules(o Options) (RuleFile, error) {
 		return fmt.Sprintf("%s\n  > ignoring (severity)\n%s",
 			o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagThresholdSeconds, fmt.Sprintf(`severity=%q`, sev)))
 	}
+	// notAbandoned leaves out the groups that had no member for the whole
+	// of AbandonedAfter, from Prometheus's history: nobody runs them, so
+	// none of the consumer-group alerts fires for them (a group that has
+	// members now always passes).
+	notAbandoned := func(expr string) string {
+		if o.AbandonedAfter == 0 {
+			return expr
+		}
+		return fmt.Sprintf("(%s)\nunless on (cluster, group)\nmax_over_time(%s[%s]) == 0", expr, o.sel(metrics.GroupMembers), dur(o.AbandonedAfter))
+	}
+	stoppedAdvice := "Check its consumers' deployment (crashed, scaled to zero, failing to start); if the group is retired, delete it to silence this."
+	if o.AbandonedAfter > 0 {
+		stoppedAdvice = fmt.Sprintf("It had members within the last %[1]s, so it stopped recently: check its consumers' deployment (crashed, scaled to zero, failing to start). A group empty for longer than %[1]s counts as abandoned and stops alerting; if this one is retired, delete it.", dur(o.AbandonedAfter))
+	}
 	groups := []Group{
 		{Name: "klagx-consumer-groups", Rules: []Rule{
-			rule("KlagxGroupLagCritical", "critical", lagVsThreshold("critical"), "5m", "5m",
+			rule("KlagxGroupLagCritical", "critical", notAbandoned(lagVsThreshold("critical")), "5m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is {{ $value | humanizeDuration }} behind (critical).",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has not consumed a message produced {{ $value | humanizeDuration }} ago, above its critical time-lag threshold: whatever it feeds is that far out of date. Check that its consumers are running and keeping up (produce vs commit rate on the klagx consumer-group dashboard)."),
-			rule("KlagxGroupLagWarning", "warning", lagVsThreshold("warning"), "10m", "5m",
+			rule("KlagxGroupLagWarning", "warning", notAbandoned(lagVsThreshold("warning")), "10m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is {{ $value | humanizeDuration }} behind.",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has not consumed a message produced {{ $value | humanizeDuration }} ago, above its warning time-lag threshold. Not urgent yet; if it keeps growing it reaches the critical threshold. Check the produce and commit rates on the klagx consumer-group dashboard."),
 			rule("KlagxGroupLagGrowing", "warning",
-				fmt.Sprintf("(%s - %s offset %s) > %d\nand\n%s > %d", o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagSeconds), dur(o.GrowthWindow),
-					growth(o.GrowthWindow), o.sel(metrics.GroupLagSeconds), growth(o.GrowthWindow)),
+				notAbandoned(fmt.Sprintf("(%s - %s offset %s) > %d\nand\n%s > %d", o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagSeconds), dur(o.GrowthWindow),
+					growth(o.GrowthWindow), o.sel(metrics.GroupLagSeconds), growth(o.GrowthWindow))),
 				"15m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is falling further behind.",
 				fmt.Sprintf("Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} fell {{ $value | humanizeDuration }} further behind in the last %s: it consumes more slowly than its topics are written to, and will not catch up by itself. Check whether production spiked or its consumers slowed down.", dur(o.GrowthWindow))),
 			rule("KlagxGroupStalled", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.GroupStatus, `status="stalled"`)), "5m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is stuck: members but no commits.",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and unconsumed messages, but none of its partitions with lag has committed for longer than its stall threshold. The consumers are up but not making progress: look in their logs for a message they fail on, a blocked dependency or failing commits."),
-			rule("KlagxGroupStopped", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.GroupStatus, `status="stopped"`)), "10m", "5m",
+			rule("KlagxGroupStopped", "critical", notAbandoned(fmt.Sprintf("%s == 1", o.sel(metrics.GroupStatus, `status="stopped"`))),
+				dur(StoppedFor), "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} has no consumers running.",
-				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has no members while messages wait on its partitions: nothing is consuming them. Check its consumers' deployment (crashed, scaled to zero, failing to start); if the group is retired, delete it to silence this."),
-			rule("KlagxGroupMessagesLost", "critical", fmt.Sprintf("increase(%s[10m]) > 0", o.sel(metrics.GroupMessagesLost)), "", "30m",
+				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has no members while messages wait on its partitions: nothing is consuming them. "+stoppedAdvice),
+			rule("KlagxGroupMessagesLost", "critical", notAbandoned(fmt.Sprintf("increase(%s[10m]) > 0", o.sel(metrics.GroupMessagesLost))), "", "30m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} lost messages to retention.",
 				"Retention on cluster {{ $labels.cluster }} deleted {{ $value | humanize }} messages in the last 10 minutes before consumer group {{ $labels.group }} consumed them: that data was skipped, not processed. Get the group caught up (or raise the topic's retention) before it loses more, and find out which topic and partitions lost data (/status, klagx_group_partition_messages_lost_total)."),
 			rule("KlagxGroupRetentionRisk", "warning",
-				fmt.Sprintf("predict_linear(%s[1h], %d) < 0\nand\n%s > 0", o.sel(metrics.GroupRetentionHeadroom), int(o.RetentionHorizon.Seconds()), o.sel(metrics.GroupLag)),
+				notAbandoned(fmt.Sprintf("predict_linear(%s[1h], %d) < 0\nand\n%s > 0", o.sel(metrics.GroupRetentionHeadroom), int(o.RetentionHorizon.Seconds()), o.sel(metrics.GroupLag))),
 				"15m", "15m",
 				fmt.Sprintf("Consumer group {{ $labels.group }} on {{ $labels.cluster }} will lose messages to retention within %s.", dur(o.RetentionHorizon)),
 				fmt.Sprintf("At the current pace, retention on cluster {{ $labels.cluster }} deletes messages consumer group {{ $labels.group }} has not consumed yet within %s. Speed the group up, or raise the topic's retention to buy time, before data is skipped.", dur(o.RetentionHorizon))),

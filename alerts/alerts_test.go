@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klagx/klagx/metrics"
 )
@@ -129,6 +130,19 @@ func TestOptionsValidate(t *testing.T) {
 	o.Selector = `{job="x"}`
 	if _, err := Render(o, FormatRules); err == nil || !strings.Contains(err.Error(), "without braces") {
 		t.Fatalf("%v", err)
+	}
+	o = DefaultOptions()
+	o.AbandonedAfter = StoppedFor
+	if _, err := Render(o, FormatRules); err == nil || !strings.Contains(err.Error(), "abandoned after: 10m0s must be 0 (off) or longer than the 10m0s") {
+		t.Fatalf("a window no longer than the for: duration: %v", err)
+	}
+	o.ForOverride = 3 * time.Second // the e2e rules: a short window is fine
+	if _, err := Render(o, FormatRules); err != nil {
+		t.Fatal(err)
+	}
+	o.AbandonedAfter = 0 // off: the rules do not read klagx_group_members
+	if b, err := Render(o, FormatRules); err != nil || bytes.Contains(b, []byte("klagx_group_members")) {
+		t.Fatalf("abandoned after 0: %v\n%s", err, b)
 	}
 	if _, err := Render(DefaultOptions(), "helm"); err == nil {
 		t.Fatal("unknown format accepted")

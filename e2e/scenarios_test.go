@@ -96,6 +96,9 @@ func klagxStatus(t *testing.T, addr, group string) (report.Group, bool) {
 	return r.Clusters[0].Groups[0], true
 }
 
+// abandonedGroup is a group emptied before Prometheus started.
+const abandonedGroup = "console-consumer-4242"
+
 func TestEndToEnd(t *testing.T) {
 	kcat := tool(t, "kcat")
 	python := tool(t, "python3")
@@ -109,7 +112,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	started := time.Now()
 	env := kfaketest.New(t, 3)
-	for topic, parts := range map[string]int32{"orders": 4, "idle": 1, "slow": 1, "stop": 2, "storm": 4, "retention": 1} {
+	for topic, parts := range map[string]int32{"orders": 4, "idle": 1, "slow": 1, "stop": 2, "storm": 4, "retention": 1, "abandoned": 1} {
 		env.CreateTopic(topic, parts)
 	}
 	brokers := env.Addrs()
@@ -120,6 +123,20 @@ func TestEndToEnd(t *testing.T) {
 	prod.produce(t, "idle", 0, 10)
 	idle := env.Consumer("idle-group", []string{"idle"})
 	env.ConsumeAndCommit(idle, 10)
+
+	// An abandoned group, as kafka-console-consumer.sh leaves them: a
+	// member consumed and committed 5 records and left, and 5 more were
+	// written since. It was emptied before Prometheus started, so in
+	// Prometheus's history it never had members.
+	prod.produce(t, "abandoned", 0, 5)
+	console := env.Consumer(abandonedGroup, []string{"abandoned"})
+	env.ConsumeAndCommit(console, 5)
+	console.Close() // LeaveGroup: empty at once
+	waitFor(t, 30*time.Second, "the console consumer's group to be empty", func() bool {
+		gi := env.Cluster.GroupInfo(abandonedGroup)
+		return gi != nil && len(gi.Members) == 0
+	})
+	prod.produce(t, "abandoned", 0, 5)
 
 	// Steady traffic for the healthy, slow and stopping groups.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -185,6 +202,30 @@ func TestEndToEnd(t *testing.T) {
 			_, _, ok := s.webhook.alert("resolved", "KlagxGroupStopped", map[string]string{"group": "stop-group"})
 			return ok
 		})
+	})
+
+	// Runs after the kcat group paged KlagxGroupStopped: the rule works,
+	// and the abandoned group has been stopped far longer than its for:.
+	t.Run("abandoned group: stopped on dashboards and in check, raises no alert", func(t *testing.T) {
+		waitFor(t, 30*time.Second, "klagx to call the abandoned group stopped", func() bool {
+			g, ok := klagxStatus(t, s.klagxAddr, abandonedGroup)
+			return ok && g.Status == "stopped" && g.Members == 0 && g.Lag == 5
+		})
+		if v, ok := s.queryScalar(fmt.Sprintf(`klagx_group_status{job="klagx",group=%q,status="stopped"}`, abandonedGroup)); !ok || v != 1 {
+			t.Errorf("Prometheus: klagx_group_status stopped = %v (found %v), want 1", v, ok)
+		}
+		if code, out := runCheck(t, brokers, "--group", abandonedGroup, "--window=0"); code != 2 {
+			t.Errorf("klagx check exited %d, want 2 (stopped):\n%s", code, out)
+		}
+		// No alert (KlagxGroupStopped, nor KlagxGroupLagCritical for its
+		// growing time lag) pending or firing over the whole run.
+		r, err := s.query(fmt.Sprintf(`count_over_time(ALERTS{group=%q}[1h])`, abandonedGroup))
+		if err != nil || len(r) > 0 {
+			t.Errorf("alerts pending or firing for the abandoned group: %v %v", r, err)
+		}
+		if got := s.webhook.anyFor(abandonedGroup); len(got) > 0 {
+			t.Errorf("notifications for the abandoned group: %v", got)
+		}
 	})
 
 	t.Run("slow python consumer: time lag true within bound, lag alert fires", func(t *testing.T) {
@@ -289,8 +330,17 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("retention overtakes a group: lost counted, alert fires", func(t *testing.T) {
+		// A member consumes and commits 5 and leaves once Prometheus has
+		// seen it: a group that stopped recently, which still alerts (one
+		// that never had members would be abandoned).
 		prod.produce(t, "retention", 0, 50)
-		env.Commit("archiver", "retention", map[int32]int64{0: 5})
+		archiver := env.Consumer("archiver", []string{"retention"})
+		env.ConsumeAndCommit(archiver, 5)
+		waitFor(t, 30*time.Second, "Prometheus to see the archiver's member", func() bool {
+			v, ok := s.queryScalar(`max_over_time(klagx_group_members{job="klagx",group="archiver"}[1m])`)
+			return ok && v == 1
+		})
+		archiver.Close()
 		waitFor(t, 30*time.Second, "klagx to see the archiver group", func() bool {
 			g, ok := klagxStatus(t, s.klagxAddr, "archiver")
 			return ok && g.Lag == 45
@@ -316,16 +366,19 @@ func TestEndToEnd(t *testing.T) {
 		dashboardQueries(t, s, started)
 	})
 
-	t.Run("idle topic never alerted", func(t *testing.T) {
+	t.Run("idle topic and abandoned group never alerted", func(t *testing.T) {
 		if got := s.webhook.anyFor("idle-group"); len(got) > 0 {
 			t.Fatalf("notifications for the idle group: %v", got)
+		}
+		if got := s.webhook.anyFor(abandonedGroup); len(got) > 0 {
+			t.Fatalf("notifications for the abandoned group: %v", got)
 		}
 		if got := s.webhook.anyFor("healthy"); len(got) > 0 {
 			t.Fatalf("notifications for the healthy group: %v", got)
 		}
-		r, err := s.query(`ALERTS{group=~"idle-group|healthy"}`)
+		r, err := s.query(`ALERTS{group=~"idle-group|healthy|` + abandonedGroup + `"}`)
 		if err != nil || len(r) > 0 {
-			t.Fatalf("alerts pending or firing for idle/healthy groups: %v %v", r, err)
+			t.Fatalf("alerts pending or firing for idle/healthy/abandoned groups: %v %v", r, err)
 		}
 	})
 	names := map[string]bool{}

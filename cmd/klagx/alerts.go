@@ -21,6 +21,7 @@ type alertsCmd struct {
 	StaleAfter       time.Duration     `name:"stale-after" group:"alerts" env:"KLAGX_ALERTS_STALE_AFTER" default:"5m" help:"How old a cluster's last successful poll may get before KlagxDataStale. Default: 5m."`
 	RetentionHorizon time.Duration     `name:"retention-horizon" group:"alerts" env:"KLAGX_ALERTS_RETENTION_HORIZON" default:"4h" help:"KlagxGroupRetentionRisk fires when retention is predicted to overtake a group within this time. Default: 4h."`
 	GrowthWindow     time.Duration     `name:"growth-window" group:"alerts" env:"KLAGX_ALERTS_GROWTH_WINDOW" default:"30m" help:"KlagxGroupLagGrowing fires when the time lag grew by a sixth of this window within it (5m in 30m). Default: 30m."`
+	AbandonedAfter   time.Duration     `name:"abandoned-after" group:"alerts" env:"KLAGX_ALERTS_ABANDONED_AFTER" default:"24h" help:"A group with no members for this long (in Prometheus's history of klagx_group_members) is abandoned: no consumer-group alert fires for it, while one that stopped more recently pages KlagxGroupStopped. Abandoned groups still show on the dashboards and in klagx check. 0 turns this off; otherwise it must be longer than 10m, the for: duration of KlagxGroupStopped. Default: 24h."`
 	Name             string            `name:"name" group:"prometheusrule" env:"KLAGX_ALERTS_NAME" default:"klagx" help:"metadata.name of the PrometheusRule. Default: klagx."`
 	Namespace        string            `name:"namespace" group:"prometheusrule" env:"KLAGX_ALERTS_NAMESPACE" help:"metadata.namespace of the PrometheusRule. Default: none."`
 	Labels           map[string]string `name:"label" group:"prometheusrule" env:"KLAGX_ALERTS_LABEL" placeholder:"KEY=VALUE" help:"metadata.labels of the PrometheusRule (the ruleSelector of your Prometheus); repeatable. Default: app.kubernetes.io/name=klagx."`
@@ -28,7 +29,7 @@ type alertsCmd struct {
 
 // Help is the detailed help of klagx alerts.
 func (a *alertsCmd) Help() string {
-	return `Writes the alert rules klagx ships: time lag above each group's own thresholds (the exporter publishes them, so per-group --threshold overrides are honoured), lag growing, stalled and stopped groups, rebalance storms and stuck rebalances, retention about to overtake a group, lost messages, and the exporter's own health. Every alert has a severity label and a runbook_url into docs/runbooks.md. The committed alerts/klagx-rules.yaml and alerts/klagx-prometheusrule.yaml are this command's output with the defaults.
+	return `Writes the alert rules klagx ships: time lag above each group's own thresholds (the exporter publishes them, so per-group --threshold overrides are honoured), lag growing, stalled and stopped groups, rebalance storms and stuck rebalances, retention about to overtake a group, lost messages, and the exporter's own health. A group without members for --abandoned-after (24h) is abandoned and raises none of the consumer-group alerts. Every alert has a severity label and a runbook_url into docs/runbooks.md. The committed alerts/klagx-rules.yaml and alerts/klagx-prometheusrule.yaml are this command's output with the defaults.
 
 Environment variables are KLAGX_ALERTS_<FLAG> (--growth-window is KLAGX_ALERTS_GROWTH_WINDOW); the generic names this command used to read (KLAGX_OUT, KLAGX_FORMAT, KLAGX_GROWTH_WINDOW, ...) are not read any more: KLAGX_GROWTH_WINDOW is the status window of serve and check.`
 }
@@ -49,6 +50,9 @@ func (a *alertsCmd) validate() error {
 			return fmt.Errorf("%s: %s must be at least 1s", d.flag, d.v)
 		}
 	}
+	if a.AbandonedAfter != 0 && a.AbandonedAfter <= alerts.StoppedFor {
+		return fmt.Errorf("--abandoned-after: %s must be 0 (off) or longer than %s, the for: duration of KlagxGroupStopped, or a group that stops never pages", a.AbandonedAfter, alerts.StoppedFor)
+	}
 	if a.RunbookURL == "" {
 		return fmt.Errorf("--runbook-url: must not be empty")
 	}
@@ -66,7 +70,7 @@ func (a *alertsCmd) Run(g *globals) error {
 	o := alerts.DefaultOptions()
 	o.Selector, o.RunbookBaseURL = a.Selector, a.RunbookURL
 	o.StormRebalances, o.StormWindow, o.StuckAfter, o.StaleAfter, o.RetentionHorizon = a.StormRebalances, a.StormWindow, a.StuckAfter, a.StaleAfter, a.RetentionHorizon
-	o.GrowthWindow = a.GrowthWindow
+	o.GrowthWindow, o.AbandonedAfter = a.GrowthWindow, a.AbandonedAfter
 	o.Name, o.Namespace = a.Name, a.Namespace
 	if len(a.Labels) > 0 {
 		o.Labels = a.Labels

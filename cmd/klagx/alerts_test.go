@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,23 @@ func TestAlertsDefaultsMatchCommittedRules(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"alerts", "--format", "helm"}, &out, &errb); code != 2 {
 		t.Errorf("bad format: exit %d", code)
+	}
+}
+
+// TestAlertsAbandonedAfter: the flag and its variable reach the rules.
+func TestAlertsAbandonedAfter(t *testing.T) {
+	if _, got, _ := runCLI(t, "alerts", "--abandoned-after=48h"); !strings.Contains(got, "max_over_time(klagx_group_members{job=\"klagx\"}[48h]) == 0") {
+		t.Errorf("--abandoned-after=48h is not in the rules:\n%s", got)
+	}
+	if _, got, _ := runCLI(t, "alerts", "--abandoned-after=0"); strings.Contains(got, "klagx_group_members") {
+		t.Errorf("--abandoned-after=0 still reads klagx_group_members:\n%s", got)
+	}
+	t.Setenv("KLAGX_ALERTS_ABANDONED_AFTER", "7d")
+	if code, got, errs := runCLI(t, "alerts"); code != exitUsage || !strings.Contains(errs, "--abandoned-after") {
+		t.Errorf("7d (no such Go unit) accepted: exit %d\n%s%s", code, got, errs)
+	}
+	t.Setenv("KLAGX_ALERTS_ABANDONED_AFTER", "168h")
+	if _, got, _ := runCLI(t, "alerts"); !strings.Contains(got, "[168h]") {
+		t.Error("KLAGX_ALERTS_ABANDONED_AFTER=168h did not reach the rules")
 	}
 }
