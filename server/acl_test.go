@@ -91,10 +91,17 @@ func aclFixture(t *testing.T, acls ...kfake.ACL) *kfaketest.Env {
 	env.CreateTopic("orders", 2)
 	env.CreateTopic("payments", 1)
 	env.CreateTopic("audit", 1)
-	env.Produce("orders", 0, 10, time.Time{})
-	env.Produce("orders", 1, 20, time.Time{})
-	env.Produce("payments", 0, 5, time.Time{})
-	env.Produce("audit", 0, 8, time.Time{})
+	// Every record has the same timestamp, so a lookup by time answers
+	// offset 0 or "none that recent", never a committed offset: only a
+	// record fetch can make a time lag exact. With producer timestamps,
+	// the second batches below could come more than a poll interval
+	// after the first (consumers joining slowly) and a lookup would then
+	// land on the committed offset, exact without any fetch.
+	ts := time.Now()
+	env.Produce("orders", 0, 10, ts)
+	env.Produce("orders", 1, 20, ts)
+	env.Produce("payments", 0, 5, ts)
+	env.Produce("audit", 0, 8, ts)
 
 	env.Commit("billing", "orders", map[int32]int64{0: 3, 1: 20})
 	env.Commit("secret-team", "payments", map[int32]int64{0: 1})
@@ -103,8 +110,8 @@ func aclFixture(t *testing.T, acls ...kfake.ACL) *kfaketest.Env {
 	env.ConsumeAndCommit(shipping, 30)
 	kip848 := env.Consumer("kip848", []string{"payments"}, adminAuth, kgo.ServerSideBalancer())
 	env.ConsumeAndCommit(kip848, 5)
-	env.Produce("orders", 0, 5, time.Time{})
-	env.Produce("payments", 0, 2, time.Time{})
+	env.Produce("orders", 0, 5, ts)
+	env.Produce("payments", 0, 2, ts)
 	return env
 }
 
