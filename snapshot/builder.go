@@ -327,9 +327,15 @@ func (b *Builder) keepFrom(c *Cluster) map[timelag.TP]int64 {
 		from[timelag.TP{Topic: p.Topic, Partition: p.Partition}] = min(p.End, p.Start)
 	}
 	for _, st := range b.groups {
-		for tp, ps := range st.parts {
-			if cur, ok := from[tp]; ok && ps.commits.HasCommit && ps.commits.Offset < cur {
-				from[tp] = ps.commits.Offset
+		for topic, m := range st.parts {
+			for n, ps := range m {
+				if !ps.commits.HasCommit {
+					continue
+				}
+				tp := timelag.TP{Topic: topic, Partition: n}
+				if cur, ok := from[tp]; ok && ps.commits.Offset < cur {
+					from[tp] = ps.commits.Offset
+				}
 			}
 		}
 	}

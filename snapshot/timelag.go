@@ -209,7 +209,12 @@ func endOf(obs *observation.Observation, tp timelag.TP) int64 {
 
 // commitOf is the group's commit on a partition (invalid without one).
 func commitOf(og *observation.Group, topic string, partition int32) lag.Commit {
-	if off, ok := og.Commits[topic][partition]; ok {
+	return commitIn(og.Commits[topic], partition)
+}
+
+// commitIn is the commit on a partition among one topic's commits.
+func commitIn(commits map[int32]int64, partition int32) lag.Commit {
+	if off, ok := commits[partition]; ok {
 		return lag.CommitAt(off)
 	}
 	return lag.Commit{}
