@@ -130,7 +130,7 @@ func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster
 		c.Up, c.Ready, c.LastSuccess = true, true, obs.End
 		b.times.observeEnds(obs)
 		c.Partitions = b.partitions(obs)
-		c.Groups = b.groupsOf(obs, indexPartitions(c.Partitions))
+		c.Groups = b.groupsOf(obs, c.Partitions)
 	}
 	b.prune(c)
 	b.prev = c
@@ -223,13 +223,13 @@ func indexPartitions(ps []Partition) map[tp]*Partition {
 // description or offsets could not be read keeps its previous values with
 // their age; a group that is no longer listed was deleted and vanishes,
 // unless the broker that coordinated it failed to answer ListGroups.
-func (b *Builder) groupsOf(obs *observation.Observation, parts map[tp]*Partition) []Group {
-	topicParts := map[string][]*Partition{}
-	for _, p := range parts {
-		topicParts[p.Topic] = append(topicParts[p.Topic], p)
-	}
-	for _, ps := range topicParts {
-		sort.Slice(ps, func(i, j int) bool { return ps[i].Partition < ps[j].Partition })
+func (b *Builder) groupsOf(obs *observation.Observation, parts []Partition) []Group {
+	// parts is in topic, then partition order (see partitions).
+	folds := make([]foldPartition, len(parts))
+	topicParts := map[string][]*foldPartition{}
+	for i := range parts {
+		folds[i].p = &parts[i]
+		topicParts[parts[i].Topic] = append(topicParts[parts[i].Topic], &folds[i])
 	}
 	prev := b.prevGroups()
 	out := make([]Group, 0, len(obs.Groups))

@@ -238,6 +238,34 @@ type groupFold struct {
 	lostAt       string
 }
 
+// foldPartition is a partition of the cycle as the group folds see it:
+// the partition, and what is the same for every group on it this cycle,
+// looked up by the first group that needs it: its time-lag track, and the
+// time lag of its log start offset.
+type foldPartition struct {
+	p        *Partition
+	track    *timelag.Track
+	start    timelag.Estimate
+	hasStart bool
+}
+
+// trackOf returns the partition's time-lag track.
+func (p *foldPartition) trackOf(times *timeLag) *timelag.Track {
+	if p.track == nil {
+		p.track = times.tracker.Track(timelag.TP{Topic: p.p.Topic, Partition: p.p.Partition})
+	}
+	return p.track
+}
+
+// startEstimate is the time lag of the log start offset; end and now are
+// the same for every group in a cycle. It needs trackOf first.
+func (p *foldPartition) startEstimate(end int64, now time.Time) timelag.Estimate {
+	if !p.hasStart {
+		p.start, p.hasStart = p.track.Estimate(p.p.Start, end, now), true
+	}
+	return p.start
+}
+
 // foldTopic is what a groupFold looks up once per topic for its
 // partitions: their states, the group's commits and the owned partitions.
 type foldTopic struct {
@@ -247,7 +275,7 @@ type foldTopic struct {
 }
 
 // group builds one group read successfully this cycle.
-func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partition, now time.Time) Group {
+func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPartition, now time.Time) Group {
 	th := b.o.Thresholds.For(og.Name)
 	g := Group{
 		Name: og.Name, Kind: og.Kind, State: og.State, Protocol: og.Protocol, Coordinator: og.Coordinator,
@@ -261,7 +289,16 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
 		owned: ownedPartitions(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
 		methods: map[timelag.Method]int{}}
-	for _, topic := range og.Topics() {
+	topics := og.Topics()
+	n := 0
+	for _, topic := range topics {
+		n += len(topicParts[topic])
+	}
+	if n > 0 { // else both stay nil, as for a group with no partitions
+		f.g.Partitions = make([]GroupPartition, 0, n)
+		f.g.Topics = make([]GroupTopic, 0, len(topics))
+	}
+	for _, topic := range topics {
 		// A topic missing from the partitions was deleted, filtered out
 		// or never listed: commits on topics that do not exist are not
 		// lag.
@@ -274,7 +311,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 }
 
 // topic folds the group's partitions of one topic.
-func (f *groupFold) topic(topic string, ps []*Partition) {
+func (f *groupFold) topic(topic string, ps []*foldPartition) {
 	gt := GroupTopic{Topic: topic}
 	ft := foldTopic{states: f.st.topic(topic), commits: f.og.Commits[topic], owned: f.owned[topic]}
 	for _, p := range ps {
@@ -295,8 +332,8 @@ func (f *groupFold) topic(topic string, ps []*Partition) {
 // partition folds the group's position on one partition: offset lag, lost
 // messages, commit history, time lag, retention headroom and the
 // partition's own status.
-func (f *groupFold) partition(p *Partition, ft *foldTopic) GroupPartition {
-	track := f.times.tracker.Track(timelag.TP{Topic: p.Topic, Partition: p.Partition})
+func (f *groupFold) partition(fp *foldPartition, ft *foldTopic) GroupPartition {
+	p, track := fp.p, fp.trackOf(f.times)
 	commit := commitIn(ft.commits, p.Partition)
 	end := p.LagEnd()
 	r := lag.Partition(commit, lag.Offsets{Start: p.Start, End: end})
@@ -324,7 +361,7 @@ func (f *groupFold) partition(p *Partition, ft *foldTopic) GroupPartition {
 		f.lostAt = where
 	}
 	if r.Lag > 0 && commit.Valid && r.BelowStart == 0 {
-		f.headroom(track, commit.Offset, p.Start, end)
+		f.headroom(fp, commit.Offset, end)
 	}
 	in := f.input(r.Lag, est.Seconds, est.Method != timelag.Unknown)
 	in.Gap, in.GapWhere, in.LostNow, in.LostWhere = gap, where, r.BelowStart, where
@@ -368,15 +405,15 @@ func (f *groupFold) addGap(offLag int64, gap time.Duration) {
 // headroom folds one lagging partition into the group's retention
 // headroom: how far the commit is ahead of the log start, in messages and
 // in record time.
-func (f *groupFold) headroom(track *timelag.Track, commit, start, end int64) {
+func (f *groupFold) headroom(p *foldPartition, commit, end int64) {
 	g := &f.g
-	msgs := commit - start
+	msgs := commit - p.p.Start
 	if !g.HeadroomKnown || msgs < g.RetentionHeadroom {
 		g.RetentionHeadroom = msgs
 	}
 	g.HeadroomKnown = true
-	ec := track.Estimate(commit, end, f.now)
-	es := track.Estimate(start, end, f.now)
+	ec := p.track.Estimate(commit, end, f.now)
+	es := p.startEstimate(end, f.now)
 	if !usable(ec) || !usable(es) {
 		return
 	}
