@@ -322,21 +322,34 @@ func (b *Builder) prune(c *Cluster) {
 // still needs: the lowest commit of any group, or the log start offset
 // (retention headroom, groups without a commit), at most the end.
 func (b *Builder) keepFrom(c *Cluster) map[timelag.TP]int64 {
-	from := make(map[timelag.TP]int64, len(c.Partitions))
+	// Folded per topic first: one string hash per group topic, not per
+	// group partition.
+	byTopic := map[string]map[int32]int64{}
 	for _, p := range c.Partitions {
-		from[timelag.TP{Topic: p.Topic, Partition: p.Partition}] = min(p.End, p.Start)
+		m := byTopic[p.Topic]
+		if m == nil {
+			m = map[int32]int64{}
+			byTopic[p.Topic] = m
+		}
+		m[p.Partition] = min(p.End, p.Start)
 	}
 	for _, st := range b.groups {
-		for topic, m := range st.parts {
-			for n, ps := range m {
-				if !ps.commits.HasCommit {
-					continue
-				}
-				tp := timelag.TP{Topic: topic, Partition: n}
-				if cur, ok := from[tp]; ok && ps.commits.Offset < cur {
-					from[tp] = ps.commits.Offset
+		for topic, parts := range st.parts {
+			m := byTopic[topic]
+			if m == nil {
+				continue
+			}
+			for n, ps := range parts {
+				if cur, ok := m[n]; ok && ps.commits.HasCommit && ps.commits.Offset < cur {
+					m[n] = ps.commits.Offset
 				}
 			}
+		}
+	}
+	from := make(map[timelag.TP]int64, len(c.Partitions))
+	for topic, m := range byTopic {
+		for n, off := range m {
+			from[timelag.TP{Topic: topic, Partition: n}] = off
 		}
 	}
 	return from
