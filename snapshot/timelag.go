@@ -220,12 +220,8 @@ func endOf(obs *observation.Observation, tp timelag.TP) int64 {
 	return -1
 }
 
-// commitOf is the group's commit on a partition (invalid without one).
-func commitOf(og *observation.Group, topic string, partition int32) lag.Commit {
-	return commitIn(og.Commits[topic], partition)
-}
-
-// commitIn is the commit on a partition among one topic's commits.
+// commitIn is the group's commit on a partition among its commits on the
+// partition's topic (invalid without one).
 func commitIn(commits map[int32]int64, partition int32) lag.Commit {
 	if off, ok := commits[partition]; ok {
 		return lag.CommitAt(off)
