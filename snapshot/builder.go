@@ -130,7 +130,7 @@ func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster
 		c.Up, c.Ready, c.LastSuccess = true, true, obs.End
 		b.times.observeEnds(obs)
 		c.Partitions = b.partitions(obs)
-		c.Groups = b.groupsOf(obs, indexPartitions(c.Partitions))
+		c.Groups = b.groupsOf(obs, c.Partitions)
 	}
 	b.prune(c)
 	b.prev = c
@@ -223,13 +223,13 @@ func indexPartitions(ps []Partition) map[tp]*Partition {
 // description or offsets could not be read keeps its previous values with
 // their age; a group that is no longer listed was deleted and vanishes,
 // unless the broker that coordinated it failed to answer ListGroups.
-func (b *Builder) groupsOf(obs *observation.Observation, parts map[tp]*Partition) []Group {
-	topicParts := map[string][]*Partition{}
-	for _, p := range parts {
-		topicParts[p.Topic] = append(topicParts[p.Topic], p)
-	}
-	for _, ps := range topicParts {
-		sort.Slice(ps, func(i, j int) bool { return ps[i].Partition < ps[j].Partition })
+func (b *Builder) groupsOf(obs *observation.Observation, parts []Partition) []Group {
+	// parts is in topic, then partition order (see partitions).
+	folds := make([]foldPartition, len(parts))
+	topicParts := map[string][]*foldPartition{}
+	for i := range parts {
+		folds[i].p = &parts[i]
+		topicParts[parts[i].Topic] = append(topicParts[parts[i].Topic], &folds[i])
 	}
 	prev := b.prevGroups()
 	out := make([]Group, 0, len(obs.Groups))
@@ -322,15 +322,34 @@ func (b *Builder) prune(c *Cluster) {
 // still needs: the lowest commit of any group, or the log start offset
 // (retention headroom, groups without a commit), at most the end.
 func (b *Builder) keepFrom(c *Cluster) map[timelag.TP]int64 {
-	from := make(map[timelag.TP]int64, len(c.Partitions))
+	// Folded per topic first: one string hash per group topic, not per
+	// group partition.
+	byTopic := map[string]map[int32]int64{}
 	for _, p := range c.Partitions {
-		from[timelag.TP{Topic: p.Topic, Partition: p.Partition}] = min(p.End, p.Start)
+		m := byTopic[p.Topic]
+		if m == nil {
+			m = map[int32]int64{}
+			byTopic[p.Topic] = m
+		}
+		m[p.Partition] = min(p.End, p.Start)
 	}
 	for _, st := range b.groups {
-		for tp, ps := range st.parts {
-			if cur, ok := from[tp]; ok && ps.commits.HasCommit && ps.commits.Offset < cur {
-				from[tp] = ps.commits.Offset
+		for topic, parts := range st.parts {
+			m := byTopic[topic]
+			if m == nil {
+				continue
 			}
+			for n, ps := range parts {
+				if cur, ok := m[n]; ok && ps.commits.HasCommit && ps.commits.Offset < cur {
+					m[n] = ps.commits.Offset
+				}
+			}
+		}
+	}
+	from := make(map[timelag.TP]int64, len(c.Partitions))
+	for topic, m := range byTopic {
+		for n, off := range m {
+			from[timelag.TP{Topic: topic, Partition: n}] = off
 		}
 	}
 	return from

@@ -154,7 +154,9 @@ func TestStorePublishIsCopyOnWrite(t *testing.T) {
 func partStates(b *Builder) int {
 	n := 0
 	for _, st := range b.groups {
-		n += len(st.parts)
+		for _, m := range st.parts {
+			n += len(m)
+		}
 	}
 	return n
 }

@@ -22,7 +22,10 @@ import (
 // histogram, its failed reads and its rebalance tracker. Each concern has
 // one method.
 type groupState struct {
-	parts     map[timelag.TP]*partState
+	// parts is keyed by topic, then partition: one string hash per topic
+	// of the group per cycle, not one per partition. nParts counts them.
+	parts     map[string]map[int32]*partState
+	nParts    int
 	rebalance *rebalance.Tracker // nil until the group is first described
 	samples   []status.Sample
 	// lastInput is the input of the last status evaluation, re-evaluated
@@ -43,6 +46,9 @@ type groupState struct {
 type partState struct {
 	lost    lag.LostCounter
 	commits commits.Partition
+	// where names the partition ("topic/partition") in status reasons and
+	// events; built once, not every cycle.
+	where string
 }
 
 type lostEvent struct {
@@ -52,15 +58,28 @@ type lostEvent struct {
 }
 
 func newGroupState() *groupState {
-	return &groupState{parts: map[timelag.TP]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets)}
+	return &groupState{parts: map[string]map[int32]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets)}
 }
 
-// part returns the state of one partition, creating it.
-func (s *groupState) part(tp timelag.TP) *partState {
-	ps := s.parts[tp]
+// topic returns the states of the group's partitions of one topic,
+// creating the topic's map.
+func (s *groupState) topic(topic string) map[int32]*partState {
+	m := s.parts[topic]
+	if m == nil {
+		m = map[int32]*partState{}
+		s.parts[topic] = m
+	}
+	return m
+}
+
+// part returns the state of one partition of a topic (its map from
+// s.topic), creating it.
+func (s *groupState) part(parts map[int32]*partState, topic string, partition int32) *partState {
+	ps := parts[partition]
 	if ps == nil {
-		ps = &partState{}
-		s.parts[tp] = ps
+		ps = &partState{where: topic + "/" + strconv.Itoa(int(partition))}
+		parts[partition] = ps
+		s.nParts++
 	}
 	return ps
 }
@@ -133,11 +152,11 @@ func (s *groupState) recentLosses(now time.Time, window time.Duration) (int64, s
 // that advanced observes the commit latency (the age of the newest message
 // it covers, when its record time is known), one that moved backwards
 // counts a rewind.
-func (s *groupState) observeCommit(ps *partState, commit lag.Commit, offLag, end int64, where string, times *timeLag, tp timelag.TP, now time.Time) {
+func (s *groupState) observeCommit(ps *partState, commit lag.Commit, offLag, end int64, where string, track *timelag.Track, now time.Time) {
 	ch := ps.commits.Observe(commit, offLag, now)
 	if ch.Advanced && ch.To > 0 && ch.To <= end && ch.From >= 0 {
 		// The newest message this commit covers is To-1.
-		if e := times.estimate(tp, ch.To-1, ch.To, now); usable(e) {
+		if e := track.Estimate(ch.To-1, ch.To, now); usable(e) {
 			s.latency.Observe(e.Seconds)
 		}
 	}
@@ -179,16 +198,22 @@ func (s *groupState) countGaps(st status.Status) uint64 {
 // of ps (folded this cycle, or kept with them from an earlier one), so
 // equal counts mean nothing to forget, the usual case.
 func (s *groupState) retain(ps []GroupPartition) {
-	if len(s.parts) == len(ps) {
+	if s.nParts == len(ps) {
 		return
 	}
 	keep := make(map[timelag.TP]bool, len(ps))
 	for _, p := range ps {
 		keep[timelag.TP{Topic: p.Topic, Partition: p.Partition}] = true
 	}
-	for tp := range s.parts {
-		if !keep[tp] {
-			delete(s.parts, tp)
+	for topic, m := range s.parts {
+		for n := range m {
+			if !keep[timelag.TP{Topic: topic, Partition: n}] {
+				delete(m, n)
+				s.nParts--
+			}
+		}
+		if len(m) == 0 {
+			delete(s.parts, topic)
 		}
 	}
 }
@@ -213,8 +238,44 @@ type groupFold struct {
 	lostAt       string
 }
 
+// foldPartition is a partition of the cycle as the group folds see it:
+// the partition, and what is the same for every group on it this cycle,
+// looked up by the first group that needs it: its time-lag track, and the
+// time lag of its log start offset.
+type foldPartition struct {
+	p        *Partition
+	track    *timelag.Track
+	start    timelag.Estimate
+	hasStart bool
+}
+
+// trackOf returns the partition's time-lag track.
+func (p *foldPartition) trackOf(times *timeLag) *timelag.Track {
+	if p.track == nil {
+		p.track = times.tracker.Track(timelag.TP{Topic: p.p.Topic, Partition: p.p.Partition})
+	}
+	return p.track
+}
+
+// startEstimate is the time lag of the log start offset; end and now are
+// the same for every group in a cycle. It needs trackOf first.
+func (p *foldPartition) startEstimate(end int64, now time.Time) timelag.Estimate {
+	if !p.hasStart {
+		p.start, p.hasStart = p.track.Estimate(p.p.Start, end, now), true
+	}
+	return p.start
+}
+
+// foldTopic is what a groupFold looks up once per topic for its
+// partitions: their states, the group's commits and the owned partitions.
+type foldTopic struct {
+	states  map[int32]*partState
+	commits map[int32]int64
+	owned   map[int32]bool
+}
+
 // group builds one group read successfully this cycle.
-func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partition, now time.Time) Group {
+func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPartition, now time.Time) Group {
 	th := b.o.Thresholds.For(og.Name)
 	g := Group{
 		Name: og.Name, Kind: og.Kind, State: og.State, Protocol: og.Protocol, Coordinator: og.Coordinator,
@@ -228,7 +289,16 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
 		owned: ownedPartitions(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
 		methods: map[timelag.Method]int{}}
-	for _, topic := range og.Topics() {
+	topics := og.Topics()
+	n := 0
+	for _, topic := range topics {
+		n += len(topicParts[topic])
+	}
+	if n > 0 { // else both stay nil, as for a group with no partitions
+		f.g.Partitions = make([]GroupPartition, 0, n)
+		f.g.Topics = make([]GroupTopic, 0, len(topics))
+	}
+	for _, topic := range topics {
 		// A topic missing from the partitions was deleted, filtered out
 		// or never listed: commits on topics that do not exist are not
 		// lag.
@@ -241,10 +311,11 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*Partitio
 }
 
 // topic folds the group's partitions of one topic.
-func (f *groupFold) topic(topic string, ps []*Partition) {
+func (f *groupFold) topic(topic string, ps []*foldPartition) {
 	gt := GroupTopic{Topic: topic}
+	ft := foldTopic{states: f.st.topic(topic), commits: f.og.Commits[topic], owned: f.owned[topic]}
 	for _, p := range ps {
-		gp := f.partition(p)
+		gp := f.partition(p, &ft)
 		gt.Lag += gp.Lag
 		if gp.TimeLagMethod != timelag.Unknown && (!gt.LagSecondsKnown || gp.LagSeconds > gt.LagSeconds) {
 			gt.LagSeconds, gt.LagSecondsKnown = gp.LagSeconds, true
@@ -261,16 +332,16 @@ func (f *groupFold) topic(topic string, ps []*Partition) {
 // partition folds the group's position on one partition: offset lag, lost
 // messages, commit history, time lag, retention headroom and the
 // partition's own status.
-func (f *groupFold) partition(p *Partition) GroupPartition {
-	tp := timelag.TP{Topic: p.Topic, Partition: p.Partition}
-	where := p.Topic + "/" + strconv.Itoa(int(p.Partition))
-	commit := commitOf(f.og, p.Topic, p.Partition)
+func (f *groupFold) partition(fp *foldPartition, ft *foldTopic) GroupPartition {
+	p, track := fp.p, fp.trackOf(f.times)
+	commit := commitIn(ft.commits, p.Partition)
 	end := p.LagEnd()
 	r := lag.Partition(commit, lag.Offsets{Start: p.Start, End: end})
-	ps := f.st.part(tp)
+	ps := f.st.part(ft.states, p.Topic, p.Partition)
+	where := ps.where
 	f.st.observeLost(ps, commit, p.Start, where, f.now)
-	f.st.observeCommit(ps, commit, r.Lag, end, where, f.times, tp, f.now)
-	est := f.times.estimate(tp, positionFor(commit, p.Start), end, f.now)
+	f.st.observeCommit(ps, commit, r.Lag, end, where, track, f.now)
+	est := track.Estimate(positionFor(commit, p.Start), end, f.now)
 	gp := GroupPartition{
 		Topic: p.Topic, Partition: p.Partition,
 		Committed: commit.Offset, HasCommit: commit.Valid,
@@ -278,7 +349,7 @@ func (f *groupFold) partition(p *Partition) GroupPartition {
 		BelowStart: r.BelowStart, LostTotal: ps.lost.Total,
 		LagSeconds: est.Seconds, TimeLagMethod: est.Method, TimeLagError: est.ErrorBound,
 	}
-	f.commitFields(&gp, commit, ps)
+	f.commitFields(&gp, commit, ps, ft.owned)
 	f.methods[est.Method]++
 	if est.Method != timelag.Unknown && est.ErrorBound > f.g.TimeLagError {
 		f.g.TimeLagError = est.ErrorBound
@@ -290,7 +361,7 @@ func (f *groupFold) partition(p *Partition) GroupPartition {
 		f.lostAt = where
 	}
 	if r.Lag > 0 && commit.Valid && r.BelowStart == 0 {
-		f.headroom(tp, commit.Offset, p.Start, end)
+		f.headroom(fp, commit.Offset, end)
 	}
 	in := f.input(r.Lag, est.Seconds, est.Method != timelag.Unknown)
 	in.Gap, in.GapWhere, in.LostNow, in.LostWhere = gap, where, r.BelowStart, where
@@ -305,14 +376,14 @@ func (f *groupFold) partition(p *Partition) GroupPartition {
 
 // commitFields fills what the partition's commit says: when it last
 // changed, or that there is none; and whether a member owns it.
-func (f *groupFold) commitFields(gp *GroupPartition, commit lag.Commit, ps *partState) {
+func (f *groupFold) commitFields(gp *GroupPartition, commit lag.Commit, ps *partState, owned map[int32]bool) {
 	if !commit.Valid {
 		gp.Committed = 0
 		f.g.PartitionsWithoutCommit++
 		return
 	}
 	gp.LastCommitAt = ps.commits.Since
-	if f.countUnowned && !f.owned[gp.Topic][gp.Partition] {
+	if f.countUnowned && !owned[gp.Partition] {
 		f.g.UnownedPartitions++
 	}
 }
@@ -334,15 +405,15 @@ func (f *groupFold) addGap(offLag int64, gap time.Duration) {
 // headroom folds one lagging partition into the group's retention
 // headroom: how far the commit is ahead of the log start, in messages and
 // in record time.
-func (f *groupFold) headroom(tp timelag.TP, commit, start, end int64) {
+func (f *groupFold) headroom(p *foldPartition, commit, end int64) {
 	g := &f.g
-	msgs := commit - start
+	msgs := commit - p.p.Start
 	if !g.HeadroomKnown || msgs < g.RetentionHeadroom {
 		g.RetentionHeadroom = msgs
 	}
 	g.HeadroomKnown = true
-	ec := f.times.estimate(tp, commit, end, f.now)
-	es := f.times.estimate(tp, start, end, f.now)
+	ec := p.track.Estimate(commit, end, f.now)
+	es := p.startEstimate(end, f.now)
 	if !usable(ec) || !usable(es) {
 		return
 	}

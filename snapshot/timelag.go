@@ -77,7 +77,9 @@ func (t *timeLag) estimate(tp timelag.TP, offset, end int64, now time.Time) time
 // oldest unconsumed offset, and the log start offset of that partition (for
 // the retention headroom).
 func (t *timeLag) needs(obs *observation.Observation) []timelag.Need {
-	seen := map[timelag.Need]bool{}
+	// Needs are told apart per topic by partition and offset: a
+	// partition's end is the same for every group in one observation.
+	seen := map[string]map[needAt]bool{}
 	var out []timelag.Need
 	for _, name := range obs.SortedGroups() {
 		og := obs.Groups[name]
@@ -85,37 +87,48 @@ func (t *timeLag) needs(obs *observation.Observation) []timelag.Need {
 			continue
 		}
 		for _, topic := range og.Topics() {
-			for _, n := range t.groupNeeds(obs, og, topic) {
-				if !seen[n] {
-					seen[n] = true
-					out = append(out, n)
-				}
+			ot, ok := obs.Topics[topic]
+			if !ok {
+				continue
 			}
+			s := seen[topic]
+			if s == nil {
+				s = make(map[needAt]bool, len(ot.Partitions))
+				seen[topic] = s
+			}
+			out = groupNeeds(out, s, topic, ot, og.Commits[topic])
 		}
 	}
 	return out
 }
 
-// groupNeeds is needs for one group on one topic.
-func (t *timeLag) groupNeeds(obs *observation.Observation, og *observation.Group, topic string) []timelag.Need {
-	ot, ok := obs.Topics[topic]
-	if !ok {
-		return nil
+// needAt is a needed record of one topic, for needs to skip repeats.
+type needAt struct {
+	partition int32
+	offset    int64
+}
+
+// groupNeeds appends to out the needs of one group on one topic (ot, the
+// group's commits on topic) that are not in seen yet, and adds them to seen.
+func groupNeeds(out []timelag.Need, seen map[needAt]bool, topic string, ot *observation.Topic, commits map[int32]int64) []timelag.Need {
+	add := func(n int32, offset, end int64) {
+		if k := (needAt{n, offset}); !seen[k] {
+			seen[k] = true
+			out = append(out, timelag.Need{TP: timelag.TP{Topic: topic, Partition: n}, Offset: offset, End: end})
+		}
 	}
-	var out []timelag.Need
 	for n, p := range ot.Partitions {
 		if p.Err != nil || p.Start < 0 || p.End < 0 {
 			continue
 		}
 		end := lag.End(p.End, p.Stable)
-		pos := positionFor(commitOf(og, topic, n), p.Start)
+		pos := positionFor(commitIn(commits, n), p.Start)
 		if pos >= end {
 			continue
 		}
-		tp := timelag.TP{Topic: topic, Partition: n}
-		out = append(out, timelag.Need{TP: tp, Offset: pos, End: end})
+		add(n, pos, end)
 		if pos > p.Start {
-			out = append(out, timelag.Need{TP: tp, Offset: p.Start, End: end})
+			add(n, p.Start, end)
 		}
 	}
 	return out
@@ -207,9 +220,10 @@ func endOf(obs *observation.Observation, tp timelag.TP) int64 {
 	return -1
 }
 
-// commitOf is the group's commit on a partition (invalid without one).
-func commitOf(og *observation.Group, topic string, partition int32) lag.Commit {
-	if off, ok := og.Commits[topic][partition]; ok {
+// commitIn is the group's commit on a partition among its commits on the
+// partition's topic (invalid without one).
+func commitIn(commits map[int32]int64, partition int32) lag.Commit {
+	if off, ok := commits[partition]; ok {
 		return lag.CommitAt(off)
 	}
 	return lag.Commit{}
