@@ -36,6 +36,10 @@ type Collector struct {
 	opts      []kgo.Opt
 	groups    map[string]bool
 	forgotten int
+
+	// generations reads __consumer_offsets for exact classic generations
+	// (--rebalance.source=consumer-offsets); nil with the admin source.
+	generations *generationReader
 }
 
 // recycleAfter is how many deleted groups the kgo client may have seen
@@ -102,8 +106,10 @@ func RequestTimeout(pollInterval time.Duration) time.Duration {
 	return min(max(pollInterval/4, 2*time.Second), 10*time.Second)
 }
 
-// New builds a Collector for cluster. It does not contact the cluster: a
-// cluster that is down at start is reported by the first Poll, not here.
+// New builds a Collector for cluster. It does not contact the cluster (a
+// cluster that is down at start is reported by the first Poll, not here),
+// except that with cfg.RebalanceSource consumer-offsets it starts reading
+// __consumer_offsets in the background.
 func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Collector, error) {
 	logger = logger.With("cluster", cluster.Name)
 	opts, err := cluster.ClientOpts(logger)
@@ -130,14 +136,22 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", cluster.Name, err)
 	}
+	var gens *generationReader
+	if cfg.RebalanceSource == config.RebalanceSourceConsumerOffsets {
+		if gens, err = newGenerationReader(cluster, rc, logger); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("cluster %q: %w", cluster.Name, err)
+		}
+	}
 	return &Collector{
-		opts:     opts,
-		cluster:  cluster,
-		cfg:      cfg,
-		logger:   logger,
-		cl:       cl,
-		adm:      kadm.NewClient(cl),
-		requests: rc,
+		generations: gens,
+		opts:        opts,
+		cluster:     cluster,
+		cfg:         cfg,
+		logger:      logger,
+		cl:          cl,
+		adm:         kadm.NewClient(cl),
+		requests:    rc,
 		// Bounded: a record batch claiming a huge decompressed size
 		// cannot exhaust memory.
 		decompressor: kgo.DefaultDecompressor(),
@@ -156,8 +170,13 @@ func (c *Collector) BytesWritten() uint64 { return c.requests.written.Load() }
 // BytesRead returns the cumulative bytes read from brokers.
 func (c *Collector) BytesRead() uint64 { return c.requests.read.Load() }
 
-// Close closes the Kafka client.
-func (c *Collector) Close() { c.cl.Close() }
+// Close closes the Kafka clients.
+func (c *Collector) Close() {
+	if c.generations != nil {
+		c.generations.close()
+	}
+	c.cl.Close()
+}
 
 // Poll runs one cycle and returns its observation; it never returns nil.
 //

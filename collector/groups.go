@@ -122,6 +122,7 @@ func (c *Collector) describeGroups(ctx context.Context, obs *observation.Observa
 	if len(consumer) > 0 {
 		c.describeConsumer(ctx, obs, consumer)
 	}
+	c.attachGenerations(obs)
 }
 
 func (c *Collector) describeClassic(ctx context.Context, obs *observation.Observation, names []string) {

@@ -57,6 +57,9 @@ type Config struct {
 	IncludeInternalTopics bool
 	// TimeLag configures how the time lag of a group is estimated.
 	TimeLag TimeLag
+	// RebalanceSource is where classic generations come from; default
+	// RebalanceSourceAdmin.
+	RebalanceSource RebalanceSource
 	// Thresholds decide the status of each group (ok, warning, critical,
 	// stalled); see [Thresholds.For].
 	Thresholds Thresholds
@@ -91,6 +94,25 @@ const (
 
 // Isolations lists the valid [Isolation] values, default first.
 var Isolations = []Isolation{IsolationReadUncommitted, IsolationReadCommitted}
+
+// RebalanceSource selects where the generations of classic groups, and so
+// their rebalance counts, come from.
+type RebalanceSource string
+
+// RebalanceSource values.
+const (
+	// RebalanceSourceAdmin infers classic rebalances from successive
+	// DescribeGroups answers (and the KIP-792 generations some clients
+	// send); it needs no access beyond Describe on the groups (default).
+	RebalanceSourceAdmin RebalanceSource = "admin"
+	// RebalanceSourceConsumerOffsets reads every classic generation from
+	// the group metadata records of __consumer_offsets, with a consumer
+	// that joins no group; it needs Read on Topic __consumer_offsets.
+	RebalanceSourceConsumerOffsets RebalanceSource = "consumer-offsets"
+)
+
+// RebalanceSources lists the valid [RebalanceSource] values, default first.
+var RebalanceSources = []RebalanceSource{RebalanceSourceAdmin, RebalanceSourceConsumerOffsets}
 
 // SASL mechanism names accepted in [SASL.Mechanism].
 const (
@@ -272,6 +294,9 @@ func (c *Config) SetDefaults() {
 	if c.Granularity == "" {
 		c.Granularity = GranularityPartition
 	}
+	if c.RebalanceSource == "" {
+		c.RebalanceSource = RebalanceSourceAdmin
+	}
 	for i := range c.Clusters {
 		cl := &c.Clusters[i]
 		if cl.Isolation == "" {
@@ -314,6 +339,9 @@ func (c *Config) Validate() error {
 	}
 	if !oneOf(c.Granularity, Granularities) {
 		add("granularity: %q is not one of %s", c.Granularity, join(Granularities))
+	}
+	if !oneOf(c.RebalanceSource, RebalanceSources) {
+		add("rebalance.source: %q is not one of %s", c.RebalanceSource, join(RebalanceSources))
 	}
 	if len(c.Clusters) == 0 {
 		add("clusters: at least one cluster is required")

@@ -708,7 +708,8 @@ func (b *Builder) observeRebalance(og *observation.Group, at time.Time) {
 		tr = rebalance.NewTracker(metrics.RebalanceDurationBuckets)
 		b.rebal[og.Name] = tr
 	}
-	o := rebalance.Observation{At: at, Kind: og.Kind, State: og.State, Epoch: og.Epoch, AssignmentEpoch: og.AssignmentEpoch}
+	o := rebalance.Observation{At: at, Kind: og.Kind, State: og.State, Epoch: og.Epoch, AssignmentEpoch: og.AssignmentEpoch,
+		Generation: og.Generation, GenerationKnown: og.GenerationKnown}
 	for _, m := range og.Members {
 		o.Members = append(o.Members, rebalance.Member{ID: m.ID, InstanceID: m.InstanceID, Assigned: m.Assigned, Generation: m.Generation})
 	}

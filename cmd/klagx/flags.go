@@ -44,6 +44,8 @@ type configFlags struct {
 
 	TimeLag    timeLagFlags   `embed:"" prefix:"time-lag."`
 	Thresholds thresholdFlags `embed:""`
+
+	RebalanceSource string `name:"rebalance.source" default:"admin" placeholder:"SOURCE" help:"Where classic groups' generations (rebalance counts) come from: admin (inferred from DescribeGroups every --group-poll-interval; exact only for clients that send KIP-792 generations, such as the Java and franz-go consumers; rebalances closer together than that interval can be missed) or consumer-offsets (every generation, from the group metadata records the coordinator writes to __consumer_offsets, read from its start by a consumer that joins no group; needs ACL Read on Topic __consumer_offsets, and costs one fetch session per broker). KIP-848 groups always use their epochs. Default: admin."`
 }
 
 // timeLagFlags configure the time-lag estimation. The mode flag is
@@ -124,6 +126,7 @@ func (f *configFlags) toConfig(file *config.File) (*config.Config, error) {
 		Groups:                groups,
 		Topics:                topics,
 		IncludeInternalTopics: f.TopicIncludeInternal,
+		RebalanceSource:       config.RebalanceSource(f.RebalanceSource),
 		TimeLag: config.TimeLag{
 			Mode:        config.TimeLagMode(f.TimeLag.Mode),
 			FetchBudget: f.TimeLag.FetchBudget,
