@@ -14,7 +14,7 @@ GOVULNDB ?= https://vuln.go.dev
 KLAGX_KAFKA_VERSION ?=
 MVN      ?= mvn
 
-.PHONY: all build demo test test-short test-kafka kafka kafka-jars e2e helm-test lint vet fmt-check generate bench fuzz soak vulncheck clean help
+.PHONY: all build demo test test-short test-kafka kafka kafka-jars kafka-clients e2e helm-test lint vet fmt-check generate bench fuzz soak vulncheck clean help
 
 all: lint test build
 
@@ -40,10 +40,13 @@ e2e: ## the end-to-end suite alone: klagx binary, real Prometheus, Alertmanager,
 kafka-jars: ## copy a real Kafka's jars from Maven Central (via ~/.m2) to ~/.cache/klagx/kafka/VERSION (KLAGX_KAFKA_VERSION=3.9.1 for the older line)
 	$(MVN) -q -B -f e2e/kafka/pom.xml dependency:copy-dependencies $(if $(KLAGX_KAFKA_VERSION),-Dkafka.version=$(KLAGX_KAFKA_VERSION))
 
+kafka-clients: ## build the Java clients the conformance suite runs (e2e/kafka/clients: reference consumer, Streams app) against the same Kafka
+	$(MVN) -q -B -f e2e/kafka/clients/pom.xml package $(if $(KLAGX_KAFKA_VERSION),-Dkafka.version=$(KLAGX_KAFKA_VERSION))
+
 kafka: kafka-jars ## start a real 3-broker Kafka (KRaft, PLAINTEXT + SASL_SSL/SCRAM) and print how to point klagx at it; Ctrl-C stops it
 	$(GO) run ./internal/realkafka/cmd/kafka
 
-test-kafka: kafka-jars ## the conformance suite alone: klagx against a real Kafka cluster and Kafka's own tools (make test runs it too)
+test-kafka: kafka-jars kafka-clients ## the conformance suite alone: klagx against a real Kafka cluster and Kafka's own tools (make test runs it too)
 	$(GO) test -count=1 -v -timeout 20m ./internal/realkafka/
 
 test-short: ## tests without the race detector and without the soaks (-short), for a quick loop

@@ -49,9 +49,11 @@ type generationReader struct {
 	skipped uint64
 }
 
-// listRetry is the wait between two attempts to list the end offsets of
-// __consumer_offsets, and between two log lines about a fetch error.
-const listRetry = 10 * time.Second
+// listRetry is the longest wait between two attempts to list the end
+// offsets of __consumer_offsets (the first retry is after a second, then
+// doubling: the topic is created with the first group of a new cluster), and
+// between two log lines about a fetch error.
+const listRetry = 30 * time.Second
 
 func newGenerationReader(cluster config.Cluster, rc *requestCounter, logger *slog.Logger) (*generationReader, error) {
 	logger = logger.With("component", "consumer_offsets")
@@ -150,7 +152,7 @@ func (r *generationReader) checkCaughtUp() {
 // and sets what the reader must reach to be caught up.
 func (r *generationReader) listEnds(ctx context.Context) {
 	adm := kadm.NewClient(r.cl)
-	for {
+	for wait := time.Second; ; wait = min(2*wait, listRetry) {
 		ends, err := r.ends(ctx, adm)
 		if err == nil {
 			r.mu.Lock()
@@ -164,11 +166,11 @@ func (r *generationReader) listEnds(ctx context.Context) {
 			r.mu.Unlock()
 			return
 		}
-		r.logger.Warn("cannot list the end offsets of "+groupmeta.Topic+"; retrying (needs ACL Describe on Topic "+groupmeta.Topic+")", "err", err, "retry_in", listRetry.String())
+		r.logger.Warn("cannot list the end offsets of "+groupmeta.Topic+"; retrying (needs ACL Describe on Topic "+groupmeta.Topic+")", "err", err, "retry_in", wait.String())
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(listRetry):
+		case <-time.After(wait):
 		}
 	}
 }
