@@ -132,13 +132,17 @@ type klagx struct {
 var klagxFlags = []string{"--poll-interval=1s", "--group-poll-interval=250ms", "--cluster-name=real", "--log.level=info"}
 
 // startKlagx runs `klagx serve` on a free port with klagxFlags, then args
-// (which win: --brokers, --isolation, --group.include, ...; the default
-// --brokers is c's PLAINTEXT listener), and waits until /readyz answers
+// (which win: --isolation, --group.include, ...; without --brokers in
+// args, c's PLAINTEXT listener), and waits until /readyz answers
 // 200. It is stopped by PID when the test ends; its log is printed if the
 // test failed.
 func startKlagx(t testing.TB, c *realkafka.Cluster, args ...string) *klagx {
 	t.Helper()
-	all := append([]string{"serve", "--brokers=" + strings.Join(c.Bootstrap(), ","), "--web.listen-address=127.0.0.1:0"}, klagxFlags...)
+	all := append([]string{"serve", "--web.listen-address=127.0.0.1:0"}, klagxFlags...)
+	// --brokers is a list flag: a second one would add to the first.
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--brokers") }) {
+		all = append(all, "--brokers="+strings.Join(c.Bootstrap(), ","))
+	}
 	k := &klagx{t: t, out: &kfaketest.SyncBuffer{}}
 	k.cmd = exec.Command(klagxBin, append(all, args...)...)
 	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
