@@ -47,7 +47,7 @@ kafka: kafka-jars ## start a real 3-broker Kafka (KRaft, PLAINTEXT + SASL_SSL/SC
 	$(GO) run ./internal/realkafka/cmd/kafka
 
 test-kafka: kafka-jars kafka-clients ## the conformance suite alone: klagx against a real Kafka cluster and Kafka's own tools (make test runs it too)
-	$(GO) test -count=1 -v -timeout 20m ./internal/realkafka/
+	$(GO) test -count=1 -v -timeout 20m ./internal/realkafka/ ./conformance/
 
 test-short: ## tests without the race detector and without the soaks (-short), for a quick loop
 	$(GO) test -short -count=1 $(PKGS)

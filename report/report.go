@@ -81,7 +81,8 @@ type Partition struct {
 	Partition int32  `json:"partition"`
 	Committed *int64 `json:"committed,omitempty"`
 	// Start and End are the log start offset and the end offset lag is
-	// measured to.
+	// measured to: the high-water mark, or the last stable offset when the
+	// cluster is configured read_committed.
 	Start         int64      `json:"start"`
 	End           int64      `json:"end"`
 	Lag           int64      `json:"lag"`
@@ -175,6 +176,10 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 		}
 		if e, ok := ends[tpKey{p.Topic, p.Partition}]; ok {
 			rp.Start, rp.End = e.Start, e.End
+			if e.Stable >= 0 {
+				// read_committed: lag is measured to the last stable offset.
+				rp.End = e.Stable
+			}
 		}
 		i, ok := byTopic[p.Topic]
 		if !ok {

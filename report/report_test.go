@@ -14,7 +14,7 @@ func TestRoundTripAndOptionalFields(t *testing.T) {
 	at := time.Unix(1_700_000_000, 0)
 	s := snapshot.NewStore("c")
 	s.Publish(&snapshot.Cluster{Name: "c", Up: true, Ready: true, LastSuccess: at,
-		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 2, End: 10}, {Topic: "t", Partition: 1, Start: 0, End: 4}},
+		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 2, End: 10, Stable: -1}, {Topic: "t", Partition: 1, Start: 0, End: 4, Stable: -1}},
 		Groups: []snapshot.Group{{Name: "g", Kind: "classic", State: "Stable", Status: "warning", Reason: "r", HasData: true, ObservedAt: at,
 			Lag: 9, LagSeconds: 12.5, LagSecondsKnown: true,
 			Topics: []snapshot.GroupTopic{{Topic: "t", Lag: 9, LagSeconds: 12.5, LagSecondsKnown: true}},
@@ -43,6 +43,23 @@ func TestRoundTripAndOptionalFields(t *testing.T) {
 	}
 	if math.Abs(*g.LagSeconds-12.5) > 1e-9 || g.Status != "warning" {
 		t.Fatalf("group: %+v", g)
+	}
+}
+
+// TestEndIsTheStableOffsetWhenReadCommitted: with read_committed, lag is
+// measured to the last stable offset, and "end" must say so; real Kafka
+// with an open transaction showed "end" at the high-water mark beside a lag
+// to the LSO (conformance.TestReadCommitted).
+func TestEndIsTheStableOffsetWhenReadCommitted(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	s := snapshot.NewStore("c")
+	s.Publish(&snapshot.Cluster{Name: "c", Up: true, Ready: true, LastSuccess: at,
+		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 0, End: 12, Stable: 10}},
+		Groups: []snapshot.Group{{Name: "g", Kind: "classic", HasData: true, ObservedAt: at, Lag: 10,
+			Partitions: []snapshot.GroupPartition{{Topic: "t", Partition: 0, HasCommit: true, Lag: 10, LagKnown: true}}}}})
+	p := FromSnapshot(s.Load(), at, nil).Clusters[0].Groups[0].Topics[0].Partitions[0]
+	if p.End != 10 || p.Lag != 10 {
+		t.Fatalf("end %d lag %d, want the LSO 10 and lag 10", p.End, p.Lag)
 	}
 }
 
