@@ -1,0 +1,148 @@
+package conformance
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// classicSteps runs one classic group of reference Java consumers through
+// joins and a clean leave, comparing after each step both rebalance sources
+// with the true generation delta (the highest generation the members hold).
+func classicSteps(t *testing.T, assignor string) {
+	group, topic := "java-"+assignor, "java-"+assignor
+	e := env(t, kafka)
+	createTopic(t, e, topic, 6, -1, nil)
+	ks := startSources(t, "--group.include="+group)
+	o := refOpts{Assignor: assignor}
+	what := "classic " + assignor + ", Java consumer: "
+
+	a := startRef(t, "a", group, []string{topic}, o)
+	g0 := settled(t, 60*time.Second, 6, a)
+	n := ks.baseline(t, group, 1, time.Now())
+
+	b := startRef(t, "b", group, []string{topic}, o)
+	g1 := settled(t, 60*time.Second, 6, a, b)
+	n = ks.step(t, what+"a member joins", group, 2, time.Now(), n, g1-g0)
+
+	c := startRef(t, "c", group, []string{topic}, o)
+	g2 := settled(t, 60*time.Second, 6, a, b, c)
+	n = ks.step(t, what+"a third member joins", group, 3, time.Now(), n, g2-g1)
+
+	b.Stop(20 * time.Second)
+	g3 := settled(t, 60*time.Second, 6, a, c)
+	ks.step(t, what+"a member leaves cleanly", group, 2, time.Now(), n, g3-g2)
+}
+
+func TestJavaClassicEager(t *testing.T) {
+	t.Parallel()
+	classicSteps(t, "range")
+}
+
+func TestJavaClassicCooperativeSticky(t *testing.T) {
+	t.Parallel()
+	classicSteps(t, "cooperative-sticky")
+}
+
+// KIP-848 groups: klagx counts group epoch advances; the truth is the
+// highest member epoch the members hold once reconciled.
+func TestJavaConsumerProtocol(t *testing.T) {
+	t.Parallel()
+	for _, assignor := range []string{"uniform", "range"} {
+		t.Run(assignor, func(t *testing.T) {
+			group, topic := "java-848-"+assignor, "java-848-"+assignor
+			e := env(t, kafka)
+			createTopic(t, e, topic, 6, -1, nil)
+			k := startKlagx(t, kafka, "--group.include="+group)
+			o := refOpts{Protocol: "consumer", Assignor: assignor}
+			what := "KIP-848 " + assignor + ", Java consumer: "
+			a := startRef(t, "a", group, []string{topic}, o)
+			g0 := settled(t, 60*time.Second, 6, a)
+			n0 := k.settledCount(group, 1, time.Now())
+			b := startRef(t, "b", group, []string{topic}, o)
+			g1 := settled(t, 60*time.Second, 6, a, b)
+			k.waitRebalances(group, n0+int64(g1-g0), 2, 30*time.Second)
+			record(t, "%sa member joins: member epoch %d → %d, klagx counted %d", what, g0, g1, k.rebalances(group)-n0)
+			b.Stop(20 * time.Second)
+			g2 := settled(t, 60*time.Second, 6, a)
+			k.waitRebalances(group, n0+int64(g2-g0), 1, 30*time.Second)
+			record(t, "%sa member leaves: member epoch %d → %d, klagx counted %d", what, g1, g2, k.rebalances(group)-n0-int64(g1-g0))
+		})
+	}
+}
+
+// A static member (group.instance.id) restarting within its session
+// timeout: Kafka does not rebalance, and neither source counts one.
+func TestJavaStaticMemberRestart(t *testing.T) {
+	t.Parallel()
+	group, topic := "java-static", "java-static"
+	e := env(t, kafka)
+	createTopic(t, e, topic, 4, -1, nil)
+	ks := startSources(t, "--group.include="+group)
+	o := func(id string) refOpts { return refOpts{Instance: id, SessionMS: 30000} }
+	a := startRef(t, "pod-0", group, []string{topic}, o("pod-0"))
+	b := startRef(t, "pod-1", group, []string{topic}, o("pod-1"))
+	g0 := settled(t, 60*time.Second, 4, a, b)
+	n := ks.baseline(t, group, 2, time.Now())
+
+	b.Stop(20 * time.Second) // a static member sends no LeaveGroup
+	b2 := startRef(t, "pod-1 again", group, []string{topic}, o("pod-1"))
+	g1 := settled(t, 60*time.Second, 4, a, b2)
+	ks.step(t, "classic range, Java static member restarts within its session timeout", group, 2, time.Now(), n, g1-g0)
+	if g, _ := ks.admin.group(group); g.StaticMembers != 2 {
+		t.Errorf("static members %d, want 2", g.StaticMembers)
+	}
+}
+
+// A consumer killed with -9: the coordinator removes it when its session
+// times out, one rebalance.
+func TestJavaConsumerKilled(t *testing.T) {
+	t.Parallel()
+	group, topic := "java-kill9", "java-kill9"
+	e := env(t, kafka)
+	createTopic(t, e, topic, 4, -1, nil)
+	ks := startSources(t, "--group.include="+group)
+	o := refOpts{SessionMS: 6000}
+	a := startRef(t, "a", group, []string{topic}, o)
+	b := startRef(t, "b", group, []string{topic}, o)
+	g0 := settled(t, 60*time.Second, 4, a, b)
+	n := ks.baseline(t, group, 2, time.Now())
+	b.Kill()
+	g1 := settled(t, 60*time.Second, 4, a)
+	ks.step(t, "classic range, Java consumer killed with -9 (session timeout 6s)", group, 1, time.Now(), n, g1-g0)
+}
+
+// rollingRestart replaces three members one after the other, each new one
+// started before the group has settled, as a Kubernetes Deployment does
+// (the new pod starts, then the old one is terminated), and returns the true
+// generation delta with what each source counted.
+func rollingRestart(t *testing.T, what, group string, parts int, ks sources, start func(name string) *member) {
+	old := []*member{start("old-0"), start("old-1"), start("old-2")}
+	g0 := settled(t, 90*time.Second, parts, old...)
+	n := ks.baseline(t, group, 3, time.Now())
+	all := append([]*member(nil), old...)
+	var cur []*member
+	for i, m := range old {
+		nm := start(fmt.Sprintf("new-%d", i))
+		all = append(all, nm)
+		cur = append(cur, nm)
+		m.Stop(20 * time.Second)
+	}
+	settled(t, 90*time.Second, parts, cur...)
+	g1 := groupGeneration(all...)
+	// The clients' view and the coordinator's own log agree on the truth.
+	if cg := coordinatorGeneration(t, group); cg != g1 {
+		t.Errorf("coordinator logged generation %d, members hold %d", cg, g1)
+	}
+	ks.step(t, what, group, 3, time.Now(), n, g1-g0)
+}
+
+func TestJavaRollingRestart(t *testing.T) {
+	t.Parallel()
+	group, topic := "java-rolling", "java-rolling"
+	e := env(t, kafka)
+	createTopic(t, e, topic, 6, -1, nil)
+	ks := startSources(t, "--group.include="+group, "--poll-interval=10s", "--group-poll-interval=2s")
+	rollingRestart(t, "classic range, Java consumer, rolling restart of 3 (default --group-poll-interval=2s)", group, 6, ks,
+		func(name string) *member { return startRef(t, name, group, []string{topic}, refOpts{}) })
+}
