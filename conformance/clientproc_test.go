@@ -322,3 +322,21 @@ func (k *klagx) settledCount(group string, members int, since time.Time) int64 {
 	})
 	return k.rebalances(group)
 }
+
+// startPython starts e2e/kafka/clients/python/consumer.py, a python3-kafka
+// group consumer, with Debian's python (where python3-kafka lives).
+func startPython(t testing.TB, name, group, topic string) *member {
+	t.Helper()
+	py := "/usr/bin/python3"
+	_, err := os.Stat(py)
+	if err == nil {
+		err = exec.Command(py, "-c", "import kafka").Run()
+	}
+	need(t, err == nil, "python3-kafka is not installed (apt-get install python3-kafka): %v", err)
+	script, err := filepath.Abs("../e2e/kafka/clients/python/consumer.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := realkafka.StartCommand(t, py, script, strings.Join(kafka.Bootstrap(), ","), topic, group)
+	return &member{Process: p, name: name, parse: parseJSONLines}
+}

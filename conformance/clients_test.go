@@ -42,3 +42,13 @@ func TestKcatRollingRestart(t *testing.T) {
 	rollingRestart(t, "classic range, kcat (librdkafka), rolling restart of 3 (default --group-poll-interval=2s)", group, 6, ks,
 		func(name string) *member { return startKcat(t, name, group, topic) })
 }
+
+// python3-kafka (kafka-python) sends ConsumerProtocol metadata v0: no
+// generations for the admin source either.
+func TestPythonKafkaJoinLeave(t *testing.T) {
+	t.Parallel()
+	group, topic := "python-kafka", "python-kafka"
+	createTopic(t, env(t, kafka), topic, 6, -1, nil)
+	joinLeave(t, "classic range, python3-kafka: ", group, 6, startSources(t, "--group.include="+group),
+		func(name string) *member { return startPython(t, name, group, topic) })
+}

@@ -7,30 +7,32 @@ import (
 )
 
 // classicSteps runs one classic group of reference Java consumers through
-// joins and a clean leave, comparing after each step both rebalance sources
-// with the true generation delta (the highest generation the members hold).
+// joins and a clean leave.
 func classicSteps(t *testing.T, assignor string) {
 	group, topic := "java-"+assignor, "java-"+assignor
-	e := env(t, kafka)
-	createTopic(t, e, topic, 6, -1, nil)
-	ks := startSources(t, "--group.include="+group)
-	o := refOpts{Assignor: assignor}
-	what := "classic " + assignor + ", Java consumer: "
+	createTopic(t, env(t, kafka), topic, 6, -1, nil)
+	joinLeave(t, "classic "+assignor+", Java consumer: ", group, 6, startSources(t, "--group.include="+group),
+		func(name string) *member { return startRef(t, name, group, []string{topic}, refOpts{Assignor: assignor}) })
+}
 
-	a := startRef(t, "a", group, []string{topic}, o)
-	g0 := settled(t, 60*time.Second, 6, a)
+// joinLeave runs a classic group through two joins and a clean leave,
+// comparing after each step both rebalance sources with the true generation
+// delta (the highest generation the members hold).
+func joinLeave(t *testing.T, what, group string, parts int, ks sources, start func(name string) *member) {
+	a := start("a")
+	g0 := settled(t, 60*time.Second, parts, a)
 	n := ks.baseline(t, group, 1, time.Now())
 
-	b := startRef(t, "b", group, []string{topic}, o)
-	g1 := settled(t, 60*time.Second, 6, a, b)
+	b := start("b")
+	g1 := settled(t, 60*time.Second, parts, a, b)
 	n = ks.step(t, what+"a member joins", group, 2, time.Now(), n, g1-g0)
 
-	c := startRef(t, "c", group, []string{topic}, o)
-	g2 := settled(t, 60*time.Second, 6, a, b, c)
+	c := start("c")
+	g2 := settled(t, 60*time.Second, parts, a, b, c)
 	n = ks.step(t, what+"a third member joins", group, 3, time.Now(), n, g2-g1)
 
 	b.Stop(20 * time.Second)
-	g3 := settled(t, 60*time.Second, 6, a, c)
+	g3 := settled(t, 60*time.Second, parts, a, c)
 	ks.step(t, what+"a member leaves cleanly", group, 2, time.Now(), n, g3-g2)
 }
 
