@@ -12,7 +12,9 @@ func classicSteps(t *testing.T, assignor string) {
 	group, topic := "java-"+assignor, "java-"+assignor
 	createTopic(t, env(t, kafka), topic, 6, -1, nil)
 	joinLeave(t, "classic "+assignor+", Java consumer: ", group, 6, startSources(t, "--group.include="+group),
-		func(name string) *member { return startRef(t, name, group, []string{topic}, refOpts{Assignor: assignor}) })
+		func(name string) *member {
+			return startRef(t, name, group, []string{topic}, refOpts{Assignor: assignor})
+		})
 }
 
 // joinLeave runs a classic group through two joins and a clean leave,
