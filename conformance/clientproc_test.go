@@ -340,3 +340,19 @@ func startPython(t testing.TB, name, group, topic string) *member {
 	p := realkafka.StartCommand(t, py, script, strings.Join(kafka.Bootstrap(), ","), topic, group)
 	return &member{Process: p, name: name, parse: parseJSONLines}
 }
+
+// startKafkajs starts e2e/kafka/kafkajs/consumer.js, a kafkajs group
+// consumer (installed there by `npm ci`).
+func startKafkajs(t testing.TB, name, group, topic string) *member {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	need(t, err == nil, "node is not installed")
+	dir, err := filepath.Abs("../e2e/kafka/kafkajs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = os.Stat(filepath.Join(dir, "node_modules", "kafkajs"))
+	need(t, err == nil, "kafkajs is not installed (cd e2e/kafka/kafkajs && npm ci)")
+	p := realkafka.StartCommand(t, node, filepath.Join(dir, "consumer.js"), strings.Join(kafka.Bootstrap(), ","), topic, group, name)
+	return &member{Process: p, name: name, parse: parseJSONLines}
+}

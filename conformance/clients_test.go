@@ -52,3 +52,14 @@ func TestPythonKafkaJoinLeave(t *testing.T) {
 	joinLeave(t, "classic range, python3-kafka: ", group, 6, startSources(t, "--group.include="+group),
 		func(name string) *member { return startPython(t, name, group, topic) })
 }
+
+// kafkajs sends ConsumerProtocol metadata without generations too: the
+// second recall measurement.
+func TestKafkajsRollingRestart(t *testing.T) {
+	t.Parallel()
+	group, topic := "kafkajs-rolling", "kafkajs-rolling"
+	createTopic(t, env(t, kafka), topic, 6, -1, nil)
+	ks := startSources(t, "--group.include="+group, "--poll-interval=10s", "--group-poll-interval=2s")
+	rollingRestart(t, "classic, kafkajs 2.2.4, rolling restart of 3 (default --group-poll-interval=2s)", group, 6, ks,
+		func(name string) *member { return startKafkajs(t, name, group, topic) })
+}
