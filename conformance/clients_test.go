@@ -39,7 +39,7 @@ func TestKcatRollingRestart(t *testing.T) {
 	e := env(t, kafka)
 	createTopic(t, e, topic, 6, -1, nil)
 	ks := startSources(t, "--group.include="+group, "--poll-interval=10s", "--group-poll-interval=2s")
-	rollingRestart(t, "classic range, kcat (librdkafka), rolling restart of 3 (default --group-poll-interval=2s)", group, 6, ks,
+	rollingRestart(t, "classic range, kcat (librdkafka), rolling restart of 3 (default --group-poll-interval=2s)", group, 6, 3, ks,
 		func(name string) *member { return startKcat(t, name, group, topic) })
 }
 
@@ -60,6 +60,6 @@ func TestKafkajsRollingRestart(t *testing.T) {
 	group, topic := "kafkajs-rolling", "kafkajs-rolling"
 	createTopic(t, env(t, kafka), topic, 6, -1, nil)
 	ks := startSources(t, "--group.include="+group, "--poll-interval=10s", "--group-poll-interval=2s")
-	rollingRestart(t, "classic, kafkajs 2.2.4, rolling restart of 3 (default --group-poll-interval=2s)", group, 6, ks,
+	rollingRestart(t, "classic, kafkajs 2.2.4, rolling restart of 3 (default --group-poll-interval=2s)", group, 6, 2, ks,
 		func(name string) *member { return startKafkajs(t, name, group, topic) })
 }

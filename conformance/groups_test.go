@@ -118,27 +118,37 @@ func TestJavaConsumerKilled(t *testing.T) {
 
 // rollingRestart replaces three members one after the other, each new one
 // started before the group has settled, as a Kubernetes Deployment does
-// (the new pod starts, then the old one is terminated), and returns the true
-// generation delta with what each source counted.
-func rollingRestart(t *testing.T, what, group string, parts int, ks sources, start func(name string) *member) {
-	old := []*member{start("old-0"), start("old-1"), start("old-2")}
-	g0 := settled(t, 90*time.Second, parts, old...)
+// (the new pod starts, then the old one is terminated), rounds times,
+// comparing each round's true generation delta with what each source
+// counted, and records the totals (the recall of each source).
+func rollingRestart(t *testing.T, what, group string, parts, rounds int, ks sources, start func(name string) *member) {
+	cur := []*member{start("pod-0"), start("pod-1"), start("pod-2")}
+	all := append([]*member(nil), cur...)
+	g := settled(t, 90*time.Second, parts, cur...)
 	n := ks.baseline(t, group, 3, time.Now())
-	all := append([]*member(nil), old...)
-	var cur []*member
-	for i, m := range old {
-		nm := start(fmt.Sprintf("new-%d", i))
-		all = append(all, nm)
-		cur = append(cur, nm)
-		m.Stop(20 * time.Second)
+	first, firstGen := n, g
+	for r := 1; r <= rounds; r++ {
+		old := cur
+		cur = nil
+		for i, m := range old {
+			nm := start(fmt.Sprintf("pod-%d-%d", r, i))
+			all = append(all, nm)
+			cur = append(cur, nm)
+			m.Stop(20 * time.Second)
+		}
+		settled(t, 90*time.Second, parts, cur...)
+		g1 := groupGeneration(all...)
+		// The clients' view and the coordinator's own log agree on the
+		// truth.
+		if cg := coordinatorGeneration(t, group); cg != g1 {
+			t.Errorf("coordinator logged generation %d, members hold %d", cg, g1)
+		}
+		n = ks.step(t, fmt.Sprintf("%s, round %d", what, r), group, 3, time.Now(), n, g1-g)
+		g = g1
 	}
-	settled(t, 90*time.Second, parts, cur...)
-	g1 := groupGeneration(all...)
-	// The clients' view and the coordinator's own log agree on the truth.
-	if cg := coordinatorGeneration(t, group); cg != g1 {
-		t.Errorf("coordinator logged generation %d, members hold %d", cg, g1)
-	}
-	ks.step(t, what, group, 3, time.Now(), n, g1-g0)
+	truth, da, dr := g-firstGen, n.admin-first.admin, n.recorded-first.recorded
+	record(t, "%s, %d rounds: true generations +%d; admin source +%d (recall %.0f%%), consumer-offsets source +%d (recall %.0f%%)",
+		what, rounds, truth, da, 100*float64(da)/float64(truth), dr, 100*float64(dr)/float64(truth))
 }
 
 func TestJavaRollingRestart(t *testing.T) {
@@ -147,6 +157,6 @@ func TestJavaRollingRestart(t *testing.T) {
 	e := env(t, kafka)
 	createTopic(t, e, topic, 6, -1, nil)
 	ks := startSources(t, "--group.include="+group, "--poll-interval=10s", "--group-poll-interval=2s")
-	rollingRestart(t, "classic range, Java consumer, rolling restart of 3 (default --group-poll-interval=2s)", group, 6, ks,
+	rollingRestart(t, "classic range, Java consumer, rolling restart of 3 (default --group-poll-interval=2s)", group, 6, 2, ks,
 		func(name string) *member { return startRef(t, name, group, []string{topic}, refOpts{}) })
 }
