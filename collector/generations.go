@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
 
@@ -166,7 +167,11 @@ func (r *generationReader) listEnds(ctx context.Context) {
 			r.mu.Unlock()
 			return
 		}
-		r.logger.Warn("cannot list the end offsets of "+groupmeta.Topic+"; retrying (needs ACL Describe on Topic "+groupmeta.Topic+")", "err", err, "retry_in", wait.String())
+		msg := "cannot list the end offsets of " + groupmeta.Topic + "; retrying (needs ACL Describe on Topic " + groupmeta.Topic + ")"
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			msg = groupmeta.Topic + " does not exist yet (Kafka creates it for the first group); retrying"
+		}
+		r.logger.Warn(msg, "err", err, "retry_in", wait.String())
 		select {
 		case <-ctx.Done():
 			return

@@ -1,9 +1,15 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // classicSteps runs one classic group of reference Java consumers through
@@ -159,4 +165,64 @@ func TestJavaRollingRestart(t *testing.T) {
 	ks := startSources(t, "--group.include="+group, "--poll-interval=10s", "--group-poll-interval=2s")
 	rollingRestart(t, "classic range, Java consumer, rolling restart of 3 (default --group-poll-interval=2s)", group, 6, 2, ks,
 		func(name string) *member { return startRef(t, name, group, []string{topic}, refOpts{}) })
+}
+
+// The consumer-offsets source on Kafka's StandardAuthorizer, as a user with
+// the documented ACLs: without Read on __consumer_offsets klagx says which
+// ACL is missing and keeps inferring; once it is granted, it catches up and
+// counts generations exactly.
+func TestConsumerOffsetsSourceACL(t *testing.T) {
+	t.Parallel()
+	const user, password = "co-klagx", "Co-Pw-91d2-must-not-leak"
+	group, topic := "co-acl", "co-acl"
+	e := env(t, kafka)
+	createTopic(t, e, topic, 4, -1, nil)
+	if err := kafka.AddSCRAMUser(ctx(t, time.Minute), user, password); err != nil {
+		t.Fatal(err)
+	}
+	grant := func(b *kadm.ACLBuilder) {
+		t.Helper()
+		res, err := e.Admin.CreateACLs(ctx(t, 30*time.Second), b.Allow("User:"+user).AllowHosts().ResourcePatternType(kadm.ACLPatternLiteral))
+		if err == nil {
+			for _, r := range res {
+				err = errors.Join(err, r.Err)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant(kadm.NewACLs().Groups("*").Operations(kadm.OpDescribe))
+	grant(kadm.NewACLs().Topics("*").Operations(kadm.OpDescribe))
+	// A member first: its group has a generation, and __consumer_offsets
+	// exists.
+	a := startKcat(t, "a", group, topic)
+	g0 := settled(t, 60*time.Second, 4, a)
+	pw := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pw, []byte(password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := startKlagx(t, kafka, "--brokers="+strings.Join(kafka.SASLBootstrap(), ","), "--kafka.tls.enabled", "--kafka.tls.ca-file="+kafka.CAFile(),
+		"--kafka.sasl.mechanism=scram-sha-512", "--kafka.sasl.username="+user, "--kafka.sasl.password-file="+pw,
+		"--group.include="+group, "--rebalance.source=consumer-offsets")
+	waitFor(t, 60*time.Second, "klagx to name the missing ACL", func() (bool, string) {
+		return strings.Contains(k.Log(), "needs ACL Read on Topic __consumer_offsets"), "not logged yet"
+	})
+	for _, line := range strings.Split(k.Log(), "\n") {
+		if strings.Contains(line, "needs ACL Read") {
+			t.Logf("klagx without the ACL: %s", line)
+			break
+		}
+	}
+	n0 := k.settledCount(group, 1, time.Now())
+
+	grant(kadm.NewACLs().Topics("__consumer_offsets").Operations(kadm.OpRead))
+	waitFor(t, 90*time.Second, "the consumer-offsets source to catch up", func() (bool, string) {
+		return strings.Contains(k.Log(), "read __consumer_offsets to its end"), "not logged yet"
+	})
+	b := startKcat(t, "b", group, topic)
+	g1 := settled(t, 60*time.Second, 4, a, b)
+	k.waitRebalances(group, n0+int64(g1-g0), 2, 30*time.Second)
+	record(t, "consumer-offsets source as a SCRAM user: Read on __consumer_offsets granted while running, then kcat joins: true generations +%d, klagx +%d", g1-g0, k.rebalances(group)-n0)
+	assertNoSecret(t, "klagx log", k.Log(), password)
 }
