@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,18 +82,6 @@ func (m *member) generation() int32 {
 		}
 	}
 	return g
-}
-
-// generations returns every distinct generation the member reported, in
-// order.
-func (m *member) generations() []int32 {
-	var out []int32
-	for _, e := range m.events() {
-		if (e.Event == "assigned" || e.Event == "generation" || e.Event == "joined") && e.Generation >= 0 && !slices.Contains(out, e.Generation) {
-			out = append(out, e.Generation)
-		}
-	}
-	return out
 }
 
 // assignment is the member's last reported assignment.
