@@ -58,6 +58,9 @@ func TestJavaClassicCooperativeSticky(t *testing.T) {
 // highest member epoch the members hold once reconciled.
 func TestJavaConsumerProtocol(t *testing.T) {
 	t.Parallel()
+	if !kip848(t) {
+		t.Skipf("Kafka %s has KIP-848 as an early-access feature, off", kafka.Version())
+	}
 	for _, assignor := range []string{"uniform", "range"} {
 		t.Run(assignor, func(t *testing.T) {
 			group, topic := "java-848-"+assignor, "java-848-"+assignor
