@@ -222,13 +222,18 @@ func (r *generationReader) generation(group string) (int32, bool) {
 }
 
 // attachGenerations sets the recorded generation on the classic groups of
-// obs, when the consumer-offsets source is on.
+// obs, when the consumer-offsets source is on. It is read before the groups
+// are described, as commits are read before end offsets: the description
+// can then only be newer than the generation, never older, so a change it
+// shows is counted when its record arrives (the tracker waits for it),
+// while a generation read after a stale description would be taken as the
+// baseline of the old members and its rebalance lost.
 func (c *Collector) attachGenerations(obs *observation.Observation) {
 	if c.generations == nil {
 		return
 	}
 	for name, g := range obs.Groups {
-		if g.Kind == observation.KindConsumer || g.DescribeErr != nil {
+		if g.Kind == observation.KindConsumer {
 			continue
 		}
 		g.Generation, g.GenerationKnown = c.generations.generation(name)

@@ -116,13 +116,13 @@ func (c *Collector) describeGroups(ctx context.Context, obs *observation.Observa
 			classic = append(classic, l.name)
 		}
 	}
+	c.attachGenerations(obs)
 	if len(classic) > 0 {
 		c.describeClassic(ctx, obs, classic)
 	}
 	if len(consumer) > 0 {
 		c.describeConsumer(ctx, obs, consumer)
 	}
-	c.attachGenerations(obs)
 }
 
 func (c *Collector) describeClassic(ctx context.Context, obs *observation.Observation, names []string) {
