@@ -42,4 +42,3 @@ func StartCommand(t testing.TB, bin string, args ...string) *Process {
 	})
 	return pr
 }
-
