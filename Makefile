@@ -13,6 +13,10 @@ GOVULNDB ?= https://vuln.go.dev
 # pinned in e2e/kafka/pom.xml (and internal/realkafka.DefaultVersion).
 KLAGX_KAFKA_VERSION ?=
 MVN      ?= mvn
+# The packages that start real Kafka brokers (JVMs). make test runs them
+# after the others, so that their CPU use does not disturb the timing of the
+# kfake and end-to-end tests on a 2-core machine.
+KAFKA_PKGS := ./internal/realkafka/ ./conformance/
 
 .PHONY: all build demo test test-short test-kafka kafka kafka-jars kafka-clients e2e helm-test lint vet fmt-check generate bench fuzz soak vulncheck clean help
 
@@ -27,8 +31,9 @@ build: ## build bin/klagx with version info
 demo: build ## run an in-process Kafka cluster with a realistic workload and the exporter against it
 	./$(BIN) demo
 
-test: lint ## vet, format check, every test (unit, kfake integration, e2e, generated-file drift) with -race, and the Helm chart tests
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+test: lint ## vet, format check, every test (unit, kfake integration, e2e, generated-file drift) with -race, then the real-Kafka conformance suite, and the Helm chart tests
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v -e /conformance -e /internal/realkafka)
+	$(GO) test -race -count=1 -timeout 20m $(KAFKA_PKGS)
 	cd helm/test && $(GO) test -count=1 ./...
 
 helm-test: ## the Helm chart tests alone (helm lint, helm template, strict decoding into Kubernetes types)
@@ -47,7 +52,7 @@ kafka: kafka-jars ## start a real 3-broker Kafka (KRaft, PLAINTEXT + SASL_SSL/SC
 	$(GO) run ./internal/realkafka/cmd/kafka
 
 test-kafka: kafka-jars kafka-clients ## the conformance suite alone: klagx against a real Kafka cluster and Kafka's own tools (make test runs it too)
-	$(GO) test -count=1 -v -timeout 20m ./internal/realkafka/ ./conformance/
+	$(GO) test -count=1 -v -timeout 20m $(KAFKA_PKGS)
 
 test-short: ## tests without the race detector and without the soaks (-short), for a quick loop
 	$(GO) test -short -count=1 $(PKGS)

@@ -27,8 +27,10 @@ type Collector struct {
 	requests     *requestCounter
 	decompressor kgo.Decompressor
 	stageFn      StageFunc
-	// topics seen in the last metadata, to purge deleted ones from kgo.
-	topics map[string]bool
+	// topics seen in the last metadata, to purge deleted ones from kgo;
+	// brokers are its broker IDs (listGroupsShards).
+	topics  map[string]bool
+	brokers []int32
 
 	// opts rebuild the client; groups are the groups listed last cycle, and
 	// forgotten counts groups deleted since the client was built (see
@@ -70,7 +72,7 @@ func (c *Collector) noteGroups(obs *observation.Observation) {
 		return
 	}
 	old := c.cl
-	c.cl, c.adm, c.forgotten, c.topics = cl, kadm.NewClient(cl), 0, nil
+	c.cl, c.adm, c.forgotten, c.topics, c.brokers = cl, kadm.NewClient(cl), 0, nil, nil
 	old.Close()
 	c.logger.Debug("replaced the Kafka client to forget deleted groups", "deleted_groups", recycleAfter)
 }
