@@ -21,8 +21,12 @@ STATICCHECK ?= $(if $(shell command -v staticcheck 2>/dev/null),staticcheck,$(GO
 # pinned in e2e/kafka/pom.xml (and internal/realkafka.DefaultVersion).
 KLAGX_KAFKA_VERSION ?=
 MVN      ?= mvn
+# The packages that start real Kafka brokers (JVMs). make test runs them
+# after the others, so that their CPU use does not disturb the timing of the
+# kfake and end-to-end tests on a 2-core machine.
+KAFKA_PKGS := ./internal/realkafka/ ./conformance/
 
-.PHONY: all build install demo test test-short test-kafka kafka kafka-jars e2e helm-test lint vet fmt-check staticcheck generate bench fuzz soak vulncheck clean help
+.PHONY: all build install demo test test-short test-kafka kafka kafka-jars kafka-clients e2e helm-test lint vet fmt-check staticcheck generate bench fuzz soak vulncheck clean help
 
 all: lint test build
 
@@ -40,8 +44,9 @@ install: ## install klagx with version info into $(go env GOBIN), else $(go env 
 demo: build ## run an in-process Kafka cluster with a realistic workload and the exporter against it
 	./$(BIN) demo
 
-test: lint ## vet, format check, staticcheck, every test (unit, kfake integration, e2e, generated-file drift) with -race, and the Helm chart tests
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+test: lint ## vet, format check, staticcheck, every test (unit, kfake integration, e2e, generated-file drift) with -race, then the real-Kafka conformance suite, and the Helm chart tests
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v -e /conformance -e /internal/realkafka)
+	$(GO) test -race -count=1 -timeout 20m $(KAFKA_PKGS)
 	cd helm/test && $(GO) test -count=1 ./...
 
 helm-test: ## the Helm chart tests alone (helm lint, helm template, strict decoding into Kubernetes types)
@@ -53,11 +58,14 @@ e2e: ## the end-to-end suite alone: klagx binary, real Prometheus, Alertmanager,
 kafka-jars: ## copy a real Kafka's jars from Maven Central (via ~/.m2) to ~/.cache/klagx/kafka/VERSION (KLAGX_KAFKA_VERSION=3.9.1 for the older line)
 	$(MVN) -q -B -f e2e/kafka/pom.xml dependency:copy-dependencies $(if $(KLAGX_KAFKA_VERSION),-Dkafka.version=$(KLAGX_KAFKA_VERSION))
 
+kafka-clients: ## build the Java clients the conformance suite runs (e2e/kafka/clients: reference consumer, Streams app) against the same Kafka
+	$(MVN) -q -B -f e2e/kafka/clients/pom.xml package $(if $(KLAGX_KAFKA_VERSION),-Dkafka.version=$(KLAGX_KAFKA_VERSION))
+
 kafka: kafka-jars ## start a real 3-broker Kafka (KRaft, PLAINTEXT + SASL_SSL/SCRAM) and print how to point klagx at it; Ctrl-C stops it
 	$(GO) run ./internal/realkafka/cmd/kafka
 
-test-kafka: kafka-jars ## the conformance suite alone: klagx against a real Kafka cluster and Kafka's own tools (make test runs it too)
-	$(GO) test -count=1 -v -timeout 20m ./internal/realkafka/
+test-kafka: kafka-jars kafka-clients ## the conformance suite alone: klagx against a real Kafka cluster and Kafka's own tools (make test runs it too)
+	$(GO) test -count=1 -v -timeout 20m $(KAFKA_PKGS)
 
 test-short: ## tests without the race detector and without the soaks (-short), for a quick loop
 	$(GO) test -short -count=1 $(PKGS)

@@ -26,8 +26,10 @@ type Collector struct {
 	requests     *requestCounter
 	decompressor kgo.Decompressor
 	stageFn      StageFunc
-	// topics seen in the last metadata, to purge deleted ones from kgo.
-	topics map[string]bool
+	// topics seen in the last metadata, to purge deleted ones from kgo;
+	// brokers are its broker IDs (listGroupsShards).
+	topics  map[string]bool
+	brokers []int32
 
 	// opts rebuild the client; groups are the groups listed last cycle, and
 	// forgotten counts groups deleted since the client was built (see
@@ -35,6 +37,10 @@ type Collector struct {
 	opts      []kgo.Opt
 	groups    map[string]bool
 	forgotten int
+
+	// generations reads __consumer_offsets for exact classic generations
+	// (--rebalance.source=consumer-offsets); nil with the admin source.
+	generations *generationReader
 }
 
 // recycleAfter is how many deleted groups the kgo client may have seen
@@ -65,7 +71,7 @@ func (c *Collector) noteGroups(obs *observation.Observation) {
 		return
 	}
 	old := c.cl
-	c.cl, c.adm, c.forgotten, c.topics = cl, kadm.NewClient(cl), 0, nil
+	c.cl, c.adm, c.forgotten, c.topics, c.brokers = cl, kadm.NewClient(cl), 0, nil, nil
 	old.Close()
 	c.logger.Debug("replaced the Kafka client to forget deleted groups", "deleted_groups", recycleAfter)
 }
@@ -114,8 +120,10 @@ func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	l.Logger.Log(level, msg, keyvals...)
 }
 
-// New builds a Collector for cluster. It does not contact the cluster: a
-// cluster that is down at start is reported by the first Poll, not here.
+// New builds a Collector for cluster. It does not contact the cluster (a
+// cluster that is down at start is reported by the first Poll, not here),
+// except that with cfg.RebalanceSource consumer-offsets it starts reading
+// __consumer_offsets in the background.
 func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Collector, error) {
 	logger = logger.With("cluster", cluster.Name)
 	opts, err := cluster.ClientOpts(logger)
@@ -142,14 +150,22 @@ func New(cfg *config.Config, cluster config.Cluster, logger *slog.Logger) (*Coll
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", cluster.Name, err)
 	}
+	var gens *generationReader
+	if cfg.RebalanceSource == config.RebalanceSourceConsumerOffsets {
+		if gens, err = newGenerationReader(cluster, rc, logger); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("cluster %q: %w", cluster.Name, err)
+		}
+	}
 	return &Collector{
-		opts:     opts,
-		cluster:  cluster,
-		cfg:      cfg,
-		logger:   logger,
-		cl:       cl,
-		adm:      kadm.NewClient(cl),
-		requests: rc,
+		generations: gens,
+		opts:        opts,
+		cluster:     cluster,
+		cfg:         cfg,
+		logger:      logger,
+		cl:          cl,
+		adm:         kadm.NewClient(cl),
+		requests:    rc,
 		// Bounded: a record batch claiming a huge decompressed size
 		// cannot exhaust memory.
 		decompressor: kgo.DefaultDecompressor(),
@@ -168,8 +184,13 @@ func (c *Collector) BytesWritten() uint64 { return c.requests.written.Load() }
 // BytesRead returns the cumulative bytes read from brokers.
 func (c *Collector) BytesRead() uint64 { return c.requests.read.Load() }
 
-// Close closes the Kafka client.
-func (c *Collector) Close() { c.cl.Close() }
+// Close closes the Kafka clients.
+func (c *Collector) Close() {
+	if c.generations != nil {
+		c.generations.close()
+	}
+	c.cl.Close()
+}
 
 // Poll runs one cycle and returns its observation; it never returns nil.
 //

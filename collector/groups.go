@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/klagx/klagx/metrics"
@@ -25,6 +27,33 @@ const (
 	StageListOffsets            = metrics.StageListOffsets
 )
 
+// listGroupsShards sends ListGroups to every broker through kgo's
+// RequestSharded, which first refreshes the broker list from one broker's
+// metadata. When one hung broker (a SIGSTOPped or frozen process on real
+// Kafka, whose connection stays open) is asked for that metadata, every
+// shard fails, and with them the whole cycle; then the request is sent
+// again to each broker of the last cycle's metadata on its own, so that
+// only the hung broker's groups are missed.
+func (c *Collector) listGroupsShards(ctx context.Context, req *kmsg.ListGroupsRequest) []kgo.ResponseShard {
+	shards := c.cl.RequestSharded(ctx, req)
+	for _, sh := range shards {
+		if sh.Err == nil || len(c.brokers) == 0 {
+			return shards
+		}
+	}
+	shards = make([]kgo.ResponseShard, len(c.brokers))
+	var wg sync.WaitGroup
+	for i, id := range c.brokers {
+		wg.Go(func() {
+			dup := *req // kgo sets the version on the request it sends
+			resp, err := c.cl.Broker(int(id)).RetriableRequest(ctx, &dup)
+			shards[i] = kgo.ResponseShard{Meta: kgo.BrokerMetadata{NodeID: id}, Req: &dup, Resp: resp, Err: err}
+		})
+	}
+	wg.Wait()
+	return shards
+}
+
 // listedGroup is one group from ListGroups.
 type listedGroup struct {
 	name, kind, protocolType, state string
@@ -40,7 +69,7 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 	// Brokers before Kafka 3.8 ignore the filter; the protocol type check
 	// below covers them.
 	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer}
-	shards := c.cl.RequestSharded(ctx, req)
+	shards := c.listGroupsShards(ctx, req)
 
 	var (
 		out    []listedGroup
@@ -118,6 +147,7 @@ func (c *Collector) describeGroups(ctx context.Context, obs *observation.Observa
 			classic = append(classic, l.name)
 		}
 	}
+	c.attachGenerations(obs)
 	if len(classic) > 0 {
 		c.describeClassic(ctx, obs, classic)
 	}

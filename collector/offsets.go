@@ -40,6 +40,10 @@ func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observa
 		return fmt.Errorf("metadata: %w", err)
 	}
 	obs.MetadataOK = true
+	c.brokers = c.brokers[:0]
+	for _, b := range resp.Brokers {
+		c.brokers = append(c.brokers, b.NodeID)
+	}
 	names := make([]string, 0, len(resp.Topics))
 	for _, td := range resp.Topics {
 		if td.Topic != nil {

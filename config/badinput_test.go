@@ -139,6 +139,7 @@ func TestBadInputValidate(t *testing.T) {
 		{"negative poll interval", func(c *Config) { c.PollInterval = -1e9 }, "poll_interval: -1s is below the minimum of 1s"},
 		{"time lag mode", func(c *Config) { c.TimeLag.Mode = "EXACT" }, `time_lag.mode: "EXACT" is not one of interpolate, exact`},
 		{"fetch budget", func(c *Config) { c.TimeLag.FetchBudget = -2 }, "time_lag.fetch_budget: -2 is below the minimum of 1"},
+		{"rebalance source", func(c *Config) { c.RebalanceSource = "Admin" }, `rebalance.source: "Admin" is not one of admin, consumer-offsets`},
 		{"isolation", func(c *Config) { c.Clusters[0].Isolation = "READ_COMMITTED" }, `clusters[0].isolation: "READ_COMMITTED" is not one of read_uncommitted, read_committed`},
 		{"cluster name", func(c *Config) { c.Clusters[0].Name = "prod/eu" }, `clusters[0].name: "prod/eu" has characters outside [a-zA-Z0-9_.-]`},
 		{"duplicate cluster", func(c *Config) { c.Clusters = append(c.Clusters, validCluster("b"), validCluster("a")) }, `clusters[2].name: "a" is already used by clusters[0]`},

@@ -69,6 +69,9 @@ type Config struct {
 	IncludeInternalTopics bool
 	// TimeLag configures how the time lag of a group is estimated.
 	TimeLag TimeLag
+	// RebalanceSource is where classic generations come from; default
+	// RebalanceSourceAdmin.
+	RebalanceSource RebalanceSource
 	// Thresholds decide the status of each group (ok, warning, critical,
 	// stalled); see [Thresholds.For].
 	Thresholds Thresholds
@@ -140,6 +143,25 @@ const (
 
 // Isolations lists the valid [Isolation] values, default first.
 var Isolations = []Isolation{IsolationReadUncommitted, IsolationReadCommitted}
+
+// RebalanceSource selects where the generations of classic groups, and so
+// their rebalance counts, come from.
+type RebalanceSource string
+
+// RebalanceSource values.
+const (
+	// RebalanceSourceAdmin infers classic rebalances from successive
+	// DescribeGroups answers (and the KIP-792 generations some clients
+	// send); it needs no access beyond Describe on the groups (default).
+	RebalanceSourceAdmin RebalanceSource = "admin"
+	// RebalanceSourceConsumerOffsets reads every classic generation from
+	// the group metadata records of __consumer_offsets, with a consumer
+	// that joins no group; it needs Read on Topic __consumer_offsets.
+	RebalanceSourceConsumerOffsets RebalanceSource = "consumer-offsets"
+)
+
+// RebalanceSources lists the valid [RebalanceSource] values, default first.
+var RebalanceSources = []RebalanceSource{RebalanceSourceAdmin, RebalanceSourceConsumerOffsets}
 
 // SASL mechanism names accepted in [SASL.Mechanism].
 const (
@@ -317,6 +339,7 @@ func Default() *Config {
 		Granularity:       GranularityPartition,
 		TimeLag:           TimeLag{Mode: TimeLagInterpolate, FetchBudget: DefaultFetchBudget},
 		Thresholds:        Thresholds{Default: DefaultGroupThresholds()},
+		RebalanceSource:   RebalanceSourceAdmin,
 	}
 }
 
@@ -354,6 +377,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.MetricSelection(); err != nil {
 		errs = append(errs, err)
+	}
+	if !slices.Contains(RebalanceSources, c.RebalanceSource) {
+		add("rebalance.source: %q is not one of %s", c.RebalanceSource, join(RebalanceSources))
 	}
 	if len(c.Clusters) == 0 {
 		add("clusters: at least one cluster is required")

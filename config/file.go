@@ -102,6 +102,7 @@ type fileSchema struct {
 	StallAfter     duration    `yaml:"stall_after"`
 	GrowthWindow   duration    `yaml:"growth_window"`
 	TimeLag        fileTimeLag `yaml:"time_lag"`
+	Rebalance      fileRebal   `yaml:"rebalance"`
 
 	Clusters   []fileClust     `yaml:"clusters"`
 	Thresholds []fileThreshold `yaml:"thresholds"`
@@ -112,6 +113,11 @@ type fileSchema struct {
 type fileTimeLag struct {
 	Mode        string `yaml:"mode"`
 	FetchBudget int    `yaml:"fetch_budget"`
+}
+
+// fileRebal mirrors --rebalance.source.
+type fileRebal struct {
+	Source string `yaml:"source"`
 }
 
 // fileThreshold is one entry of thresholds:; absent keys inherit.

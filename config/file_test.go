@@ -219,7 +219,7 @@ func TestLookupNilAndEmpty(t *testing.T) {
 func TestFileKeys(t *testing.T) {
 	keys := FileKeys()
 	for _, want := range []string{"poll_interval", "kafka.tls.ca_file", "kafka.sasl.password_file", "web.config.file", "topic.include_internal", "log.format",
-		"warn_lag_seconds", "crit_lag_seconds", "warn_lag", "crit_lag", "stall_after", "growth_window", "time_lag.mode", "time_lag.fetch_budget"} {
+		"warn_lag_seconds", "crit_lag_seconds", "warn_lag", "crit_lag", "stall_after", "growth_window", "time_lag.mode", "time_lag.fetch_budget", "rebalance.source"} {
 		found := false
 		for _, k := range keys {
 			found = found || k == want

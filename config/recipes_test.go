@@ -43,14 +43,10 @@ func TestRecipesParse(t *testing.T) {
 }
 
 // recipeConfig is a Config of clusters with every other setting at its
-// default, written out so that Validate has nothing to fill in.
+// default (config.Default), so that Validate sees a complete configuration.
 func recipeConfig(clusters []Cluster) Config {
-	cfg := Config{
-		Clusters: clusters, PollInterval: DefaultPollInterval, GroupPollInterval: DefaultGroupPollInterval,
-		TotalShards: 1, Granularity: GranularityPartition,
-		TimeLag:    TimeLag{Mode: TimeLagInterpolate, FetchBudget: DefaultFetchBudget},
-		Thresholds: Thresholds{Default: DefaultGroupThresholds()},
-	}
+	cfg := *Default()
+	cfg.Clusters = clusters
 	for i := range cfg.Clusters {
 		if cfg.Clusters[i].Isolation == "" {
 			cfg.Clusters[i].Isolation = IsolationReadUncommitted

@@ -245,7 +245,7 @@ var Families = []Family{
 		Help: "Poll cycles in which the group's description or committed offsets could not be read (its values are then the last good ones, see klagx_group_last_poll_success_timestamp_seconds). Counted from when klagx first listed the group."},
 
 	{Name: GroupRebalances, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
-		Help: "Rebalances observed: classic groups by state, membership and assignment changes between polls (exact where members send KIP-792 generations), KIP-848 groups by group epoch advances."},
+		Help: "Rebalances observed: classic groups by state, membership and assignment changes between polls (exact where members send KIP-792 generations), or by recorded generations with --rebalance.source=consumer-offsets; KIP-848 groups by group epoch advances."},
 	{Name: GroupRebalanceDuration, Type: Histogram, Buckets: RebalanceDurationBuckets, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Time from the first poll that saw a rebalance in progress to the first that saw the group settled again. Rebalances that start and end between two polls are counted but not timed."},
 	{Name: GroupRebalanceInProgress, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,

@@ -73,6 +73,12 @@ type Group struct {
 	Members []Member
 	// Epoch and AssignmentEpoch are set for KIP-848 groups only.
 	Epoch, AssignmentEpoch int32
+	// Generation is a classic group's generation as its coordinator last
+	// recorded it in __consumer_offsets, valid when GenerationKnown: only
+	// with --rebalance.source=consumer-offsets, once that topic was read to
+	// its end.
+	Generation      int32
+	GenerationKnown bool
 
 	// Commits maps topic → partition → committed offset (>= 0) as returned
 	// by OffsetFetch. Partitions without a commit are absent.

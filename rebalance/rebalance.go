@@ -15,6 +15,11 @@
 // and it is in progress while the assignment epoch or any member's epoch
 // lags the group epoch (states Assigning, Reconciling).
 //
+// Where an exact source of classic generations is configured (the records
+// the coordinator writes to __consumer_offsets, package groupmeta), the
+// observation carries the group's generation: its advance is then the
+// number of rebalances, and nothing else counts one.
+//
 // Members are identified by group.instance.id when they have one (static
 // membership), else by member id, so a static member that restarts within
 // its session timeout, which Kafka does not rebalance, is not a change.
@@ -69,6 +74,12 @@ type Observation struct {
 	Members []Member
 	// Epoch and AssignmentEpoch are set for KIP-848 groups.
 	Epoch, AssignmentEpoch int32
+	// Generation is a classic group's generation as its coordinator last
+	// recorded it, valid when GenerationKnown (only with an exact source:
+	// --rebalance.source=consumer-offsets, and once that source has read
+	// its topic to the end).
+	Generation      int32
+	GenerationKnown bool
 }
 
 // Event is one observed rebalance (or several, when Generations > 1 and
@@ -102,11 +113,13 @@ type Event struct {
 
 // settled is a group as last seen outside a rebalance.
 type settled struct {
-	at      time.Time
-	members map[string]Member
-	owners  map[tp]string
-	maxGen  int32 // classic: highest member generation, -1 unknown
-	epoch   int32 // KIP-848
+	at       time.Time
+	members  map[string]Member
+	owners   map[tp]string
+	maxGen   int32 // classic: highest member generation, -1 unknown
+	gen      int32 // classic: recorded group generation, if genKnown
+	genKnown bool
+	epoch    int32 // KIP-848
 }
 
 type tp struct {
@@ -191,6 +204,9 @@ func (t *Tracker) observeClassic(o Observation) []Event {
 		}
 		return nil
 	}
+	if t.base.genKnown && cur.genKnown {
+		return t.observeRecorded(cur, o.At)
+	}
 	ev := diff(t.base, cur)
 	n, exact := 1, false
 	if t.base.maxGen >= 0 && cur.maxGen >= 0 {
@@ -211,6 +227,33 @@ func (t *Tracker) observeClassic(o Observation) []Event {
 	}
 	ev.Generations, ev.Exact = n, exact
 	return []Event{t.finish(ev, cur, o.At)}
+}
+
+// observeRecorded compares two settled classic views that both carry the
+// recorded generation: each generation advanced is one rebalance.
+func (t *Tracker) observeRecorded(cur *settled, at time.Time) []Event {
+	d := cur.gen - t.base.gen
+	if d < 0 {
+		// The group was deleted and created again under the same name.
+		t.base, t.inProgress = cur, false
+		return nil
+	}
+	ev := diff(t.base, cur)
+	if d == 0 {
+		// A settled group has stored its generation, so a change seen
+		// without a new one is a record not read yet: keep the baseline
+		// (and a rebalance seen in progress) until it is, so that the
+		// event then says what changed.
+		if ev.Cause == "" && !t.inProgress {
+			t.base = cur
+		}
+		return nil
+	}
+	ev.Generations, ev.Exact = int(d), true
+	if ev.Cause == "" {
+		ev.Cause = "generation advanced"
+	}
+	return []Event{t.finish(ev, cur, at)}
 }
 
 func (t *Tracker) observeConsumer(o Observation) []Event {
@@ -277,7 +320,7 @@ func (t *Tracker) finish(ev Event, cur *settled, at time.Time) Event {
 }
 
 func settle(o Observation) *settled {
-	s := &settled{at: o.At, members: map[string]Member{}, owners: map[tp]string{}, maxGen: -1}
+	s := &settled{at: o.At, members: map[string]Member{}, owners: map[tp]string{}, maxGen: -1, gen: o.Generation, genKnown: o.GenerationKnown}
 	for _, m := range o.Members {
 		k := m.Key()
 		s.members[k] = m

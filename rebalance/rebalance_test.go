@@ -124,3 +124,58 @@ func TestConsumerGroupEpochs(t *testing.T) {
 		t.Fatalf("%+v", evs)
 	}
 }
+
+func recorded(ms int, state string, gen int32, members ...Member) Observation {
+	o := classic(ms, state, members...)
+	o.Generation, o.GenerationKnown = gen, true
+	return o
+}
+
+// With recorded generations, every generation counts, including those that
+// leave no trace between two polls, and a change seen before its record is
+// read is counted once, when it is.
+func TestClassicRecordedGenerations(t *testing.T) {
+	tr := NewTracker([]float64{1, 5})
+	tr.Observe(recorded(0, "Stable", 4, m("a", -1, 0, 1)))
+	// Three generations between two polls (a rolling restart), members
+	// and assignment back where they were: inference would count none.
+	evs := tr.Observe(recorded(2000, "Stable", 7, m("a", -1, 0, 1)))
+	if len(evs) != 1 || evs[0].Generations != 3 || !evs[0].Exact || evs[0].Cause != "generation advanced" || evs[0].DurationKnown {
+		t.Fatalf("between polls: %+v", evs)
+	}
+	// A member joined, seen before the coordinator's record is read: not
+	// counted yet, then counted once with what changed.
+	if evs := tr.Observe(recorded(4000, "Stable", 7, m("a", -1, 0), m("b", -1, 1))); evs != nil {
+		t.Fatalf("before its record: %+v", evs)
+	}
+	evs = tr.Observe(recorded(6000, "Stable", 8, m("a", -1, 0), m("b", -1, 1)))
+	if len(evs) != 1 || evs[0].Generations != 1 || !reflect.DeepEqual(evs[0].Joined, []string{"b"}) || evs[0].Moved != 1 {
+		t.Fatalf("after its record: %+v", evs)
+	}
+	// Seen in progress, settled before the record is read: still in
+	// progress until it is, then timed from the first sight.
+	tr.Observe(recorded(8000, "PreparingRebalance", 8))
+	if evs := tr.Observe(recorded(9000, "Stable", 8, m("a", -1, 0, 1))); evs != nil || !tr.InProgress() {
+		t.Fatalf("settled before its record: %+v", evs)
+	}
+	evs = tr.Observe(recorded(10000, "Stable", 9, m("a", -1, 0, 1)))
+	if len(evs) != 1 || !evs[0].DurationKnown || evs[0].Duration != 2*time.Second || evs[0].Generations != 1 {
+		t.Fatalf("in progress: %+v", evs)
+	}
+	// Nothing new: nothing counted.
+	if evs := tr.Observe(recorded(12000, "Stable", 9, m("a", -1, 0, 1))); evs != nil {
+		t.Fatalf("idle: %+v", evs)
+	}
+	// Deleted and created again: a lower generation is a new baseline.
+	if evs := tr.Observe(recorded(14000, "Stable", 1, m("c", -1, 0, 1))); evs != nil {
+		t.Fatalf("recreated: %+v", evs)
+	}
+	// The source stops answering: inference takes over for that step.
+	evs = tr.Observe(classic(16000, "Stable", m("c", -1, 0), m("d", -1, 1)))
+	if len(evs) != 1 || evs[0].Exact || evs[0].Generations != 1 {
+		t.Fatalf("fallback: %+v", evs)
+	}
+	if s := tr.Stats(); s.Rebalances != 3+1+1+1 || s.Joins != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}

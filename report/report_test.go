@@ -47,6 +47,23 @@ func TestRoundTripAndOptionalFields(t *testing.T) {
 	}
 }
 
+// TestEndIsTheStableOffsetWhenReadCommitted: with read_committed, lag is
+// measured to the last stable offset, and "end" must say so; real Kafka
+// with an open transaction showed "end" at the high-water mark beside a lag
+// to the LSO (conformance.TestReadCommitted).
+func TestEndIsTheStableOffsetWhenReadCommitted(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	s := snapshot.NewStore("c")
+	s.Publish(&snapshot.Cluster{Name: "c", Up: true, Ready: true, LastSuccess: at,
+		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 0, End: 12, Stable: 10}},
+		Groups: []snapshot.Group{{Name: "g", Kind: "classic", HasData: true, ObservedAt: at, Lag: 10,
+			Partitions: []snapshot.GroupPartition{{Topic: "t", Partition: 0, HasCommit: true, Lag: 10, LagKnown: true}}}}})
+	p := FromSnapshot(s.Load(), at, nil).Clusters[0].Groups[0].Topics[0].Partitions[0]
+	if p.End != 10 || p.Lag != 10 {
+		t.Fatalf("end %d lag %d, want the LSO 10 and lag 10", p.End, p.Lag)
+	}
+}
+
 func FuzzJSONRoundTrip(f *testing.F) {
 	f.Add("g", int64(5), 1.5, "ok")
 	f.Fuzz(func(t *testing.T, name string, lag int64, secs float64, status string) {

@@ -100,7 +100,8 @@ func (s *groupState) observeRebalance(og *observation.Group, at time.Time) []Reb
 	if s.rebalance == nil {
 		s.rebalance = rebalance.NewTracker(metrics.RebalanceDurationBuckets)
 	}
-	o := rebalance.Observation{At: at, Kind: og.Kind, State: og.State, Epoch: og.Epoch, AssignmentEpoch: og.AssignmentEpoch}
+	o := rebalance.Observation{At: at, Kind: og.Kind, State: og.State, Epoch: og.Epoch, AssignmentEpoch: og.AssignmentEpoch,
+		Generation: og.Generation, GenerationKnown: og.GenerationKnown}
 	for _, m := range og.Members {
 		o.Members = append(o.Members, rebalance.Member{ID: m.ID, InstanceID: m.InstanceID, Assigned: m.Assigned, Generation: m.Generation})
 	}

@@ -169,6 +169,8 @@ func TestBadInputServe(t *testing.T) {
 		{name: "time-lag alias", args: serveArgs("--time-lag=fast"), code: u, want: []string{`--time-lag.mode: "fast" is not one of interpolate, exact`}},
 		{name: "time-lag.fetch-budget zero", args: serveArgs("--time-lag.fetch-budget=0"), code: u, want: []string{"--time-lag.fetch-budget: 0 is below the minimum of 1"}},
 		{name: "time-lag.fetch-budget negative", args: serveArgs("--time-lag.fetch-budget=-5"), code: u, want: []string{"--time-lag.fetch-budget: -5 is below the minimum of 1"}},
+		{name: "rebalance.source", args: serveArgs("--rebalance.source=kafka"), code: u, want: []string{`--rebalance.source: "kafka" is not one of admin, consumer-offsets`}},
+		{name: "KLAGX_REBALANCE_SOURCE", args: serveArgs(), env: map[string]string{"KLAGX_REBALANCE_SOURCE": "offsets"}, code: u, want: []string{`KLAGX_REBALANCE_SOURCE: "offsets" is not one of admin, consumer-offsets`}},
 		{name: "time-lag.fetch-budget type", args: serveArgs("--time-lag.fetch-budget=lots"), code: u, want: []string{`--time-lag.fetch-budget: expected a valid 64 bit int but got "lots"`}},
 
 		// Thresholds.
@@ -326,6 +328,7 @@ func TestBadInputConfigFile(t *testing.T) {
 		{name: "web listen_address", args: []string{"serve", "--brokers=a:1"}, file: "web:\n  listen_address: 9308\n", code: u, want: []string{`--web.listen-address: "9308" is not host:port`}},
 		{name: "otlp endpoint", args: serveArgs(), file: "otlp:\n  endpoint: collector:4317\n", code: u, want: []string{`--otlp.endpoint: "collector:4317" is not a URL`}},
 		{name: "time_lag mode", args: serveArgs(), file: "time_lag: {mode: fast}\n", code: u, want: []string{`time_lag.mode: "fast" is not one of interpolate, exact`}},
+		{name: "rebalance source", args: serveArgs(), file: "rebalance: {source: groups}\n", code: u, want: []string{`rebalance.source: "groups" is not one of admin, consumer-offsets`}},
 		{name: "log level", args: []string{"serve", "--brokers=a:1"}, file: "log: {level: loud}\n", code: u, want: []string{`--log.level: "loud" is not one of`}},
 	}
 	runBadInputs(t, rows)

@@ -50,6 +50,7 @@ type pollFlags struct {
 	TotalShards       int           `name:"total-shards" default:"1" placeholder:"M" help:"Number of replicas sharing the groups of the same clusters; 1 turns sharding off. Default: 1."`
 	GroupPollInterval time.Duration `name:"group-poll-interval" default:"2s" placeholder:"DURATION" help:"Time between two reads of group state for rebalance detection (one DescribeGroups and one ConsumerGroupDescribe per coordinator); at least 100ms, at most --poll-interval. Default: 2s, or --poll-interval when that is shorter."`
 	Granularity       string        `name:"granularity" default:"partition" placeholder:"LEVEL" help:"Finest level of the lag series: partition, topic (the per-topic families replace the per-partition ones) or group. Default: partition."`
+	RebalanceSource   string        `name:"rebalance.source" default:"admin" placeholder:"SOURCE" help:"Where classic groups' generations (rebalance counts) come from: admin (inferred from DescribeGroups every --group-poll-interval; exact only for clients that send KIP-792 generations, such as the Java and franz-go consumers; rebalances closer together than that interval can be missed) or consumer-offsets (every generation, from the group metadata records the coordinator writes to __consumer_offsets, read from its start by a consumer that joins no group; needs ACL Read on Topic __consumer_offsets, and costs one fetch session per broker). KIP-848 groups always use their epochs. Default: admin."`
 }
 
 // checkPollFlags are the pollFlags of klagx check: the defaults (one
@@ -63,6 +64,7 @@ func checkPollFlags(pollInterval time.Duration) pollFlags {
 		Granularity:       string(d.Granularity),
 		Shard:             d.Shard,
 		TotalShards:       d.TotalShards,
+		RebalanceSource:   string(d.RebalanceSource),
 	}
 }
 
@@ -160,6 +162,7 @@ func (f *configFlags) toConfig(file *config.File, p pollFlags, m metricFlags) (*
 		Groups:                groups,
 		Topics:                topics,
 		IncludeInternalTopics: f.TopicIncludeInternal,
+		RebalanceSource:       config.RebalanceSource(p.RebalanceSource),
 		TimeLag: config.TimeLag{
 			Mode:        config.TimeLagMode(f.TimeLag.Mode),
 			FetchBudget: f.TimeLag.FetchBudget,

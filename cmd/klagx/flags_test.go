@@ -395,7 +395,7 @@ func TestServeHelpMentionsEveryFlag(t *testing.T) {
 		"kafka.sasl.mechanism", "kafka.sasl.username", "kafka.sasl.password-file", "kafka.sasl.token-file",
 		"poll-interval", "group-poll-interval", "shard", "total-shards", "granularity", "metric-opt-in-list", "metric-allowlist", "metric-denylist", "group.include", "group.exclude", "topic.include", "topic.exclude",
 		"topic.include-internal",
-		"time-lag.mode", "time-lag.fetch-budget",
+		"time-lag.mode", "time-lag.fetch-budget", "rebalance.source",
 		"warn-lag-seconds", "crit-lag-seconds", "warn-lag", "crit-lag", "stall-after", "growth-window", "threshold",
 		"web.listen-address", "web.config.file", "web.telemetry-path", "web.disable-exporter-metrics", "web.enable-pprof",
 		"otlp.endpoint", "otlp.header", "otlp.insecure-skip-verify", "otlp.interval", "otlp.traces",
