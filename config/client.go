@@ -167,18 +167,24 @@ func (s SASL) PasswordEnvName() string {
 // password returns the SASL password from PasswordFile, else from the
 // variable PasswordEnvName names.
 func (s SASL) password() (string, error) {
-	if s.PasswordFile != "" {
-		return readSecretFile("sasl.password_file", s.PasswordFile)
+	return readSecret("sasl", "password", "password_file", s.PasswordFile, s.PasswordEnvName())
+}
+
+// readSecret reads a secret from file when it is set, else from the
+// environment variable env. Errors name section's keys and the variable,
+// never the secret.
+func readSecret(section, what, fileKey, file, env string) (string, error) {
+	if file != "" {
+		return readSecretFile(section+"."+fileKey, file)
 	}
-	env := s.PasswordEnvName()
-	pw, ok := os.LookupEnv(env)
+	v, ok := os.LookupEnv(env)
 	if !ok {
-		return "", fmt.Errorf("sasl: password environment variable %s is not set (or set sasl.password_file)", env)
+		return "", fmt.Errorf("%s: %s environment variable %s is not set (or set %s.%s)", section, what, env, section, fileKey)
 	}
-	if pw == "" {
-		return "", fmt.Errorf("sasl: password environment variable %s is empty", env)
+	if v == "" {
+		return "", fmt.Errorf("%s: %s environment variable %s is empty", section, what, env)
 	}
-	return pw, nil
+	return v, nil
 }
 
 func (s SASL) token() (string, error) {

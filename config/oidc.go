@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -149,18 +148,7 @@ func (o OAuth) ClientSecretEnvName() string {
 // clientSecret reads the client secret from ClientSecretFile, else from the
 // variable ClientSecretEnvName. Errors name the key, never the secret.
 func (o OAuth) clientSecret() (string, error) {
-	if o.ClientSecretFile != "" {
-		return readSecretFile("sasl.oauth.client_secret_file", o.ClientSecretFile)
-	}
-	env := o.ClientSecretEnvName()
-	s, ok := os.LookupEnv(env)
-	if !ok {
-		return "", fmt.Errorf("sasl.oauth: client secret environment variable %s is not set (or set sasl.oauth.client_secret_file)", env)
-	}
-	if s == "" {
-		return "", fmt.Errorf("sasl.oauth: client secret environment variable %s is empty", env)
-	}
-	return s, nil
+	return readSecret("sasl.oauth", "client secret", "client_secret_file", o.ClientSecretFile, o.ClientSecretEnvName())
 }
 
 func (o OAuth) mechanism() (sasl.Mechanism, error) {
