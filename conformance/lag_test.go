@@ -177,7 +177,9 @@ func TestReadCommitted(t *testing.T) {
 	}
 	e.Commit("txn-group", topic, map[int32]int64{0: 0})
 
-	rc := startKlagx(t, kafka, "--group.include=txn-.*", "--isolation=read_committed")
+	// klagx_partition_last_stable_offset is an opt-in family (beyond the
+	// default cardinality budget, docs/metrics.md).
+	rc := startKlagx(t, kafka, "--group.include=txn-.*", "--isolation=read_committed", "--metric-opt-in-list=klagx_partition_last_stable_offset")
 	ru := startKlagx(t, kafka, "--group.include=txn-.*")
 	check := func(what string, committed, hwm, lso int64) {
 		t.Helper()
