@@ -140,14 +140,10 @@ func TestRecipesRender(t *testing.T) {
 }
 
 // recipeConfig is a klagx Config of clusters with every other setting at its
-// default, written out so that Validate has nothing to fill in.
+// default (config.Default), so that Validate sees a complete configuration.
 func recipeConfig(clusters []config.Cluster) config.Config {
-	cfg := config.Config{
-		Clusters: clusters, PollInterval: config.DefaultPollInterval, GroupPollInterval: config.DefaultGroupPollInterval,
-		TotalShards: 1, Granularity: config.GranularityPartition,
-		TimeLag:    config.TimeLag{Mode: config.TimeLagInterpolate, FetchBudget: config.DefaultFetchBudget},
-		Thresholds: config.Thresholds{Default: config.DefaultGroupThresholds()},
-	}
+	cfg := *config.Default()
+	cfg.Clusters = clusters
 	for i := range cfg.Clusters {
 		if cfg.Clusters[i].Isolation == "" {
 			cfg.Clusters[i].Isolation = config.IsolationReadUncommitted
