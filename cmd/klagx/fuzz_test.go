@@ -153,7 +153,9 @@ func formatClusterSpec(c config.Cluster) string {
 	}
 	add("name", c.Name)
 	add("brokers", strings.Join(c.Brokers, ","))
-	add("isolation", string(c.Isolation))
+	// Parsing starts from config.DefaultCluster, so an isolation the spec
+	// emptied must be written out to come back empty (Validate rejects it).
+	parts = append(parts, "isolation="+string(c.Isolation))
 	parts = append(parts, "tls="+strconv.FormatBool(c.TLS.Enabled))
 	add("tls-ca-file", c.TLS.CAFile)
 	add("tls-cert-file", c.TLS.CertFile)
