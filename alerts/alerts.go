@@ -60,6 +60,12 @@ type Options struct {
 	Labels    map[string]string
 }
 
+// MembersMaxRule is the recording rule of the abandoned-group policy: per
+// cluster and group, the most members klagx_group_members had within
+// AbandonedAfter. Its rules file evaluates it before the alerts that read
+// it, in the same group.
+const MembersMaxRule = "cluster_group:klagx_group_members:max_over_time"
+
 // StoppedFor is the for: duration of KlagxGroupStopped.
 const StoppedFor = 10 * time.Minute
 
@@ -102,14 +108,15 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Rule is one alerting rule.
+// Rule is one alerting rule, or (Record set) one recording rule.
 type Rule struct {
-	Alert         string            `yaml:"alert"`
+	Record        string            `yaml:"record,omitempty"`
+	Alert         string            `yaml:"alert,omitempty"`
 	Expr          string            `yaml:"expr"`
 	For           string            `yaml:"for,omitempty"`
 	KeepFiringFor string            `yaml:"keep_firing_for,omitempty"`
-	Labels        map[string]string `yaml:"labels"`
-	Annotations   map[string]string `yaml:"annotations"`
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	Annotations   map[string]string `yaml:"annotations,omitempty"`
 }
 
 // Group is a rule group.
@@ -194,18 +201,28 @@ func Rules(o Options) (RuleFile, error) {
 	// of AbandonedAfter, from Prometheus's history: nobody runs them, so
 	// none of the consumer-group alerts fires for them (a group that has
 	// members now always passes).
+	// The window is read once per evaluation, by the recording rule
+	// MembersMaxRule that leads the group, not by each of the six alerts.
 	notAbandoned := func(expr string) string {
 		if o.AbandonedAfter == 0 {
 			return expr
 		}
-		return fmt.Sprintf("(%s)\nunless on (cluster, group)\nmax_over_time(%s[%s]) == 0", expr, o.sel(metrics.GroupMembers), dur(o.AbandonedAfter))
+		return fmt.Sprintf("(%s)\nunless on (cluster, group)\n%s == 0", expr, MembersMaxRule)
+	}
+	var consumerRules []Rule
+	if o.AbandonedAfter > 0 {
+		// max by (cluster, group): a group that had members in the
+		// series of any klagx replica (HA pairs, a restarted pod) was
+		// not abandoned.
+		consumerRules = append(consumerRules, Rule{Record: MembersMaxRule,
+			Expr: fmt.Sprintf("max by (cluster, group) (max_over_time(%s[%s]))", o.sel(metrics.GroupMembers), dur(o.AbandonedAfter))})
 	}
 	stoppedAdvice := "Check its consumers' deployment (crashed, scaled to zero, failing to start); if the group is retired, delete it to silence this."
 	if o.AbandonedAfter > 0 {
 		stoppedAdvice = fmt.Sprintf("It had members within the last %[1]s, so it stopped recently: check its consumers' deployment (crashed, scaled to zero, failing to start). A group empty for longer than %[1]s counts as abandoned and stops alerting; if this one is retired, delete it.", dur(o.AbandonedAfter))
 	}
 	groups := []Group{
-		{Name: "klagx-consumer-groups", Rules: []Rule{
+		{Name: "klagx-consumer-groups", Rules: append(consumerRules,
 			rule("KlagxGroupLagCritical", "critical", notAbandoned(lagVsThreshold("critical")), "5m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is {{ $value | humanizeDuration }} behind (critical).",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has not consumed a message produced {{ $value | humanizeDuration }} ago, above its critical time-lag threshold: whatever it feeds is that far out of date. Check that its consumers are running and keeping up (produce vs commit rate on the klagx consumer-group dashboard)."),
@@ -233,7 +250,7 @@ func Rules(o Options) (RuleFile, error) {
 				"15m", "15m",
 				fmt.Sprintf("Consumer group {{ $labels.group }} on {{ $labels.cluster }} will lose messages to retention within %s.", dur(o.RetentionHorizon)),
 				fmt.Sprintf("At the current pace, retention on cluster {{ $labels.cluster }} deletes messages consumer group {{ $labels.group }} has not consumed yet within %s. Speed the group up, or raise the topic's retention to buy time, before data is skipped.", dur(o.RetentionHorizon))),
-		}},
+		)},
 		{Name: "klagx-rebalances", Rules: []Rule{
 			rule("KlagxGroupRebalanceStorm", "critical",
 				fmt.Sprintf("increase(%s[%s]) >= %d", o.sel(metrics.GroupRebalances), dur(o.StormWindow), o.StormRebalances), "10m", "10m",
@@ -316,7 +333,9 @@ func Names() []string {
 	var out []string
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
-			out = append(out, r.Alert)
+			if r.Alert != "" {
+				out = append(out, r.Alert)
+			}
 		}
 	}
 	return out

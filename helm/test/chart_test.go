@@ -601,6 +601,9 @@ func TestPrometheusRule(t *testing.T) {
 			}
 			for gi := range rf.Groups {
 				for ri := range rf.Groups[gi].Rules {
+					if tc.extraLabels != nil && rf.Groups[gi].Rules[ri].Labels == nil {
+						rf.Groups[gi].Rules[ri].Labels = map[string]string{} // recording rules have none
+					}
 					for k, v := range tc.extraLabels {
 						rf.Groups[gi].Rules[ri].Labels[k] = v
 					}
