@@ -392,7 +392,7 @@ func (b *Builder) RefreshGroups(obs *observation.Observation) *Cluster {
 		st := b.state(g.Name)
 		b.events = append(b.events, st.observeRebalance(og, obs.End)...)
 		g.State, g.Members, g.StaticMembers = og.State, len(og.Members), og.StaticMembers()
-		g.MemberLags, g.Partitions = reown(og, g.Partitions)
+		g.MemberLags, g.Partitions = reown(og, g.Partitions, st.owners)
 		st.rebalanceFields(g)
 		in := st.lastInput
 		in.State, in.Members, in.Rebalancing = og.State, len(og.Members), g.RebalanceInProgress

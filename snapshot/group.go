@@ -40,6 +40,9 @@ type groupState struct {
 	lostEvents []lostEvent
 	// errors counts the cycles in which the group could not be read.
 	errors uint64
+	// owners is the owner index of the last fold (owners.byTopic), reused
+	// by the next one.
+	owners map[string]map[int32]int
 }
 
 // partState is what spans cycles for one group on one partition.
@@ -289,7 +292,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPart
 	b.events = append(b.events, st.observeRebalance(og, now)...)
 	st.rebalanceFields(&g)
 	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
-		owners: newOwners(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
+		owners: newOwners(og, st.owners), countUnowned: len(og.Members) > 0 && og.State == "Stable",
 		methods: map[timelag.Method]int{}}
 	topics := og.Topics()
 	n := 0
@@ -464,6 +467,7 @@ func (f *groupFold) finish() {
 	g.Rewinds = st.rewinds
 	g.CommitLatency = st.latency.Copy()
 	g.MemberLags = f.owners.members
+	st.owners = f.owners.byTopic
 }
 
 func usable(e timelag.Estimate) bool {

@@ -1,7 +1,8 @@
 package snapshot
 
 import (
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/klagx/klagx/observation"
 	"github.com/klagx/klagx/timelag"
@@ -23,20 +24,33 @@ type owners struct {
 // newOwners indexes og's assignment. Members are taken in member ID order,
 // and a partition two members claim (never in a settled assignment) goes
 // to the first, so that the result does not depend on the order Kafka
-// listed them in.
-func newOwners(og *observation.Group) owners {
-	o := owners{byTopic: map[string]map[int32]int{}}
+// listed them in. scratch is the index of the group's previous fold (or
+// nil), reused: a tick re-folds every group's owners, and the maps would
+// otherwise be rebuilt each time.
+func newOwners(og *observation.Group, scratch map[string]map[int32]int) owners {
+	if scratch == nil {
+		scratch = map[string]map[int32]int{}
+	}
+	for topic, owned := range scratch {
+		if len(owned) == 0 { // unused by the previous fold: forget it
+			delete(scratch, topic)
+		} else {
+			clear(owned)
+		}
+	}
+	o := owners{byTopic: scratch}
 	if len(og.Members) == 0 {
 		return o
 	}
-	order := make([]int, len(og.Members))
-	for i := range order {
-		order[i] = i
+	byID := func(a, b *observation.Member) int { return strings.Compare(a.ID, b.ID) }
+	ms := og.Members
+	if !slices.IsSortedFunc(ms, func(a, b observation.Member) int { return byID(&a, &b) }) {
+		ms = slices.Clone(ms)
+		slices.SortStableFunc(ms, func(a, b observation.Member) int { return byID(&a, &b) })
 	}
-	sort.SliceStable(order, func(i, j int) bool { return og.Members[order[i]].ID < og.Members[order[j]].ID })
-	o.members = make([]MemberLag, len(order))
-	for k, i := range order {
-		m := &og.Members[i]
+	o.members = make([]MemberLag, len(ms))
+	for k := range ms {
+		m := &ms[k]
 		o.members[k].Member = Member{ID: m.ID, InstanceID: m.InstanceID, ClientID: m.ClientID, Host: m.ClientHost}
 		for topic, ps := range m.Assigned {
 			owned := o.byTopic[topic]
@@ -78,13 +92,14 @@ func (o *owners) own(gp *GroupPartition, owned map[int32]int) {
 }
 
 // reown folds a description read between offset cycles over ps, the
-// group's partitions from the last one: it returns the new member lags,
+// group's partitions from the last one (scratch as for newOwners): it
+// returns the new member lags,
 // and ps with the new owners. ps is copied only when an owner changed (a
 // published slice is never modified), so that the renderer, which keys a
 // group's partition lines by their slice, re-renders nothing on a tick
 // that moved no partition. A member that left is gone from both.
-func reown(og *observation.Group, ps []GroupPartition) ([]MemberLag, []GroupPartition) {
-	o := newOwners(og)
+func reown(og *observation.Group, ps []GroupPartition, scratch map[string]map[int32]int) ([]MemberLag, []GroupPartition) {
+	o := newOwners(og, scratch)
 	out := ps
 	var owned map[int32]int
 	for i := range ps {
