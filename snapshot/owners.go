@@ -93,11 +93,11 @@ func (o *owners) own(gp *GroupPartition, owned map[int32]int) {
 
 // reown folds a description read between offset cycles over ps, the
 // group's partitions from the last one (scratch as for newOwners): it
-// returns the new member lags,
-// and ps with the new owners. ps is copied only when an owner changed (a
-// published slice is never modified), so that the renderer, which keys a
-// group's partition lines by their slice, re-renders nothing on a tick
-// that moved no partition. A member that left is gone from both.
+// returns the new member lags, and ps with the new owners. ps is copied
+// only when an owner changed (a published slice is never modified), so
+// that the renderer, which keys a group's partition lines by their slice,
+// re-renders nothing on a tick that moved no partition. A member that left
+// is gone from both.
 func reown(og *observation.Group, ps []GroupPartition, scratch map[string]map[int32]int) ([]MemberLag, []GroupPartition) {
 	o := newOwners(og, scratch)
 	out := ps
