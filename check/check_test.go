@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/internal/kfaketest"
 	"github.com/klagx/klagx/report"
@@ -35,7 +37,7 @@ func scenario(t *testing.T) *kfaketest.Env {
 	env.Commit("shipping", "orders", map[int32]int64{0: 10, 1: 20})
 	env.Commit("returns", "orders", map[int32]int64{0: 38, 1: 20})
 	// A member that joins and never polls or commits.
-	env.Consumer("shipping", []string{"orders"})
+	env.Consumer("shipping", []string{"orders"}, kgo.ClientID("shipping-1"))
 	kfaketest.WaitFor(t, 30*time.Second, "shipping to have a member", func() bool {
 		gi := env.Cluster.GroupInfo("shipping")
 		return gi != nil && gi.State == "Stable" && len(gi.Members) == 1
@@ -43,8 +45,15 @@ func scenario(t *testing.T) *kfaketest.Env {
 	return env
 }
 
+// stableID replaces the random part of a kgo member ID (client ID, "-",
+// 32 hex digits).
+func stableID(id string) string {
+	return regexp.MustCompile(`-[0-9a-f]{32}$`).ReplaceAllString(id, "-MEMBER")
+}
+
 // normalize replaces what depends on the wall clock with fixed values:
-// timestamps, and time lags rounded to the minute (the records are two
+// timestamps, member IDs and client hosts (a random suffix, an ephemeral
+// port), and time lags rounded to the minute (the records are two
 // hours old, so the rounded value is known exactly).
 func normalize(r *Result) {
 	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -64,6 +73,11 @@ func normalize(r *Result) {
 			g.Reason = age.ReplaceAllString(g.Reason, "time lag ~2h is")
 			g.TimeLagErrorSeconds = 0
 			round(g.LagSeconds)
+			for mi := range g.MemberLags {
+				m := &g.MemberLags[mi]
+				m.MemberID, m.Host = stableID(m.MemberID), "127.0.0.1:PORT"
+				round(m.LagSeconds)
+			}
 			for ti := range g.Topics {
 				round(g.Topics[ti].LagSeconds)
 				for pi := range g.Topics[ti].Partitions {
@@ -73,7 +87,47 @@ func normalize(r *Result) {
 					if p.LastCommitAt != nil {
 						p.LastCommitAt = &fixed
 					}
+					if p.Owner != nil {
+						p.Owner = &report.Owner{MemberID: stableID(p.Owner.MemberID), ClientID: p.Owner.ClientID, Host: "127.0.0.1:PORT"}
+					}
 				}
+			}
+		}
+	}
+}
+
+// checkOwners compares the owner of every partition and the member lags
+// with what kfake's GroupInfo says of the group's members.
+func checkOwners(t *testing.T, env *kfaketest.Env, res *Result) {
+	t.Helper()
+	for _, g := range res.Report.Clusters[0].Groups {
+		gi := env.Cluster.GroupInfo(g.Name)
+		want := map[int32]report.Owner{}
+		lags := map[string]int64{}
+		var members []report.MemberLag
+		for _, m := range gi.Members {
+			o := report.Owner{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost}
+			ml := report.MemberLag{Owner: o}
+			for _, p := range m.Assignment["orders"] {
+				want[p] = o
+				ml.Partitions++
+			}
+			members = append(members, ml)
+		}
+		for _, p := range g.Topics[0].Partitions {
+			if w, ok := want[p.Partition]; !ok && p.Owner != nil || ok && (p.Owner == nil || *p.Owner != w) {
+				t.Errorf("%s orders/%d: owner %+v, want %+v (GroupInfo)", g.Name, p.Partition, p.Owner, w)
+			} else if ok {
+				lags[w.MemberID] += p.Lag
+			}
+		}
+		if len(g.MemberLags) != len(members) {
+			t.Fatalf("%s: %d member lags, want %d (GroupInfo)", g.Name, len(g.MemberLags), len(members))
+		}
+		for i, m := range members {
+			got := g.MemberLags[i]
+			if got.Owner != m.Owner || got.Partitions != m.Partitions || got.Lag != lags[m.MemberID] {
+				t.Errorf("%s: member %+v, want %+v with lag %d", g.Name, got, m, lags[m.MemberID])
 			}
 		}
 	}
@@ -96,6 +150,7 @@ func TestGoldenOutputs(t *testing.T) {
 	if res.Severity != status.SeverityCritical {
 		t.Fatalf("severity %s", res.Severity)
 	}
+	checkOwners(t, env, res)
 	normalize(res)
 	for _, format := range Formats {
 		t.Run(format, func(t *testing.T) {

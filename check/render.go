@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/klagx/klagx/report"
 	"github.com/klagx/klagx/status"
 )
 
@@ -55,7 +56,7 @@ func secs(p *float64) string {
 func renderTable(w io.Writer, r *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	multi := len(r.Report.Clusters) > 1
-	header := "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-SECONDS\tSTATUS\tREASON"
+	header := "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-SECONDS\tSTATUS\tREASON\tCONSUMER-ID\tHOST\tCLIENT-ID"
 	if multi {
 		header = "CLUSTER\t" + header
 	}
@@ -72,7 +73,7 @@ func renderTable(w io.Writer, r *Result) error {
 				if p.Committed != nil {
 					cur = strconv.FormatInt(*p.Committed, 10)
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, p.Reason)
+				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, dash(p.Reason), owner(p.Owner))
 			}
 		}
 		reason := g.Reason
@@ -88,13 +89,32 @@ func renderTable(w io.Writer, r *Result) error {
 		if g.Members == 1 {
 			members = "(1 member)"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s %s\t%s\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), g.Severity, g.Status, reason)
+		// Empty owner cells keep the owner columns aligned across groups.
+		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s %s\t%s\t\t\t\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), g.Severity, g.Status, reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintln(w, summary(r))
 	return err
+}
+
+// owner is the CONSUMER-ID, HOST and CLIENT-ID cells of a partition, as
+// kafka-consumer-groups --describe shows them: "-" when no member owns it.
+func owner(o *report.Owner) string {
+	if o == nil {
+		return "-\t-\t-"
+	}
+	return dash(o.MemberID) + "\t" + dash(o.Host) + "\t" + dash(o.ClientID)
+}
+
+// dash is s, or "-" for an empty cell (a column after it would otherwise
+// shift under tabwriter's alignment when read by whitespace).
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func summary(r *Result) string {

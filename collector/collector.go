@@ -30,6 +30,9 @@ type Collector struct {
 	// brokers are its broker IDs (listGroupsShards).
 	topics  map[string]bool
 	brokers []int32
+	// topicNames maps the topic IDs of the last metadata to their names
+	// (resolveTopicIDs).
+	topicNames map[[16]byte]string
 
 	// opts rebuild the client; groups are the groups listed last cycle, and
 	// forgotten counts groups deleted since the client was built (see
@@ -236,6 +239,7 @@ func (c *Collector) Poll(ctx context.Context) *observation.Observation {
 			c.logger.Warn("cannot list topic metadata", "err", err)
 		}
 	})
+	c.resolveTopicIDs(obs)
 	return obs
 }
 

@@ -277,9 +277,34 @@ func consumerMember(rm kmsg.ConsumerGroupDescribeResponseGroupMember) observatio
 		m.InstanceID = *rm.InstanceID
 	}
 	for _, tp := range rm.Assignment.TopicPartitions {
+		if tp.Topic == "" {
+			if m.AssignedIDs == nil {
+				m.AssignedIDs = map[[16]byte][]int32{}
+			}
+			m.AssignedIDs[tp.TopicID] = append(m.AssignedIDs[tp.TopicID], tp.Partitions...)
+			continue
+		}
 		m.Assigned[tp.Topic] = append(m.Assigned[tp.Topic], tp.Partitions...)
 	}
 	return m
+}
+
+// resolveTopicIDs moves the members' assignments named by topic ID only
+// into Assigned, with the names of the last metadata read; those of topics
+// it did not name (deleted, or filtered out by the metadata itself) are
+// dropped, as a topic missing from metadata is.
+func (c *Collector) resolveTopicIDs(obs *observation.Observation) {
+	for _, g := range obs.Groups {
+		for i := range g.Members {
+			m := &g.Members[i]
+			for id, ps := range m.AssignedIDs {
+				if name, ok := c.topicNames[id]; ok {
+					m.Assigned[name] = append(m.Assigned[name], ps...)
+				}
+			}
+			m.AssignedIDs = nil
+		}
+	}
 }
 
 // fetchCommits reads the committed offsets of every described group with
@@ -382,6 +407,7 @@ func (c *Collector) DescribeGroups(ctx context.Context, refs []GroupRef) *observ
 		listed = append(listed, listedGroup{name: r.Name, kind: r.Kind, coordinator: -1})
 	}
 	c.describeGroups(ctx, obs, listed)
+	c.resolveTopicIDs(obs)
 	obs.End = time.Now()
 	return obs
 }

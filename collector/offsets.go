@@ -45,9 +45,13 @@ func (c *Collector) listPartitions(ctx context.Context, obs *observation.Observa
 		c.brokers = append(c.brokers, b.NodeID)
 	}
 	names := make([]string, 0, len(resp.Topics))
+	c.topicNames = make(map[[16]byte]string, len(resp.Topics))
 	for _, td := range resp.Topics {
 		if td.Topic != nil {
 			names = append(names, *td.Topic)
+			if td.TopicID != ([16]byte{}) {
+				c.topicNames[td.TopicID] = *td.Topic
+			}
 		}
 	}
 	c.forgetDeletedTopics(names)

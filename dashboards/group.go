@@ -3,6 +3,7 @@ package dashboards
 import (
 	"fmt"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
@@ -205,6 +206,20 @@ func group() (dashboard.Dashboard, error) {
 				q("A", fmt.Sprintf(`sum(%s%s)`, m.GroupUnownedPartitions, g), ""),
 			},
 		})).
+		WithPanel(tablePanel(panel{
+			id: 48, title: "Who owns the lag", unit: units.Short, w: 24, h: 8,
+			desc: "One row per member, as kafka-consumer-groups --describe names it (member ID, client.id, host): klagx_group_member_lag, the lag of the partitions assigned to it (0 when it owns none), and klagx_group_member_lag_seconds, their largest time lag. Which partitions each member owns is in /status and klagx check.",
+			queries: []*prometheus.DataqueryBuilder{
+				instant("A", fmt.Sprintf(`%s%s`, m.GroupMemberLag, g), ""),
+				instant("B", fmt.Sprintf(`%s%s`, m.GroupMemberLagSeconds, g), ""),
+			},
+		}).
+			WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
+			WithTransformation(organize(
+				map[string]any{"Time": true, "__name__": true, "job": true, "instance": true, "cluster": true, "group": true},
+				map[string]any{"member": "member ID", "client_id": "client ID", "Value #A": "lag (messages)", "Value #B": "time lag"})).
+			OverrideByName("Value #B", []dashboard.DynamicConfigValue{{Id: "unit", Value: units.Seconds}}).
+			SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("lag (messages)").Desc(true)})).
 		WithPanel(timeseriesPanel(panel{
 			id: 44, title: "Rebalances", unit: units.Short, w: 12, h: 7,
 			desc: "klagx_group_rebalances_total per rate interval, and membership churn (klagx_group_member_joins_total, klagx_group_member_leaves_total, klagx_group_partitions_moved_total).",

@@ -14,11 +14,12 @@ func Markdown() []byte {
 	b.WriteString("<!-- Generated from metrics/metrics.go by `make generate`. Do not edit. -->\n")
 	b.WriteString("# klagx metrics\n\n")
 	b.WriteString("Every family klagx serves on `/metrics`. Labels `cluster`, `group`, `topic` and `partition` are the\n")
-	b.WriteString("identity labels; member identity is never a label on lag series. Values come from the latest poll\n")
+	b.WriteString("identity labels; member identity (`member`, `client_id`, `host`) labels only the per-member families\n")
+	b.WriteString("(one series per member), never a partition or group series. Values come from the latest poll\n")
 	b.WriteString("snapshot: a scrape never sends a Kafka request.\n\n")
 	b.WriteString("## Which families are served\n\n")
-	b.WriteString("The **default** families fit a cardinality budget: at most 2 series per group-partition, 30 per group and 2\n")
-	b.WriteString("per partition, plus a constant per cluster (a test fails when the defaults exceed it). The **opt-in**\n")
+	b.WriteString("The **default** families fit a cardinality budget: at most 2 series per group-partition, 30 per group, 2\n")
+	b.WriteString("per partition and 2 per group member, plus a constant per cluster (a test fails when the defaults exceed it). The **opt-in**\n")
 	b.WriteString("families are served only when selected, in the manner of kube-state-metrics:\n\n")
 	b.WriteString("- `--metric-opt-in-list=REGEX,...` (`metric_opt_in_list`) adds the opt-in families whose name matches;\n")
 	b.WriteString("  `--metric-opt-in-list='.*'` serves everything.\n")
@@ -52,7 +53,7 @@ func Markdown() []byte {
 		}
 	}
 	d, a := cards[0], cards[3]
-	fmt.Fprintf(&b, "\nFor example, 500 groups × 200 partitions (100,000 rows) over 10,000 partitions: %s series at the defaults,\n", thousands(example(d)))
+	fmt.Fprintf(&b, "\nFor example, 500 groups × 200 partitions (100,000 rows) of 2,000 members over 10,000 partitions: %s series at the defaults,\n", thousands(example(d)))
 	fmt.Fprintf(&b, "%s with everything on.\n\n", thousands(example(a)))
 	b.WriteString("## Families\n\n")
 	b.WriteString("| metric | type | labels | level | served | series per | stability | meaning |\n")
@@ -84,6 +85,11 @@ func Markdown() []byte {
 	b.WriteString("- **Time lag** is the age of the oldest unconsumed message, never negative, NaN or +Inf; how it is estimated and\n")
 	b.WriteString("  its error bound are in [time-lag.md](time-lag.md).\n")
 	b.WriteString("- A group's partitions are all partitions of every topic it has commits on, is assigned, or subscribes to.\n")
+	b.WriteString("- **Members**: `klagx_group_member_lag` has one series per member of the group's latest description (refreshed\n")
+	b.WriteString("  every `--group-poll-interval`, with the partition lags of the last poll cycle); a member assigned no partition\n")
+	b.WriteString("  exports 0, and a member that leaves loses its series at the next description. `member` is the member ID,\n")
+	b.WriteString("  `client_id` the client.id and `host` the client host as the coordinator saw it, as `kafka-consumer-groups\n")
+	b.WriteString("  --describe` shows them; the owner of each partition is in `/status` and `klagx check`.\n")
 	b.WriteString("- **Errors**: a group or partition that cannot be read keeps its last good values, with their age in\n")
 	b.WriteString("  `klagx_group_last_poll_success_timestamp_seconds`, for up to 5 poll intervals; then it is dropped rather than\n")
 	b.WriteString("  frozen. Deleted groups and topics disappear at the next cycle.\n")
@@ -91,9 +97,9 @@ func Markdown() []byte {
 }
 
 // example is the series count of one cluster of 500 groups, each on 4
-// topics of 50 partitions, out of 200 topics.
+// topics of 50 partitions, out of 200 topics, with 4 members each.
 func example(c map[Unit]int) int {
-	return c[PerCluster] + 10_000*c[PerPartition] + 500*c[PerGroup] + 2_000*c[PerGroupTopic] + 100_000*c[PerGroupPartition]
+	return c[PerCluster] + 10_000*c[PerPartition] + 500*c[PerGroup] + 2_000*c[PerGroupTopic] + 100_000*c[PerGroupPartition] + 2_000*c[PerMember]
 }
 
 func thousands(n int) string {

@@ -10,8 +10,9 @@ package metrics
 
 import "sort"
 
-// Label names shared by every family. Member identity is never a label on
-// lag series: it would churn a new series on every rebalance.
+// Label names shared by every family. Member identity (member, client_id,
+// host) labels only the per-member families, never a partition or group
+// series: it would churn those on every rebalance.
 const (
 	LabelCluster   = "cluster"
 	LabelGroup     = "group"
@@ -23,6 +24,9 @@ const (
 	LabelStage     = "stage"
 	LabelMethod    = "method"
 	LabelSeverity  = "severity"
+	LabelMember    = "member"
+	LabelClientID  = "client_id"
+	LabelHost      = "host"
 )
 
 // Family names.
@@ -65,6 +69,9 @@ const (
 	GroupPartitionsMoved     = "klagx_group_partitions_moved_total"
 	GroupLastRebalance       = "klagx_group_last_rebalance_timestamp_seconds"
 	GroupUnownedPartitions   = "klagx_group_unowned_partitions"
+
+	GroupMemberLag        = "klagx_group_member_lag"
+	GroupMemberLagSeconds = "klagx_group_member_lag_seconds"
 
 	GroupState           = "klagx_group_state"
 	GroupMembers         = "klagx_group_members"
@@ -173,6 +180,7 @@ var (
 	cltp  = []string{LabelCluster, LabelTopic, LabelPartition}
 	clgt  = []string{LabelCluster, LabelGroup, LabelTopic}
 	clgtp = []string{LabelCluster, LabelGroup, LabelTopic, LabelPartition}
+	clgm  = []string{LabelCluster, LabelGroup, LabelMember, LabelClientID, LabelHost}
 )
 
 // Families is the whole contract, in the order the docs list it.
@@ -260,6 +268,10 @@ var Families = []Family{
 		Help: "Unix time the last observed rebalance ended. Absent before the first."},
 	{Name: GroupUnownedPartitions, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Partitions the group has committed offsets for but no member owns, while the group is Stable with members: nobody will consume them."},
+	{Name: GroupMemberLag, Type: Gauge, Labels: clgm, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Sum of klagx_group_partition_lag over the partitions assigned to the member (member ID, client.id and client host, as kafka-consumer-groups --describe shows CONSUMER-ID, CLIENT-ID and HOST); 0 for a member assigned none. One series per member of the group's latest description: a member that leaves loses its series."},
+	{Name: GroupMemberLagSeconds, Type: Gauge, Labels: clgm, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Largest klagx_group_partition_lag_seconds over the partitions assigned to the member. Absent when the member is assigned none, or no time lag of them is known."},
 
 	{Name: Up, Type: Gauge, Labels: cl, Level: LevelCluster, Stability: Stable,
 		Help: "1 if the last poll cycle reached the cluster, 0 if it failed as a whole."},

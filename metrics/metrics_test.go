@@ -54,6 +54,14 @@ func TestTableIsWellFormed(t *testing.T) {
 		if contains(f.Labels, LabelPartition) && f.Level != LevelPartition {
 			t.Errorf("%s: partition-labelled families belong to the partition level", f.Name)
 		}
+		// Member identity lands on member series only, never beside a
+		// topic or partition label (issue 18: one series per member).
+		if contains(f.Labels, LabelMember) != (UnitOf(f) == PerMember) || (UnitOf(f) == PerMember && (contains(f.Labels, LabelTopic) || contains(f.Labels, LabelPartition))) {
+			t.Errorf("%s: the member label belongs on per-member families without topic or partition", f.Name)
+		}
+		if (contains(f.Labels, LabelClientID) || contains(f.Labels, LabelHost)) && !contains(f.Labels, LabelMember) {
+			t.Errorf("%s: client_id and host label member series only", f.Name)
+		}
 	}
 }
 
@@ -89,7 +97,7 @@ func TestDefaultsWithinBudget(t *testing.T) {
 	}
 	// The counts themselves, so that a change to the defaults is a
 	// deliberate one (and docs/metrics.md shows it).
-	want := map[Unit]int{PerPartition: 2, PerGroup: 29, PerGroupTopic: 0, PerGroupPartition: 2}
+	want := map[Unit]int{PerPartition: 2, PerGroup: 29, PerGroupTopic: 0, PerGroupPartition: 2, PerMember: 2}
 	for u, n := range want {
 		if got := DefaultSelection.Cardinality()[u]; got != n {
 			t.Errorf("%d series per %s at the defaults, want %d", got, u, n)

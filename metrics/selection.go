@@ -77,13 +77,16 @@ const (
 	PerGroup
 	PerGroupTopic
 	PerGroupPartition
+	// PerMember families carry the member label: one series per member of
+	// a group, never per partition.
+	PerMember
 )
 
 // Units lists every Unit in table order.
-var Units = []Unit{PerCluster, PerPartition, PerGroup, PerGroupTopic, PerGroupPartition}
+var Units = []Unit{PerCluster, PerPartition, PerGroup, PerGroupTopic, PerGroupPartition, PerMember}
 
 func (u Unit) String() string {
-	return [...]string{"cluster", "partition", "group", "group-topic", "group-partition"}[u]
+	return [...]string{"cluster", "partition", "group", "group-topic", "group-partition", "member"}[u]
 }
 
 // UnitOf returns what f's series count grows with, from its labels.
@@ -93,6 +96,8 @@ func UnitOf(f Family) Unit {
 		has[l] = true
 	}
 	switch {
+	case has[LabelMember]:
+		return PerMember
 	case has[LabelGroup] && has[LabelPartition]:
 		return PerGroupPartition
 	case has[LabelGroup] && has[LabelTopic]:
@@ -151,4 +156,4 @@ func (s Selection) Cardinality() map[Unit]int {
 // Budget is the most series the default selection may serve per unit
 // (cluster-level series are a constant and not budgeted): what a Prometheus
 // user pays for at the defaults. TestDefaultsWithinBudget enforces it.
-var Budget = map[Unit]int{PerPartition: 2, PerGroup: 30, PerGroupTopic: 2, PerGroupPartition: 2}
+var Budget = map[Unit]int{PerPartition: 2, PerGroup: 30, PerGroupTopic: 2, PerGroupPartition: 2, PerMember: 2}

@@ -99,6 +99,11 @@ type Member struct {
 	Subscribed []string
 	// Assigned maps topic → partitions currently owned by the member.
 	Assigned map[string][]int32
+	// AssignedIDs holds, by topic ID, the assigned partitions of topics a
+	// KIP-848 description named by ID only (kfake leaves the name empty;
+	// Kafka fills it). The collector moves them into Assigned once it
+	// knows the names from metadata; downstream it is empty.
+	AssignedIDs map[[16]byte][]int32
 	// Generation is the generation the member last joined in, from
 	// ConsumerMemberMetadata v2+ (KIP-792), or -1 when the client does not
 	// send it. For KIP-848 members it is the member epoch.

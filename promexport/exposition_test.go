@@ -216,3 +216,25 @@ func TestGroupsLeave(t *testing.T) {
 		t.Fatal("a deleted group is still exported")
 	}
 }
+
+// TestMembersLeave: a member gone from the group's description (a tick
+// publishes the new member list) is gone from the exposition, the
+// remaining one is still there.
+func TestMembersLeave(t *testing.T) {
+	store := fixture()
+	r := New(store, Options{Selection: metrics.DefaultSelection})
+	if !bytes.Contains(text(t, r, Text), []byte(`member="billing-2-77c1"`)) {
+		t.Fatal("the member is not exported")
+	}
+	cl := tick(store.Load().Cluster("prod"), "billing", 1)
+	g := &cl.Groups[0]
+	g.MemberLags = g.MemberLags[:1]
+	store.Publish(cl)
+	got := string(text(t, r, Text))
+	if strings.Contains(got, `member="billing-2-77c1"`) {
+		t.Fatal("a member that left is still exported")
+	}
+	if !strings.Contains(got, `klagx_group_member_lag{client_id="billing-1",cluster="prod",group="billing",host="/10.0.0.1",member="billing-1-3f2a"} 20`) {
+		t.Fatalf("the remaining member is not exported:\n%s", got)
+	}
+}

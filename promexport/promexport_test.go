@@ -19,6 +19,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
+var billing1 = &snapshot.Member{ID: "billing-1-3f2a", ClientID: "billing-1", Host: "/10.0.0.1"}
+
 // fixture is a snapshot covering every family and the edge cases: a group
 // with no commit on a partition, a group kept from an earlier cycle, a group
 // never read, lost messages, a read_committed partition.
@@ -49,10 +51,16 @@ func fixture() *snapshot.Store {
 					Counts: []uint64{0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 2}},
 				RetentionHeadroom: 10, HeadroomKnown: true, RetentionHeadroomSeconds: 3600, HeadroomSecondsKnown: true,
 				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true}},
+				// Two members: one owns both partitions, the static one
+				// owns none (lag 0, no lag_seconds).
+				MemberLags: []snapshot.MemberLag{
+					{Member: snapshot.Member{ID: "billing-1-3f2a", ClientID: "billing-1", Host: "/10.0.0.1"}, Partitions: 2, Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true},
+					{Member: snapshot.Member{ID: "billing-2-77c1", InstanceID: "billing-b", ClientID: `billing "2"`, Host: "/10.0.0.2"}},
+				},
 				Partitions: []snapshot.GroupPartition{
 					{Topic: "orders", Partition: 0, Committed: 10, HasCommit: true, Lag: 5, LagKnown: true,
-						LagSeconds: 30, TimeLagMethod: "exact", LastCommitAt: at.Add(-12 * time.Second)},
-					{Topic: "orders", Partition: 1, Lag: 15, LagKnown: true, LagSeconds: 42.5, TimeLagMethod: "interpolated", TimeLagError: 15},
+						LagSeconds: 30, TimeLagMethod: "exact", LastCommitAt: at.Add(-12 * time.Second), Owner: billing1},
+					{Topic: "orders", Partition: 1, Lag: 15, LagKnown: true, LagSeconds: 42.5, TimeLagMethod: "interpolated", TimeLagError: 15, Owner: billing1},
 				}},
 			{Name: "late", Kind: "consumer", State: "Reconciling", ObservedAt: at.Add(-30 * time.Second), HasData: true,
 				Error: "UNKNOWN_SERVER_ERROR", Lag: 3, Status: "lost", MessagesLost: 3, RebalanceInProgress: true,

@@ -263,11 +263,28 @@ func (r *Renderer) groupLines(s *sink, cluster string, g *snapshot.Group) {
 	s.value(metrics.GroupMemberLeaves, float64(g.MemberLeaves), cluster, g.Name)
 	s.value(metrics.GroupPartitionsMoved, float64(g.PartitionsMoved), cluster, g.Name)
 	s.value(metrics.GroupUnownedPartitions, float64(g.UnownedPartitions), cluster, g.Name)
+	r.memberLines(s, cluster, g)
 	if !g.LastRebalance.IsZero() {
 		s.value(metrics.GroupLastRebalance, unix(g.LastRebalance), cluster, g.Name)
 	}
 	s.histogram(metrics.GroupRebalanceDuration, g.RebalanceDuration, cluster, g.Name)
 	r.thresholds(s, cluster, g)
+}
+
+// memberLines renders a group's per-member series: with the per-group
+// lines (on every group tick too), since members change between offset
+// cycles. A member assigned nothing has lag 0 and no lag_seconds.
+func (r *Renderer) memberLines(s *sink, cluster string, g *snapshot.Group) {
+	if !r.on(metrics.GroupMemberLag) && !r.on(metrics.GroupMemberLagSeconds) {
+		return
+	}
+	for i := range g.MemberLags {
+		m := &g.MemberLags[i]
+		s.value(metrics.GroupMemberLag, float64(m.Lag), cluster, g.Name, m.ID, m.ClientID, m.Host)
+		if m.LagSecondsKnown {
+			s.value(metrics.GroupMemberLagSeconds, m.LagSeconds, cluster, g.Name, m.ID, m.ClientID, m.Host)
+		}
+	}
 }
 
 // chunkedLines renders a group's per-topic and per-partition series.

@@ -69,6 +69,29 @@ type Group struct {
 	ProduceRate *float64        `json:"produce_rate,omitempty"`
 	CommitRate  *float64        `json:"commit_rate,omitempty"`
 	Topics      []Topic         `json:"topics"`
+	// MemberLags is, per member, the lag of the partitions assigned to
+	// it, sorted by member ID (empty without members).
+	MemberLags []MemberLag `json:"member_lags"`
+}
+
+// Owner is the member a partition is assigned to, as kafka-consumer-groups
+// --describe shows CONSUMER-ID, HOST and CLIENT-ID.
+type Owner struct {
+	MemberID string `json:"member_id"`
+	// InstanceID is the group.instance.id of a static member.
+	InstanceID string `json:"instance_id,omitempty"`
+	ClientID   string `json:"client_id"`
+	Host       string `json:"host"`
+}
+
+// MemberLag is one member and the lag of the partitions assigned to it: 0
+// partitions and lag 0 for a member assigned none; LagSeconds, the largest
+// time lag of them, is absent when none is known.
+type MemberLag struct {
+	Owner
+	Partitions int      `json:"partitions"`
+	Lag        int64    `json:"lag"`
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 }
 
 // Topic is a group's position on one topic.
@@ -107,6 +130,9 @@ type Partition struct {
 	// group's status).
 	Status status.Status `json:"status"`
 	Reason string        `json:"reason,omitempty"`
+	// Owner is the member the partition is assigned to; absent when no
+	// member is.
+	Owner *Owner `json:"owner,omitempty"`
 }
 
 // Filter selects groups; nil keeps all.
@@ -152,6 +178,14 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 		Members: g.Members, StaticMembers: g.StaticMembers,
 		Lag: g.Lag, TimeLagErrorSeconds: g.TimeLagError, CommitGapSeconds: g.CommitGap,
 		MessagesLost: g.MessagesLost, ObservedAt: g.ObservedAt.UTC(), Error: g.Error, Topics: []Topic{},
+		MemberLags: make([]MemberLag, 0, len(g.MemberLags)),
+	}
+	for _, m := range g.MemberLags {
+		rm := MemberLag{Owner: owner(m.Member), Partitions: m.Partitions, Lag: m.Lag}
+		if m.LagSecondsKnown {
+			rm.LagSeconds = ptr(m.LagSeconds)
+		}
+		rg.MemberLags = append(rg.MemberLags, rm)
 	}
 	if !g.HasData && rg.Reason == "" {
 		rg.Reason = "no successful read of this group yet"
@@ -187,6 +221,9 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 			t := p.LastCommitAt.UTC()
 			rp.LastCommitAt = &t
 		}
+		if p.Owner != nil {
+			rp.Owner = ptr(owner(*p.Owner))
+		}
 		if e, ok := ends[tpKey{p.Topic, p.Partition}]; ok {
 			rp.Start, rp.End = e.Start, e.LagEnd()
 		}
@@ -199,6 +236,10 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 		rg.Topics[i].Partitions = append(rg.Topics[i].Partitions, rp)
 	}
 	return rg
+}
+
+func owner(m snapshot.Member) Owner {
+	return Owner{MemberID: m.ID, InstanceID: m.InstanceID, ClientID: m.ClientID, Host: m.Host}
 }
 
 func ptr[T any](v T) *T { return &v }

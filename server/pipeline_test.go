@@ -121,6 +121,9 @@ func TestExactLagRealConsumers(t *testing.T) {
 		})
 		// Partition 2 never had a record: no commit, and no "-1".
 		absent(t, s, gp("klagx_group_partition_committed_offset", group, "orders", "2"))
+		// The one member owns all three partitions (kfake's GroupInfo
+		// says who it is): its lag is the group's.
+		expect(t, s, map[string]float64{memberKey(t, env, group, "orders", 3): 5})
 	}
 	expect(t, s, map[string]float64{
 		kfaketest.Key("klagx_partition_end_offset", "cluster", "test", "topic", "orders", "partition", "0"):   15,
@@ -136,8 +139,22 @@ func TestExactLagRealConsumers(t *testing.T) {
 		expect(t, s, map[string]float64{
 			gp("klagx_group_partition_committed_offset", group, "orders", "0"): 15,
 			g("klagx_group_lag", group):                                        0,
+			memberKey(t, env, group, "orders", 3):                              0,
 		})
 	}
+}
+
+// memberKey is the klagx_group_member_lag series of the group's only
+// member, named from kfake's GroupInfo, which must show it assigned
+// partitions partitions of topic.
+func memberKey(t *testing.T, env *kfaketest.Env, group, topic string, partitions int) string {
+	t.Helper()
+	gi := env.Cluster.GroupInfo(group)
+	if gi == nil || len(gi.Members) != 1 || len(gi.Members[0].Assignment[topic]) != partitions {
+		t.Fatalf("%s: GroupInfo %+v, want one member assigned %d partitions of %s", group, gi, partitions, topic)
+	}
+	m := gi.Members[0]
+	return kfaketest.Key("klagx_group_member_lag", "cluster", "test", "group", group, "member", m.MemberID, "client_id", m.ClientID, "host", m.ClientHost)
 }
 
 // TestNoCommitAndRetention covers a group without commits on some

@@ -44,3 +44,49 @@ func BenchmarkBuild10k(b *testing.B) {
 	}
 	b.ReportMetric(10_000, "rows/op")
 }
+
+// withTwoMembers gives every group of obs two members splitting its
+// partitions, as a running consumer group has.
+func withTwoMembers(obs *observation.Observation) {
+	for name, g := range obs.Groups {
+		g.Members = nil
+		for m := range 2 {
+			mb := observation.Member{ID: name + "-" + strconv.Itoa(m), ClientID: name, ClientHost: "/10.0.0.1", Assigned: map[string][]int32{}}
+			for topic, cs := range g.Commits {
+				for p := range cs {
+					if int(p)%2 == m {
+						mb.Assigned[topic] = append(mb.Assigned[topic], p)
+					}
+				}
+			}
+			g.Members = append(g.Members, mb)
+		}
+	}
+}
+
+// BenchmarkBuild10kMembers is BenchmarkBuild10k with two members per
+// group owning the partitions (what the owner fold costs).
+func BenchmarkBuild10kMembers(b *testing.B) {
+	obs := benchObservation(1000, 10, time.Unix(1_700_000_000, 0))
+	withTwoMembers(obs)
+	bl := NewBuilder(BuilderOptions{Cluster: "bench", StaleAfter: time.Minute})
+	b.ReportAllocs()
+	for b.Loop() {
+		bl.Build(obs, nil)
+	}
+	b.ReportMetric(10_000, "rows/op")
+}
+
+// BenchmarkRefresh10kMembers is a group-state tick over the same groups
+// with the same members: owners re-folded, no partition moved.
+func BenchmarkRefresh10kMembers(b *testing.B) {
+	obs := benchObservation(1000, 10, time.Unix(1_700_000_000, 0))
+	withTwoMembers(obs)
+	bl := NewBuilder(BuilderOptions{Cluster: "bench", StaleAfter: time.Minute})
+	bl.Build(obs, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		bl.RefreshGroups(obs)
+	}
+	b.ReportMetric(10_000, "rows/op")
+}

@@ -373,7 +373,8 @@ func (b *Builder) DrainEvents() []RebalanceEvent {
 
 // RefreshGroups folds a group-state-only observation (collector
 // DescribeGroups, between offset cycles) into the latest snapshot: the
-// described groups get their new state, members, rebalance counters and a
+// described groups get their new state, members (and the owners of their
+// partitions, with the lags of the last cycle), rebalance counters and a
 // re-evaluated status; everything else is shared with the previous
 // snapshot. It returns nil before the first successful offset cycle.
 func (b *Builder) RefreshGroups(obs *observation.Observation) *Cluster {
@@ -391,6 +392,7 @@ func (b *Builder) RefreshGroups(obs *observation.Observation) *Cluster {
 		st := b.state(g.Name)
 		b.events = append(b.events, st.observeRebalance(og, obs.End)...)
 		g.State, g.Members, g.StaticMembers = og.State, len(og.Members), og.StaticMembers()
+		g.MemberLags, g.Partitions = reown(og, g.Partitions, st.owners)
 		st.rebalanceFields(g)
 		in := st.lastInput
 		in.State, in.Members, in.Rebalancing = og.State, len(og.Members), g.RebalanceInProgress

@@ -40,6 +40,9 @@ type groupState struct {
 	lostEvents []lostEvent
 	// errors counts the cycles in which the group could not be read.
 	errors uint64
+	// owners is the owner index of the last fold (owners.byTopic), reused
+	// by the next one.
+	owners map[string]map[int32]int
 }
 
 // partState is what spans cycles for one group on one partition.
@@ -230,7 +233,7 @@ type groupFold struct {
 	times *timeLag
 	now   time.Time
 
-	owned        map[string]map[int32]bool
+	owners       owners
 	countUnowned bool
 	methods      map[timelag.Method]int
 	gap          time.Duration // shortest commit gap of a partition with lag
@@ -268,11 +271,12 @@ func (p *foldPartition) startEstimate(end int64, now time.Time) timelag.Estimate
 }
 
 // foldTopic is what a groupFold looks up once per topic for its
-// partitions: their states, the group's commits and the owned partitions.
+// partitions: their states, the group's commits and the owners of its
+// partitions.
 type foldTopic struct {
 	states  map[int32]*partState
 	commits map[int32]int64
-	owned   map[int32]bool
+	owned   map[int32]int
 }
 
 // group builds one group read successfully this cycle.
@@ -288,7 +292,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPart
 	b.events = append(b.events, st.observeRebalance(og, now)...)
 	st.rebalanceFields(&g)
 	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
-		owned: ownedPartitions(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
+		owners: newOwners(og, st.owners), countUnowned: len(og.Members) > 0 && og.State == "Stable",
 		methods: map[timelag.Method]int{}}
 	topics := og.Topics()
 	n := 0
@@ -314,7 +318,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPart
 // topic folds the group's partitions of one topic.
 func (f *groupFold) topic(topic string, ps []*foldPartition) {
 	gt := GroupTopic{Topic: topic}
-	ft := foldTopic{states: f.st.topic(topic), commits: f.og.Commits[topic], owned: f.owned[topic]}
+	ft := foldTopic{states: f.st.topic(topic), commits: f.og.Commits[topic], owned: f.owners.topic(topic)}
 	for _, p := range ps {
 		gp := f.partition(p, &ft)
 		gt.Lag += gp.Lag
@@ -372,19 +376,20 @@ func (f *groupFold) partition(fp *foldPartition, ft *foldTopic) GroupPartition {
 	res := status.Evaluate(in, f.th)
 	gp.Status, gp.Reason = res.Status, res.Reason
 	f.g.MessagesLost += ps.lost.Total
+	f.owners.own(&gp, ft.owned)
 	return gp
 }
 
 // commitFields fills what the partition's commit says: when it last
 // changed, or that there is none; and whether a member owns it.
-func (f *groupFold) commitFields(gp *GroupPartition, commit lag.Commit, ps *partState, owned map[int32]bool) {
+func (f *groupFold) commitFields(gp *GroupPartition, commit lag.Commit, ps *partState, owned map[int32]int) {
 	if !commit.Valid {
 		gp.Committed = 0
 		f.g.PartitionsWithoutCommit++
 		return
 	}
 	gp.LastCommitAt = ps.commits.Since
-	if f.countUnowned && !owned[gp.Partition] {
+	if _, ok := owned[gp.Partition]; f.countUnowned && !ok {
 		f.g.UnownedPartitions++
 	}
 }
@@ -461,22 +466,8 @@ func (f *groupFold) finish() {
 	g.CommitGaps = st.countGaps(res.Status)
 	g.Rewinds = st.rewinds
 	g.CommitLatency = st.latency.Copy()
-}
-
-// ownedPartitions maps topic → partition → owned by a member.
-func ownedPartitions(og *observation.Group) map[string]map[int32]bool {
-	owned := map[string]map[int32]bool{}
-	for _, m := range og.Members {
-		for topic, ps := range m.Assigned {
-			if owned[topic] == nil {
-				owned[topic] = map[int32]bool{}
-			}
-			for _, p := range ps {
-				owned[topic][p] = true
-			}
-		}
-	}
-	return owned
+	g.MemberLags = f.owners.members
+	st.owners = f.owners.byTopic
 }
 
 func usable(e timelag.Estimate) bool {

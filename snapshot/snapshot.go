@@ -188,6 +188,10 @@ type Group struct {
 	// UnownedPartitions counts partitions the group has committed offsets
 	// for but no member owns, while the group is stable with members.
 	UnownedPartitions int
+	// MemberLags is, per member of the group's latest description, the
+	// lag of the partitions assigned to it, sorted by member ID (nil for a
+	// group without members). It has Members entries.
+	MemberLags []MemberLag
 
 	// RetentionHeadroom is, over partitions with lag, the smallest
 	// distance in messages from the log start offset to the committed
@@ -246,6 +250,39 @@ type GroupPartition struct {
 	// partition can be stalled or lost while its group is ok overall.
 	Status status.Status
 	Reason string
+	// Owner is the member the partition is assigned to in the group's
+	// latest description (equal to one of the group's MemberLags), or nil
+	// when no member is.
+	Owner *Member
+}
+
+// Member identifies one member of a group, as kafka-consumer-groups
+// --describe shows it (CONSUMER-ID, HOST, CLIENT-ID).
+type Member struct {
+	// ID is the member ID the coordinator gave it.
+	ID string
+	// InstanceID is its group.instance.id when it is a static member,
+	// else "".
+	InstanceID string
+	ClientID   string
+	// Host is the client host as the coordinator saw it (for the Java
+	// client, "/" and an IP address).
+	Host string
+}
+
+// MemberLag is one member of a group and the lag of the partitions
+// assigned to it. A member that owns no partition has Partitions and Lag
+// 0; it still exists, and owns nothing.
+type MemberLag struct {
+	Member
+	// Partitions counts the group's partitions (of Group.Partitions)
+	// assigned to the member; Lag sums their offset lag.
+	Partitions int
+	Lag        int64
+	// LagSeconds is the largest time lag of those partitions, valid if
+	// LagSecondsKnown (false when no partition's time lag is known).
+	LagSeconds      float64
+	LagSecondsKnown bool
 }
 
 // Store publishes snapshots. The zero value is not usable; use NewStore.
