@@ -8,7 +8,11 @@
 // dashboard. Nothing here talks to Kafka or to a registry.
 package metrics
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/klagx/klagx/observation"
+)
 
 // Label names shared by every family. Member identity is never a label on
 // lag series: it would churn a new series on every rebalance.
@@ -23,6 +27,7 @@ const (
 	LabelStage     = "stage"
 	LabelMethod    = "method"
 	LabelSeverity  = "severity"
+	LabelKind      = "kind"
 )
 
 // Family names.
@@ -70,6 +75,7 @@ const (
 	GroupMembers         = "klagx_group_members"
 	GroupStaticMembers   = "klagx_group_static_members"
 	GroupLastPollSuccess = "klagx_group_last_poll_success_timestamp_seconds"
+	GroupInfo            = "klagx_group_info"
 
 	Up              = "klagx_up"
 	PollDuration    = "klagx_poll_duration_seconds"
@@ -158,6 +164,10 @@ var GroupStates = []string{
 	"Empty", "Dead", "Unknown",
 }
 
+// GroupKinds are the values of the kind label of klagx_group_info: the
+// group protocols klagx reads (observation.Kind*).
+var GroupKinds = []string{observation.KindClassic, observation.KindConsumer, observation.KindStreams}
+
 // NormalizeGroupState maps a broker-reported state onto GroupStates.
 func NormalizeGroupState(s string) string {
 	for _, k := range GroupStates {
@@ -237,6 +247,8 @@ var Families = []Family{
 		Help: "Group state reported by the coordinator: 1 for the current state, 0 for the others."},
 	{Name: GroupMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Members of the group."},
+	{Name: GroupInfo, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelKind}, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
+		Help: "Always 1; kind is the group's protocol: classic, consumer (KIP-848) or streams (KIP-1071, Kafka Streams on group.protocol=streams). Join on cluster and group to select groups by kind."},
 	{Name: GroupStaticMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Members of the group with a static group.instance.id."},
 	{Name: GroupLastPollSuccess, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
