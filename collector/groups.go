@@ -131,6 +131,12 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 		return nil, fmt.Errorf("list groups: %w", first)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	c.streamsCoordinators = map[string]int32{}
+	for _, l := range out {
+		if l.kind == observation.KindStreams {
+			c.streamsCoordinators[l.name] = l.coordinator
+		}
+	}
 	return out, nil
 }
 

@@ -28,12 +28,9 @@ import (
 func (c *Collector) describeStreams(ctx context.Context, obs *observation.Observation, names []string) {
 	byBroker := map[int32][]string{}
 	var unknown []string
-	listed := map[string]int32{}
 	for _, name := range names {
 		co := obs.Groups[name].Coordinator
-		if co >= 0 {
-			listed[name] = co
-		} else if last, ok := c.streamsCoordinators[name]; ok {
+		if last, ok := c.streamsCoordinators[name]; ok && co < 0 {
 			co = last
 		}
 		if co < 0 {
@@ -41,9 +38,6 @@ func (c *Collector) describeStreams(ctx context.Context, obs *observation.Observ
 			continue
 		}
 		byBroker[co] = append(byBroker[co], name)
-	}
-	if len(listed) == len(names) {
-		c.streamsCoordinators = listed // a full listing: forget the others
 	}
 	if len(unknown) > 0 {
 		found := c.adm.FindGroupCoordinators(ctx, unknown...)
