@@ -85,10 +85,14 @@ func renderTable(w io.Writer, r *Result) error {
 				reason += "; " + rates
 			}
 		}
-		members := fmt.Sprintf("(%d members)", g.Members)
+		members := fmt.Sprintf("%d members", g.Members)
 		if g.Members == 1 {
-			members = "(1 member)"
+			members = "1 member"
 		}
+		if g.Kind != "" {
+			members += ", " + g.Kind // classic, consumer (KIP-848), streams (KIP-1071)
+		}
+		members = "(" + members + ")"
 		// Empty owner cells keep the owner columns aligned across groups.
 		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s %s\t%s\t\t\t\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), g.Severity, g.Status, reason)
 	}

@@ -40,6 +40,9 @@ type Collector struct {
 	opts      []kgo.Opt
 	groups    map[string]bool
 	forgotten int
+	// streamsCoordinators are the coordinators of the streams groups as
+	// last listed (see describeStreams).
+	streamsCoordinators map[string]int32
 
 	// generations reads __consumer_offsets for exact classic generations
 	// (--rebalance.source=consumer-offsets); nil with the admin source.

@@ -233,7 +233,7 @@ func (c *Collector) attachGenerations(obs *observation.Observation) {
 		return
 	}
 	for name, g := range obs.Groups {
-		if g.Kind == observation.KindConsumer {
+		if g.Kind != observation.KindClassic {
 			continue
 		}
 		g.Generation, g.GenerationKnown = c.generations.generation(name)

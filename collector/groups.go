@@ -22,6 +22,7 @@ const (
 	StageListGroups             = metrics.StageListGroups
 	StageDescribeGroups         = metrics.StageDescribeGroups
 	StageDescribeConsumerGroups = metrics.StageDescribeConsumerGroups
+	StageDescribeStreamsGroups  = metrics.StageDescribeStreamsGroups
 	StageOffsetFetch            = metrics.StageOffsetFetch
 	StageMetadata               = metrics.StageMetadata
 	StageListOffsets            = metrics.StageListOffsets
@@ -65,10 +66,11 @@ type listedGroup struct {
 // obs.UnlistedBrokers so that their groups are not mistaken for deleted.
 func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation) ([]listedGroup, error) {
 	req := kmsg.NewPtrListGroupsRequest()
-	// Share, streams and connect groups have no consumer offsets to lag.
-	// Brokers before Kafka 3.8 ignore the filter; the protocol type check
-	// below covers them.
-	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer}
+	// Share and connect groups have no consumer offsets to lag; streams
+	// groups (KIP-1071) commit theirs as consumer groups do. Brokers before
+	// Kafka 3.8 ignore the filter; the protocol type check below covers
+	// them.
+	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer, observation.KindStreams}
 	shards := c.listGroupsShards(ctx, req)
 
 	var (
@@ -97,13 +99,15 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 				// moving) is one group.
 				continue
 			}
-			if g.ProtocolType != "consumer" && g.ProtocolType != "" {
+			if g.ProtocolType != "consumer" && g.ProtocolType != "" && g.GroupType != observation.KindStreams {
 				continue
 			}
 			kind := observation.KindClassic
 			switch g.GroupType {
 			case observation.KindConsumer:
 				kind = observation.KindConsumer
+			case observation.KindStreams:
+				kind = observation.KindStreams
 			case "", observation.KindClassic:
 			default:
 				continue
@@ -127,23 +131,33 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 		return nil, fmt.Errorf("list groups: %w", first)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	c.streamsCoordinators = map[string]int32{}
+	for _, l := range out {
+		if l.kind == observation.KindStreams {
+			c.streamsCoordinators[l.name] = l.coordinator
+		}
+	}
 	return out, nil
 }
 
-// describeGroups describes classic groups with DescribeGroups and KIP-848
-// groups with ConsumerGroupDescribe, one request per coordinator each.
+// describeGroups describes classic groups with DescribeGroups, KIP-848
+// groups with ConsumerGroupDescribe and streams groups with
+// StreamsGroupDescribe, one request per coordinator each.
 // Groups the coordinator reports as dead or unknown were deleted between
 // listing and describing and are dropped.
 func (c *Collector) describeGroups(ctx context.Context, obs *observation.Observation, listed []listedGroup) {
-	var classic, consumer []string
+	var classic, consumer, streams []string
 	for _, l := range listed {
 		obs.Groups[l.name] = &observation.Group{
 			Name: l.name, Kind: l.kind, ProtocolType: l.protocolType,
 			State: l.state, Coordinator: l.coordinator,
 		}
-		if l.kind == observation.KindConsumer {
+		switch l.kind {
+		case observation.KindConsumer:
 			consumer = append(consumer, l.name)
-		} else {
+		case observation.KindStreams:
+			streams = append(streams, l.name)
+		default:
 			classic = append(classic, l.name)
 		}
 	}
@@ -153,6 +167,9 @@ func (c *Collector) describeGroups(ctx context.Context, obs *observation.Observa
 	}
 	if len(consumer) > 0 {
 		c.describeConsumer(ctx, obs, consumer)
+	}
+	if len(streams) > 0 {
+		c.describeStreams(ctx, obs, streams)
 	}
 }
 
@@ -172,7 +189,14 @@ type describeAnswer struct {
 // request, answers the groups of a response from broker.
 func (c *Collector) describeSharded(ctx context.Context, obs *observation.Observation, stage string, req kmsg.Request,
 	asked func(kmsg.Request) []string, answers func(resp kmsg.Response, broker int32) []describeAnswer) {
-	for _, sh := range c.cl.RequestSharded(ctx, req) {
+	c.describedShards(obs, stage, c.cl.RequestSharded(ctx, req), asked, answers)
+}
+
+// describedShards records the answers of describe requests already sent,
+// one shard per coordinator (describeSharded).
+func (c *Collector) describedShards(obs *observation.Observation, stage string, shards []kgo.ResponseShard,
+	asked func(kmsg.Request) []string, answers func(resp kmsg.Response, broker int32) []describeAnswer) {
+	for _, sh := range shards {
 		if sh.Err != nil {
 			for _, name := range asked(sh.Req) {
 				c.groupErr(obs, stage, name, sh.Meta.NodeID, sh.Err, true)
@@ -391,13 +415,15 @@ func (c *Collector) groupErr(obs *observation.Observation, stage, group string, 
 }
 
 // GroupRef names a group to describe: its name and kind (observation
-// KindClassic or KindConsumer), as a previous ListGroups found it.
+// KindClassic, KindConsumer or KindStreams), as a previous ListGroups found
+// it.
 type GroupRef struct {
 	Name, Kind string
 }
 
-// DescribeGroups describes the given groups only: one DescribeGroups and one
-// ConsumerGroupDescribe request per coordinator, no listing, commits or
+// DescribeGroups describes the given groups only: one DescribeGroups,
+// ConsumerGroupDescribe and StreamsGroupDescribe request per coordinator
+// (for the kinds asked for), no listing, commits or
 // offsets. It feeds rebalance detection between offset cycles. Groups that
 // no longer exist are absent from the result.
 func (c *Collector) DescribeGroups(ctx context.Context, refs []GroupRef) *observation.Observation {

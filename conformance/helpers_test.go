@@ -349,7 +349,7 @@ func parseDescribe(out string) ([]toolRow, error) {
 				r.Current, err = dashInt(v)
 			case "LOG-END-OFFSET":
 				r.End, err = dashInt(v)
-			case "LAG":
+			case "LAG", "OFFSET-LAG": // OFFSET-LAG: kafka-streams-groups
 				r.Lag, err = dashInt(v)
 			case "CONSUMER-ID":
 				r.ConsumerID = dash(v)
@@ -478,7 +478,12 @@ func recordAt(t testing.TB, c *realkafka.Cluster, topic string, partition int32,
 // It returns the tool's rows.
 func matchTool(t testing.TB, c *realkafka.Cluster, k *klagx, group string) []toolRow {
 	t.Helper()
-	rows := describeGroup(t, c, group)
+	return matchRows(t, k, group, describeGroup(t, c, group))
+}
+
+// matchRows is matchTool on the rows of a tool already run.
+func matchRows(t testing.TB, k *klagx, group string, rows []toolRow) []toolRow {
+	t.Helper()
 	since := time.Now()
 	var table string
 	k.waitGroup(group, since, 60*time.Second, func(g report.Group) (bool, string) {
@@ -527,7 +532,7 @@ func matchTool(t testing.TB, c *realkafka.Cluster, k *klagx, group string) []too
 		table = sb.String()
 		return len(bad) == 0, strings.Join(bad, "; ") + "\n" + table
 	})
-	t.Logf("group %s: Kafka's kafka-consumer-groups | klagx /status\n%s", group, table)
+	t.Logf("group %s: Kafka's tool | klagx /status\n%s", group, table)
 	return rows
 }
 

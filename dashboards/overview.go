@@ -15,6 +15,7 @@ import (
 func overview() (dashboard.Dashboard, error) {
 	c := sel(`cluster=~"$cluster"`)
 	g := sel(`cluster=~"$cluster"`, `group=~"$group"`)
+	streams := sel(`cluster=~"$cluster"`, `group=~"$group"`, `kind="streams"`)
 	groupLink := dashboard.NewDashboardLinkBuilder("Consumer group").
 		Type(dashboard.DashboardLinkTypeDashboards).
 		Tags([]string{"klagx"}).
@@ -84,6 +85,29 @@ func overview() (dashboard.Dashboard, error) {
 				q("A", fmt.Sprintf(`topk(10, histogram_quantile(0.99, sum by (cluster, group, le) (rate(%s_bucket%s[$__rate_interval]))))`, m.GroupCommitLatency, g), "{{cluster}} / {{group}}"),
 			},
 		})).
+		// ---- streams groups (KIP-1071) ----
+		WithRow(row(30, "Streams groups (Kafka Streams, group.protocol=streams)")).
+		WithPanel(timeseriesPanel(panel{
+			id: 31, title: "Streams groups: lag (messages)", unit: units.Short, w: 8, h: 8,
+			desc: "klagx_group_lag of the streams groups (KIP-1071): input and repartition topics alike; the group page shows one of them in full.",
+			queries: []*prometheus.DataqueryBuilder{
+				q("A", fmt.Sprintf(`%s%s * on (cluster, group) group_left () %s%s`, m.GroupLag, g, m.GroupInfo, streams), "{{cluster}} / {{group}}"),
+			},
+		})).
+		WithPanel(timeseriesPanel(panel{
+			id: 32, title: "Streams groups: members", unit: units.Short, w: 8, h: 8,
+			desc: "klagx_group_members of the streams groups: one member per StreamThread.",
+			queries: []*prometheus.DataqueryBuilder{
+				q("A", fmt.Sprintf(`%s%s * on (cluster, group) group_left () %s%s`, m.GroupMembers, g, m.GroupInfo, streams), "{{cluster}} / {{group}}"),
+			},
+		})).
+		WithPanel(timeseriesPanel(panel{
+			id: 33, title: "Streams groups: rebalances", unit: units.Short, w: 8, h: 8,
+			desc: "Group epoch advances of the streams groups (klagx_group_rebalances_total), per rate interval.",
+			queries: []*prometheus.DataqueryBuilder{
+				q("A", fmt.Sprintf(`sum by (cluster, group) (increase(%s%s[$__rate_interval])) * on (cluster, group) group_left () %s%s > 0`, m.GroupRebalances, g, m.GroupInfo, streams), "{{cluster}} / {{group}}"),
+			},
+		}).DrawStyle(common.GraphDrawStyleBars).FillOpacity(60)).
 		WithRow(row(20, "Exporter")).
 		WithPanel(statPanel(panel{
 			id: 21, title: "Clusters up", unit: units.Short, w: 6, h: 6,

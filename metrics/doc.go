@@ -70,6 +70,7 @@ func Markdown() []byte {
 	b.WriteString("\n## Label values\n\n")
 	fmt.Fprintf(&b, "- `state` of `%s`: %s. Any other state a broker reports is exported as `Unknown`.\n",
 		GroupState, quoteList(GroupStates))
+	fmt.Fprintf(&b, "- `kind` of `%s`: %s.\n", GroupInfo, quoteList(GroupKinds))
 	fmt.Fprintf(&b, "- `stage` of `%s`: %s.\n", PollErrors, quoteList(PollStages))
 	fmt.Fprintf(&b, "- `status` of `%s`: %s; see [time-lag.md](time-lag.md#status).\n", GroupStatus, quoteList(Statuses))
 	fmt.Fprintf(&b, "- `method` of `%s`: %s; see [time-lag.md](time-lag.md#methods---time-lagmode).\n", GroupTimeLagPartitions, quoteList(TimeLagMethods))

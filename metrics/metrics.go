@@ -8,7 +8,11 @@
 // dashboard. Nothing here talks to Kafka or to a registry.
 package metrics
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/klagx/klagx/observation"
+)
 
 // Label names shared by every family. Member identity (member, client_id,
 // host) labels only the per-member families, never a partition or group
@@ -27,6 +31,7 @@ const (
 	LabelMember    = "member"
 	LabelClientID  = "client_id"
 	LabelHost      = "host"
+	LabelKind      = "kind"
 )
 
 // Family names.
@@ -77,6 +82,7 @@ const (
 	GroupMembers         = "klagx_group_members"
 	GroupStaticMembers   = "klagx_group_static_members"
 	GroupLastPollSuccess = "klagx_group_last_poll_success_timestamp_seconds"
+	GroupInfo            = "klagx_group_info"
 
 	Up              = "klagx_up"
 	PollDuration    = "klagx_poll_duration_seconds"
@@ -155,14 +161,19 @@ var RebalanceDurationBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 
 var PollDurationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // GroupStates are the values of the state label of klagx_group_state. They
-// are Kafka's own names for classic and consumer (KIP-848) group states; any
-// other value reported by a broker is exported as "Unknown", so the label can
-// never grow without bound.
+// are Kafka's own names for classic, consumer (KIP-848) and streams
+// (KIP-1071: Empty, NotReady, Assigning, Reconciling, Stable, Dead) group
+// states; any other value reported by a broker is exported as "Unknown", so
+// the label can never grow without bound.
 var GroupStates = []string{
 	"Stable", "PreparingRebalance", "CompletingRebalance", // classic
-	"Assigning", "Reconciling", "NotReady", // KIP-848 consumer groups
+	"Assigning", "Reconciling", "NotReady", // KIP-848 consumer and KIP-1071 streams groups
 	"Empty", "Dead", "Unknown",
 }
+
+// GroupKinds are the values of the kind label of klagx_group_info: the
+// group protocols klagx reads (observation.Kind*).
+var GroupKinds = []string{observation.KindClassic, observation.KindConsumer, observation.KindStreams}
 
 // NormalizeGroupState maps a broker-reported state onto GroupStates.
 func NormalizeGroupState(s string) string {
@@ -244,6 +255,8 @@ var Families = []Family{
 		Help: "Group state reported by the coordinator: 1 for the current state, 0 for the others."},
 	{Name: GroupMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Members of the group."},
+	{Name: GroupInfo, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelKind}, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
+		Help: "Always 1; kind is the group's protocol: classic, consumer (KIP-848) or streams (KIP-1071, Kafka Streams on group.protocol=streams). Join on cluster and group to select groups by kind."},
 	{Name: GroupStaticMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Members of the group with a static group.instance.id."},
 	{Name: GroupLastPollSuccess, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
@@ -253,11 +266,11 @@ var Families = []Family{
 		Help: "Poll cycles in which the group's description or committed offsets could not be read (its values are then the last good ones, see klagx_group_last_poll_success_timestamp_seconds). Counted from when klagx first listed the group."},
 
 	{Name: GroupRebalances, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
-		Help: "Rebalances observed: classic groups by state, membership and assignment changes between polls (exact where members send KIP-792 generations), or by recorded generations with --rebalance.source=consumer-offsets; KIP-848 groups by group epoch advances."},
+		Help: "Rebalances observed: classic groups by state, membership and assignment changes between polls (exact where members send KIP-792 generations), or by recorded generations with --rebalance.source=consumer-offsets; KIP-848 and streams groups by group epoch advances."},
 	{Name: GroupRebalanceDuration, Type: Histogram, Buckets: RebalanceDurationBuckets, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Time from the first poll that saw a rebalance in progress to the first that saw the group settled again. Rebalances that start and end between two polls are counted but not timed."},
 	{Name: GroupRebalanceInProgress, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
-		Help: "1 while a rebalance is in progress (classic PreparingRebalance/CompletingRebalance, KIP-848 epochs not yet reconciled)."},
+		Help: "1 while a rebalance is in progress (classic PreparingRebalance/CompletingRebalance, KIP-848 and streams epochs not yet reconciled)."},
 	{Name: GroupMemberJoins, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Members that joined the group in observed rebalances (static members counted by group.instance.id)."},
 	{Name: GroupMemberLeaves, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
@@ -305,6 +318,7 @@ const (
 	StageListGroups             = "list_groups"
 	StageDescribeGroups         = "describe_groups"
 	StageDescribeConsumerGroups = "describe_consumer_groups"
+	StageDescribeStreamsGroups  = "describe_streams_groups"
 	StageOffsetFetch            = "offset_fetch"
 	StageMetadata               = "metadata"
 	StageListOffsets            = "list_offsets"
@@ -313,7 +327,7 @@ const (
 )
 
 // PollStages are the values of the stage label of klagx_poll_errors_total.
-var PollStages = []string{StageListGroups, StageDescribeGroups, StageDescribeConsumerGroups, StageOffsetFetch, StageMetadata, StageListOffsets, StageTimeLookup, StageRecordFetch}
+var PollStages = []string{StageListGroups, StageDescribeGroups, StageDescribeConsumerGroups, StageOffsetFetch, StageMetadata, StageListOffsets, StageTimeLookup, StageRecordFetch, StageDescribeStreamsGroups}
 
 // Lookup returns the family with the given name.
 func Lookup(name string) (Family, bool) {

@@ -113,7 +113,7 @@ func UnitOf(f Family) Unit {
 // KafkaAPIs bounds the api label of klagx_kafka_requests_total: the Kafka
 // APIs a cycle can send (connection set-up and SASL included).
 var KafkaAPIs = []string{"ApiVersions", "SASLHandshake", "SASLAuthenticate", "Metadata", "FindCoordinator",
-	"ListGroups", "DescribeGroups", "ConsumerGroupDescribe", "OffsetFetch", "ListOffsets", "Fetch"}
+	"ListGroups", "DescribeGroups", "ConsumerGroupDescribe", "OffsetFetch", "ListOffsets", "Fetch", "StreamsGroupDescribe"}
 
 // labelValues bounds the values of the non-identity labels.
 var labelValues = map[string]int{

@@ -17,6 +17,7 @@ import (
 const (
 	KindClassic  = "classic"  // the classic JoinGroup/SyncGroup protocol
 	KindConsumer = "consumer" // KIP-848 consumer groups (ConsumerGroupHeartbeat)
+	KindStreams  = "streams"  // KIP-1071 Kafka Streams groups (StreamsGroupHeartbeat)
 )
 
 // Observation is one cycle over one cluster. It is built by one goroutine
@@ -62,7 +63,7 @@ type Error struct {
 // Group is what one cycle saw of one consumer group.
 type Group struct {
 	Name string
-	// Kind is KindClassic or KindConsumer.
+	// Kind is KindClassic, KindConsumer or KindStreams.
 	Kind         string
 	ProtocolType string
 	// Protocol is the assignor (classic) or server assignor (KIP-848).
@@ -71,7 +72,7 @@ type Group struct {
 	Coordinator int32
 
 	Members []Member
-	// Epoch and AssignmentEpoch are set for KIP-848 groups only.
+	// Epoch and AssignmentEpoch are set for KIP-848 and streams groups only.
 	Epoch, AssignmentEpoch int32
 	// Generation is a classic group's generation as its coordinator last
 	// recorded it in __consumer_offsets, valid when GenerationKnown: only
@@ -95,9 +96,12 @@ type Member struct {
 	InstanceID string // group.instance.id for static members, else ""
 	ClientID   string
 	ClientHost string
-	// Subscribed topics, from the member's join metadata.
+	// Subscribed topics, from the member's join metadata; for a streams
+	// member, the source topics of its group's topology.
 	Subscribed []string
-	// Assigned maps topic → partitions currently owned by the member.
+	// Assigned maps topic → partitions currently owned by the member; for a
+	// streams member, the source partitions of its active tasks (standby
+	// and warm-up tasks consume no offsets of the group).
 	Assigned map[string][]int32
 	// AssignedIDs holds, by topic ID, the assigned partitions of topics a
 	// KIP-848 description named by ID only (kfake leaves the name empty;
@@ -106,7 +110,7 @@ type Member struct {
 	AssignedIDs map[[16]byte][]int32
 	// Generation is the generation the member last joined in, from
 	// ConsumerMemberMetadata v2+ (KIP-792), or -1 when the client does not
-	// send it. For KIP-848 members it is the member epoch.
+	// send it. For KIP-848 and streams members it is the member epoch.
 	Generation int32
 }
 

@@ -221,6 +221,9 @@ func (r *Renderer) groupLines(s *sink, cluster string, g *snapshot.Group) {
 			s.value(metrics.GroupState, boolf(st == state), cluster, g.Name, st)
 		}
 	}
+	if r.on(metrics.GroupInfo) {
+		s.value(metrics.GroupInfo, 1, cluster, g.Name, g.Kind)
+	}
 	if r.on(metrics.GroupStatus) {
 		st := g.Status
 		if st == "" || !g.HasData {

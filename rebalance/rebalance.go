@@ -67,12 +67,12 @@ func (m Member) Key() string {
 // Observation is one description of a group.
 type Observation struct {
 	At    time.Time
-	Kind  string // observation.KindClassic or observation.KindConsumer
+	Kind  string // observation.KindClassic, KindConsumer or KindStreams
 	State string
 	// Members as described; for classic groups in a rebalancing state the
 	// assignment is empty and is ignored.
 	Members []Member
-	// Epoch and AssignmentEpoch are set for KIP-848 groups.
+	// Epoch and AssignmentEpoch are set for KIP-848 and streams groups.
 	Epoch, AssignmentEpoch int32
 	// Generation is a classic group's generation as its coordinator last
 	// recorded it, valid when GenerationKnown (only with an exact source:
@@ -178,7 +178,7 @@ func (t *Tracker) Observe(o Observation) []Event {
 	if o.State == "Dead" {
 		return nil
 	}
-	if o.Kind == observation.KindConsumer {
+	if o.Kind == observation.KindConsumer || o.Kind == observation.KindStreams {
 		return t.observeConsumer(o)
 	}
 	return t.observeClassic(o)

@@ -179,3 +179,28 @@ func TestClassicRecordedGenerations(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// Streams groups (KIP-1071) count rebalances by group epochs, as KIP-848
+// groups do.
+func TestStreamsGroupEpochs(t *testing.T) {
+	streams := func(ms int, state string, epoch, asg int32, members ...Member) Observation {
+		o := consumer(ms, state, epoch, asg, members...)
+		o.Kind = observation.KindStreams
+		return o
+	}
+	tr := NewTracker([]float64{1, 10})
+	tr.Observe(streams(0, "Stable", 3, 3, m("a", 3, 0, 1)))
+	if evs := tr.Observe(streams(500, "Reconciling", 4, 4, m("a", 3, 0, 1), m("b", 4))); evs != nil || !tr.InProgress() {
+		t.Fatal("should be in progress")
+	}
+	evs := tr.Observe(streams(1500, "Stable", 4, 4, m("a", 4, 0), m("b", 4, 1)))
+	if len(evs) != 1 || evs[0].Generations != 1 || !evs[0].Exact || evs[0].Duration != time.Second || len(evs[0].Joined) != 1 {
+		t.Fatalf("%+v", evs)
+	}
+	// b leaves and the group settles two epochs on (leave, then the
+	// new target assignment) between polls.
+	evs = tr.Observe(streams(3500, "Stable", 6, 6, m("a", 6, 0, 1)))
+	if len(evs) != 1 || evs[0].Generations != 2 || tr.Stats().Rebalances != 3 || len(evs[0].Left) != 1 {
+		t.Fatalf("%+v %+v", evs, tr.Stats())
+	}
+}

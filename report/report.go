@@ -45,7 +45,7 @@ type Cluster struct {
 // Group is one consumer group.
 type Group struct {
 	Name string `json:"name"`
-	// Kind is "classic" or "consumer" (KIP-848).
+	// Kind is "classic", "consumer" (KIP-848) or "streams" (KIP-1071).
 	Kind          string        `json:"kind"`
 	State         string        `json:"state"`
 	Status        status.Status `json:"status"`

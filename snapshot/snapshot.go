@@ -121,7 +121,7 @@ func (p Partition) LagEnd() int64 { return lag.End(p.End, p.Stable) }
 // Group is one consumer group's lag and state.
 type Group struct {
 	Name string
-	// Kind is "classic" or "consumer" (KIP-848).
+	// Kind is "classic", "consumer" (KIP-848) or "streams" (KIP-1071).
 	Kind     string
 	State    string
 	Protocol string
