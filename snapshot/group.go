@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/klagx/klagx/catchup"
 	"github.com/klagx/klagx/commits"
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/histogram"
@@ -40,12 +41,22 @@ type groupState struct {
 	lostEvents []lostEvent
 	// errors counts the cycles in which the group could not be read.
 	errors uint64
+	// consumed is, per topic, the running count of messages the group
+	// consumed and its samples, for the consume rates.
+	consumed map[string]*topicRate
+}
+
+// topicRate is a running count of messages on one topic and its samples.
+type topicRate struct {
+	n      int64
+	window catchup.Window
 }
 
 // partState is what spans cycles for one group on one partition.
 type partState struct {
-	lost    lag.LostCounter
-	commits commits.Partition
+	lost     lag.LostCounter
+	commits  commits.Partition
+	consumed catchup.Consumed
 	// where names the partition ("topic/partition") in status reasons and
 	// events; built once, not every cycle.
 	where string
@@ -58,7 +69,8 @@ type lostEvent struct {
 }
 
 func newGroupState() *groupState {
-	return &groupState{parts: map[string]map[int32]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets)}
+	return &groupState{parts: map[string]map[int32]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets),
+		consumed: map[string]*topicRate{}}
 }
 
 // topic returns the states of the group's partitions of one topic,
@@ -215,6 +227,7 @@ func (s *groupState) retain(ps []GroupPartition) {
 		}
 		if len(m) == 0 {
 			delete(s.parts, topic)
+			delete(s.consumed, topic)
 		}
 	}
 }
@@ -232,6 +245,9 @@ type groupFold struct {
 
 	owned        map[string]map[int32]bool
 	countUnowned bool
+	// produceRate is the produce rate of a partition over a window
+	// (Builder.produceRate).
+	produceRate func(*Partition, time.Duration) (float64, bool)
 	methods      map[timelag.Method]int
 	gap          time.Duration // shortest commit gap of a partition with lag
 	lagging      int           // partitions with lag
@@ -248,6 +264,20 @@ type foldPartition struct {
 	track    *timelag.Track
 	start    timelag.Estimate
 	hasStart bool
+	// rate is the partition's produce rate over rateWindow (rateKnown),
+	// looked up once for the groups that share a growth window.
+	rate       float64
+	rateKnown  bool
+	rateWindow time.Duration
+}
+
+// produceRate is the partition's produce rate over window.
+func (p *foldPartition) produceRate(window time.Duration, lookup func(*Partition, time.Duration) (float64, bool)) (float64, bool) {
+	if p.rateWindow != window {
+		p.rate, p.rateKnown = lookup(p.p, window)
+		p.rateWindow = window
+	}
+	return p.rate, p.rateKnown
 }
 
 // trackOf returns the partition's time-lag track.
@@ -273,6 +303,9 @@ type foldTopic struct {
 	states  map[int32]*partState
 	commits map[int32]int64
 	owned   map[int32]bool
+	// consumed sums the messages the group consumed from the topic's
+	// partitions since the last cycle.
+	consumed int64
 }
 
 // group builds one group read successfully this cycle.
@@ -289,7 +322,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPart
 	st.rebalanceFields(&g)
 	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
 		owned: ownedPartitions(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
-		methods: map[timelag.Method]int{}}
+		methods: map[timelag.Method]int{}, produceRate: b.produceRate}
 	topics := og.Topics()
 	n := 0
 	for _, topic := range topics {
@@ -323,6 +356,7 @@ func (f *groupFold) topic(topic string, ps []*foldPartition) {
 		}
 		f.g.Partitions = append(f.g.Partitions, gp)
 	}
+	f.rates(&gt, ps, ft.consumed)
 	f.g.Topics = append(f.g.Topics, gt)
 	f.g.Lag += gt.Lag
 	if gt.LagSecondsKnown && (!f.g.LagSecondsKnown || gt.LagSeconds > f.g.LagSeconds) {
@@ -341,6 +375,7 @@ func (f *groupFold) partition(fp *foldPartition, ft *foldTopic) GroupPartition {
 	ps := f.st.part(ft.states, p.Topic, p.Partition)
 	where := ps.where
 	f.st.observeLost(ps, commit, p.Start, where, f.now)
+	ft.consumed += ps.consumed.Observe(commit.Offset, commit.Valid, p.Start, len(f.og.Members) > 0)
 	f.st.observeCommit(ps, commit, r.Lag, end, where, track, f.now)
 	est := track.Estimate(positionFor(commit, p.Start), end, f.now)
 	gp := GroupPartition{
@@ -373,6 +408,53 @@ func (f *groupFold) partition(fp *foldPartition, ft *foldTopic) GroupPartition {
 	gp.Status, gp.Reason = res.Status, res.Reason
 	f.g.MessagesLost += ps.lost.Total
 	return gp
+}
+
+// rates fills the topic's consume and produce rates over the growth
+// window and its catch-up estimate. The consume count grows by what the
+// topic's partitions consumed this cycle; the produce rate sums its
+// partitions' rates and is unknown while any of them has none yet (a
+// partition that just appeared).
+func (f *groupFold) rates(gt *GroupTopic, ps []*foldPartition, consumed int64) {
+	window := f.th.GrowthWindow
+	tr := f.st.consumed[gt.Topic]
+	if tr == nil {
+		tr = &topicRate{}
+		f.st.consumed[gt.Topic] = tr
+	}
+	tr.n += consumed
+	tr.window.Add(f.now, tr.n, window)
+	cr, ok := tr.window.Rate(window)
+	var pr float64
+	for _, p := range ps {
+		r, known := p.produceRate(window, f.produceRate)
+		pr += r
+		ok = ok && known
+	}
+	if ok {
+		gt.ConsumeRate, gt.ProduceRate, gt.RatesKnown = cr, pr, true
+	}
+	gt.CatchUpSeconds, gt.CatchUpKnown = catchupTopic(*gt).Seconds()
+}
+
+// catchupTopic is what the estimate needs of a group topic.
+func catchupTopic(gt GroupTopic) catchup.Topic {
+	return catchup.Topic{Lag: gt.Lag, Consume: gt.ConsumeRate, Produce: gt.ProduceRate, Known: gt.RatesKnown}
+}
+
+// catchUp sets the group's catch-up estimate from its topics' rates:
+// absent while the group is stopped (no members) or stalled with lag,
+// whatever the rates of the window say, since nobody is consuming now.
+func catchUp(g *Group) {
+	g.CatchUpSeconds, g.CatchUpKnown = 0, false
+	if g.Lag > 0 && (g.Members == 0 || g.Status == status.Stopped || g.Status == status.Stalled) {
+		return
+	}
+	topics := make([]catchup.Topic, len(g.Topics))
+	for i, t := range g.Topics {
+		topics[i] = catchupTopic(t)
+	}
+	g.CatchUpSeconds, g.CatchUpKnown = catchup.Estimate(topics)
 }
 
 // commitFields fills what the partition's commit says: when it last
@@ -458,6 +540,7 @@ func (f *groupFold) finish() {
 	st.lastInput = in
 	res := status.Evaluate(in, f.th)
 	g.Status, g.Reason = res.Status, res.Reason
+	catchUp(g)
 	g.CommitGaps = st.countGaps(res.Status)
 	g.Rewinds = st.rewinds
 	g.CommitLatency = st.latency.Copy()
