@@ -55,7 +55,7 @@ func secs(p *float64) string {
 func renderTable(w io.Writer, r *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	multi := len(r.Report.Clusters) > 1
-	header := "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-SECONDS\tSTATUS\tREASON"
+	header := "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-SECONDS\tCATCHUP\tSTATUS\tREASON"
 	if multi {
 		header = "CLUSTER\t" + header
 	}
@@ -72,7 +72,7 @@ func renderTable(w io.Writer, r *Result) error {
 				if p.Committed != nil {
 					cur = strconv.FormatInt(*p.Committed, 10)
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, p.Reason)
+				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t\t%s\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, p.Reason)
 			}
 		}
 		reason := g.Reason
@@ -88,7 +88,7 @@ func renderTable(w io.Writer, r *Result) error {
 		if g.Members == 1 {
 			members = "(1 member)"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s %s\t%s\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), g.Severity, g.Status, reason)
+		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s\t%s %s\t%s\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), secs(g.CatchUpSeconds), g.Severity, g.Status, reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

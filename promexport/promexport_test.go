@@ -48,7 +48,9 @@ func fixture() *snapshot.Store {
 				RebalanceDuration: snapshot.Histogram{Count: 2, Sum: 3, Bounds: metrics.RebalanceDurationBuckets,
 					Counts: []uint64{0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 2}},
 				RetentionHeadroom: 10, HeadroomKnown: true, RetentionHeadroomSeconds: 3600, HeadroomSecondsKnown: true,
-				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true}},
+				CatchUpSeconds: 2.5, CatchUpKnown: true,
+				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true,
+					ConsumeRate: 12, ProduceRate: 4, RatesKnown: true, CatchUpSeconds: 2.5, CatchUpKnown: true}},
 				Partitions: []snapshot.GroupPartition{
 					{Topic: "orders", Partition: 0, Committed: 10, HasCommit: true, Lag: 5, LagKnown: true,
 						LagSeconds: 30, TimeLagMethod: "exact", LastCommitAt: at.Add(-12 * time.Second)},
