@@ -63,10 +63,10 @@ func TestProduced(t *testing.T) {
 		{100, 0, true, 0},   // baseline
 		{150, 10, true, 50}, // 50 produced
 		{150, 10, false, 50},
-		{170, 5, false, 50},  // older than the last read: a kept value
-		{20, 20, true, 50},   // end moved backwards: reset, nothing counted
-		{60, 30, true, 90},   // counts from the new baseline
-		{60, 40, true, 90},   // idle
+		{170, 5, false, 50}, // older than the last read: a kept value
+		{20, 20, true, 50},  // end moved backwards: reset, nothing counted
+		{60, 30, true, 90},  // counts from the new baseline
+		{60, 40, true, 90},  // idle
 		{1060, 50, true, 1090},
 	}
 	for i, s := range steps {

@@ -248,11 +248,11 @@ type groupFold struct {
 	// produceRate is the produce rate of a partition over a window
 	// (Builder.produceRate).
 	produceRate func(*Partition, time.Duration) (float64, bool)
-	methods      map[timelag.Method]int
-	gap          time.Duration // shortest commit gap of a partition with lag
-	lagging      int           // partitions with lag
-	lostNow      int64
-	lostAt       string
+	methods     map[timelag.Method]int
+	gap         time.Duration // shortest commit gap of a partition with lag
+	lagging     int           // partitions with lag
+	lostNow     int64
+	lostAt      string
 }
 
 // foldPartition is a partition of the cycle as the group folds see it:
