@@ -54,12 +54,14 @@ type topicRate struct {
 
 // partState is what spans cycles for one group on one partition.
 type partState struct {
-	lost     lag.LostCounter
-	commits  commits.Partition
-	consumed catchup.Consumed
+	lost    lag.LostCounter
+	commits commits.Partition
 	// where names the partition ("topic/partition") in status reasons and
 	// events; built once, not every cycle.
 	where string
+
+	// consumed follows the commits for the consume rate.
+	consumed catchup.Consumed
 }
 
 type lostEvent struct {
@@ -245,14 +247,15 @@ type groupFold struct {
 
 	owned        map[string]map[int32]bool
 	countUnowned bool
+	methods      map[timelag.Method]int
+	gap          time.Duration // shortest commit gap of a partition with lag
+	lagging      int           // partitions with lag
+	lostNow      int64
+	lostAt       string
+
 	// produceRate is the produce rate of a partition over a window
 	// (Builder.produceRate).
 	produceRate func(*Partition, time.Duration) (float64, bool)
-	methods     map[timelag.Method]int
-	gap         time.Duration // shortest commit gap of a partition with lag
-	lagging     int           // partitions with lag
-	lostNow     int64
-	lostAt      string
 }
 
 // foldPartition is a partition of the cycle as the group folds see it:
