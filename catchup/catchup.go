@@ -29,7 +29,10 @@
 // averaged over the window.
 package catchup
 
-import "time"
+import (
+	"iter"
+	"time"
+)
 
 // Sample is a running count of messages at one time.
 type Sample struct {
@@ -171,9 +174,9 @@ func (t Topic) Seconds() (float64, bool) {
 // Estimate is the time until the lag of every topic reaches zero: the
 // largest Topic.Seconds. ok is false when any topic with lag will not
 // catch up at its current rates. Without lag it is 0.
-func Estimate(topics []Topic) (float64, bool) {
+func Estimate(topics iter.Seq[Topic]) (float64, bool) {
 	var secs float64
-	for _, t := range topics {
+	for t := range topics {
 		s, ok := t.Seconds()
 		if !ok {
 			return 0, false

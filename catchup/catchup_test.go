@@ -1,6 +1,7 @@
 package catchup
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -130,7 +131,7 @@ func TestEstimate(t *testing.T) {
 			{Lag: 5, Consume: 1, Produce: 3, Known: true},
 		}, 0, false},
 	} {
-		got, ok := Estimate(tc.topics)
+		got, ok := Estimate(slices.Values(tc.topics))
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("%s: %v %v, want %v %v", tc.name, got, ok, tc.want, tc.ok)
 		}

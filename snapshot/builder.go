@@ -246,15 +246,6 @@ func (b *Builder) observeProduced(ps []Partition) {
 	}
 }
 
-// produceRate is the produce rate of one partition over window.
-func (b *Builder) produceRate(p *Partition, window time.Duration) (float64, bool) {
-	r := b.produced[tp{p.Topic, p.Partition}]
-	if r == nil {
-		return 0, false
-	}
-	return r.window.Rate(window)
-}
-
 type tp struct {
 	topic     string
 	partition int32

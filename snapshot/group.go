@@ -253,9 +253,9 @@ type groupFold struct {
 	lostNow      int64
 	lostAt       string
 
-	// produceRate is the produce rate of a partition over a window
-	// (Builder.produceRate).
-	produceRate func(*Partition, time.Duration) (float64, bool)
+	// produced holds the produce counts of the partitions
+	// (Builder.produced).
+	produced map[tp]*partitionRate
 }
 
 // foldPartition is a partition of the cycle as the group folds see it:
@@ -274,10 +274,14 @@ type foldPartition struct {
 	rateWindow time.Duration
 }
 
-// produceRate is the partition's produce rate over window.
-func (p *foldPartition) produceRate(window time.Duration, lookup func(*Partition, time.Duration) (float64, bool)) (float64, bool) {
+// produceRate is the partition's produce rate over window, from its
+// produce count in produced.
+func (p *foldPartition) produceRate(window time.Duration, produced map[tp]*partitionRate) (float64, bool) {
 	if p.rateWindow != window {
-		p.rate, p.rateKnown = lookup(p.p, window)
+		p.rate, p.rateKnown = 0, false
+		if r := produced[tp{p.p.Topic, p.p.Partition}]; r != nil {
+			p.rate, p.rateKnown = r.window.Rate(window)
+		}
 		p.rateWindow = window
 	}
 	return p.rate, p.rateKnown
@@ -325,7 +329,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPart
 	st.rebalanceFields(&g)
 	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
 		owned: ownedPartitions(og), countUnowned: len(og.Members) > 0 && og.State == "Stable",
-		methods: map[timelag.Method]int{}, produceRate: b.produceRate}
+		methods: map[timelag.Method]int{}, produced: b.produced}
 	topics := og.Topics()
 	n := 0
 	for _, topic := range topics {
@@ -430,7 +434,7 @@ func (f *groupFold) rates(gt *GroupTopic, ps []*foldPartition, consumed int64) {
 	cr, ok := tr.window.Rate(window)
 	var pr float64
 	for _, p := range ps {
-		r, known := p.produceRate(window, f.produceRate)
+		r, known := p.produceRate(window, f.produced)
 		pr += r
 		ok = ok && known
 	}
@@ -453,11 +457,13 @@ func catchUp(g *Group) {
 	if g.Lag > 0 && (g.Members == 0 || g.Status == status.Stopped || g.Status == status.Stalled) {
 		return
 	}
-	topics := make([]catchup.Topic, len(g.Topics))
-	for i, t := range g.Topics {
-		topics[i] = catchupTopic(t)
-	}
-	g.CatchUpSeconds, g.CatchUpKnown = catchup.Estimate(topics)
+	g.CatchUpSeconds, g.CatchUpKnown = catchup.Estimate(func(yield func(catchup.Topic) bool) {
+		for _, t := range g.Topics {
+			if !yield(catchupTopic(t)) {
+				return
+			}
+		}
+	})
 }
 
 // commitFields fills what the partition's commit says: when it last
