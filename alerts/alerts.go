@@ -230,11 +230,14 @@ func Rules(o Options) (RuleFile, error) {
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is {{ $value | humanizeDuration }} behind.",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has not consumed a message produced {{ $value | humanizeDuration }} ago, above its warning time-lag threshold. Not urgent yet; if it keeps growing it reaches the critical threshold. Check the produce and commit rates on the klagx consumer-group dashboard."),
 			rule("KlagxGroupLagGrowing", "warning",
-				notAbandoned(fmt.Sprintf("(%s - %s offset %s) > %d\nand\n%s > %d", o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagSeconds), dur(o.GrowthWindow),
-					growth(o.GrowthWindow), o.sel(metrics.GroupLagSeconds), growth(o.GrowthWindow))),
+				// A group that grew behind but now consumes faster than
+				// its topics are written to has a catch-up estimate: it
+				// is recovering by itself, so only the others warn.
+				notAbandoned(fmt.Sprintf("((%s - %s offset %s) > %d\nand\n%s > %d)\nunless on (cluster, group)\n%s", o.sel(metrics.GroupLagSeconds), o.sel(metrics.GroupLagSeconds), dur(o.GrowthWindow),
+					growth(o.GrowthWindow), o.sel(metrics.GroupLagSeconds), growth(o.GrowthWindow), o.sel(metrics.GroupCatchUpSeconds))),
 				"15m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is falling further behind.",
-				fmt.Sprintf("Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} fell {{ $value | humanizeDuration }} further behind in the last %s: it consumes more slowly than its topics are written to, and will not catch up by itself. Check whether production spiked or its consumers slowed down.", dur(o.GrowthWindow))),
+				fmt.Sprintf("Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} fell {{ $value | humanizeDuration }} further behind in the last %s, and klagx sees no catch-up (no klagx_group_catchup_seconds): it consumes no faster than its topics are written to, and will not catch up by itself. Check whether production spiked or its consumers slowed down.", dur(o.GrowthWindow))),
 			rule("KlagxGroupStalled", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.GroupStatus, `status="stalled"`)), "5m", "5m",
 				"Consumer group {{ $labels.group }} on {{ $labels.cluster }} is stuck: members but no commits.",
 				"Consumer group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and unconsumed messages, but none of its partitions with lag has committed for longer than its stall threshold. The consumers are up but not making progress: look in their logs for a message they fail on, a blocked dependency or failing commits."),

@@ -56,7 +56,7 @@ func secs(p *float64) string {
 func renderTable(w io.Writer, r *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	multi := len(r.Report.Clusters) > 1
-	header := "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-SECONDS\tSTATUS\tREASON\tCONSUMER-ID\tHOST\tCLIENT-ID"
+	header := "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tLAG-SECONDS\tSTATUS\tREASON\tCATCHUP\tCONSUMER-ID\tHOST\tCLIENT-ID"
 	if multi {
 		header = "CLUSTER\t" + header
 	}
@@ -73,7 +73,7 @@ func renderTable(w io.Writer, r *Result) error {
 				if p.Committed != nil {
 					cur = strconv.FormatInt(*p.Committed, 10)
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, dash(p.Reason), owner(p.Owner))
+				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, dash(p.Reason), owner(p.Owner))
 			}
 		}
 		reason := g.Reason
@@ -94,7 +94,7 @@ func renderTable(w io.Writer, r *Result) error {
 		}
 		members = "(" + members + ")"
 		// Empty owner cells keep the owner columns aligned across groups.
-		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s %s\t%s\t\t\t\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), g.Severity, g.Status, reason)
+		fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s\t%s %s\t%s\t%s\t\t\t\n", prefix, g.Name, members, g.Lag, secs(g.LagSeconds), g.Severity, g.Status, reason, secs(g.CatchUpSeconds))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -132,6 +132,13 @@ func group() (dashboard.Dashboard, error) {
 				q("A", fmt.Sprintf(`%s%s`, m.GroupPartitionLag, t), "{{topic}}/{{partition}}"),
 			},
 		})).
+		WithPanel(timeseriesPanel(panel{
+			id: 15, title: "Estimated time to catch up", unit: units.Seconds, w: 24, h: 7,
+			desc: "klagx_group_catchup_seconds: at the current consume and produce rates (over the growth window), the time until the group's lag reaches zero; 0 when caught up. No value means it is not catching up: a topic with lag is consumed no faster than it is produced to, or the group is stopped or stalled (per-topic rates are in /status).",
+			queries: []*prometheus.DataqueryBuilder{
+				q("A", fmt.Sprintf(`max(%s%s)`, m.GroupCatchUpSeconds, g), "catch-up"),
+			},
+		})).
 		// ---- commits ----
 		WithRow(row(20, "Commits")).
 		WithPanel(timeseriesPanel(panel{

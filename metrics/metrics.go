@@ -65,6 +65,7 @@ const (
 	GroupLagThreshold             = "klagx_group_lag_threshold"
 	GroupLagThresholdSeconds      = "klagx_group_lag_threshold_seconds"
 	GroupStallThresholdSeconds    = "klagx_group_stall_threshold_seconds"
+	GroupCatchUpSeconds           = "klagx_group_catchup_seconds"
 
 	GroupRebalances          = "klagx_group_rebalances_total"
 	GroupRebalanceDuration   = "klagx_group_rebalance_duration_seconds"
@@ -250,6 +251,8 @@ var Families = []Family{
 		Help: "Time-lag threshold of the group in seconds, by severity (warning, critical); absent when disabled. Alert rules compare klagx_group_lag_seconds against it."},
 	{Name: GroupStallThresholdSeconds, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Stable,
 		Help: "Time without commit progress, with lag, after which the group is stalled."},
+	{Name: GroupCatchUpSeconds, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Estimated seconds until the group's lag reaches zero at its current rates: over its topics with lag, the largest lag / (consume rate - produce rate), the rates taken from commits and end offsets over the growth window; 0 without lag. Absent when the group is not catching up: a topic with lag is consumed no faster than it is produced to or has no rates yet (first cycle, new partition), or the group is stopped or stalled. Never negative or infinite."},
 
 	{Name: GroupState, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelState}, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Stable,
 		Help: "Group state reported by the coordinator: 1 for the current state, 0 for the others."},

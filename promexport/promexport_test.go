@@ -50,7 +50,9 @@ func fixture() *snapshot.Store {
 				RebalanceDuration: snapshot.Histogram{Count: 2, Sum: 3, Bounds: metrics.RebalanceDurationBuckets,
 					Counts: []uint64{0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 2}},
 				RetentionHeadroom: 10, HeadroomKnown: true, RetentionHeadroomSeconds: 3600, HeadroomSecondsKnown: true,
-				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true}},
+				CatchUpSeconds: 2.5, CatchUpKnown: true,
+				Topics: []snapshot.GroupTopic{{Topic: "orders", Lag: 20, LagSeconds: 42.5, LagSecondsKnown: true,
+					ConsumeRate: 12, ProduceRate: 4, RatesKnown: true, CatchUpSeconds: 2.5, CatchUpKnown: true}},
 				// Two members: one owns both partitions, the static one
 				// owns none (lag 0, no lag_seconds).
 				MemberLags: []snapshot.MemberLag{

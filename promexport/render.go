@@ -259,6 +259,9 @@ func (r *Renderer) groupLines(s *sink, cluster string, g *snapshot.Group) {
 	if g.HeadroomSecondsKnown {
 		s.value(metrics.GroupRetentionHeadroomSeconds, g.RetentionHeadroomSeconds, cluster, g.Name)
 	}
+	if g.CatchUpKnown {
+		s.value(metrics.GroupCatchUpSeconds, g.CatchUpSeconds, cluster, g.Name)
+	}
 	s.histogram(metrics.GroupCommitLatency, g.CommitLatency, cluster, g.Name)
 	s.value(metrics.GroupRebalances, float64(g.Rebalances), cluster, g.Name)
 	s.value(metrics.GroupRebalanceInProgress, boolf(g.RebalanceInProgress), cluster, g.Name)

@@ -59,6 +59,10 @@ type Group struct {
 	TimeLagErrorSeconds float64  `json:"time_lag_error_seconds"`
 	CommitGapSeconds    float64  `json:"commit_gap_seconds"`
 	MessagesLost        uint64   `json:"messages_lost"`
+	// CatchUpSeconds is the estimated time until the lag reaches zero at
+	// the current rates (klagx_group_catchup_seconds): absent when the
+	// group is not catching up.
+	CatchUpSeconds *float64 `json:"catchup_seconds,omitempty"`
 	// ObservedAt is when these values were read; Error says why they are
 	// older than the cluster's last cycle, if they are.
 	ObservedAt time.Time `json:"observed_at"`
@@ -96,10 +100,18 @@ type MemberLag struct {
 
 // Topic is a group's position on one topic.
 type Topic struct {
-	Name       string      `json:"name"`
-	Lag        int64       `json:"lag"`
-	LagSeconds *float64    `json:"lag_seconds,omitempty"`
-	Partitions []Partition `json:"partitions"`
+	Name       string   `json:"name"`
+	Lag        int64    `json:"lag"`
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	// ConsumeRate and ProduceRate are, in messages per second over the
+	// group's growth window, how fast its commits and the topic's end
+	// offsets advanced (absent until two cycles read them);
+	// CatchUpSeconds is Lag / (ConsumeRate - ProduceRate), 0 without lag,
+	// absent when the group does not catch up on this topic.
+	ConsumeRate    *float64    `json:"consume_rate,omitempty"`
+	ProduceRate    *float64    `json:"produce_rate,omitempty"`
+	CatchUpSeconds *float64    `json:"catchup_seconds,omitempty"`
+	Partitions     []Partition `json:"partitions"`
 }
 
 // Partition is a group's position on one partition.
@@ -193,11 +205,20 @@ func group(g snapshot.Group, ends map[tpKey]snapshot.Partition) Group {
 	if g.LagSecondsKnown {
 		rg.LagSeconds = ptr(g.LagSeconds)
 	}
+	if g.CatchUpKnown {
+		rg.CatchUpSeconds = ptr(g.CatchUpSeconds)
+	}
 	byTopic := map[string]int{}
 	for _, t := range g.Topics {
 		rt := Topic{Name: t.Topic, Lag: t.Lag, Partitions: []Partition{}}
 		if t.LagSecondsKnown {
 			rt.LagSeconds = ptr(t.LagSeconds)
+		}
+		if t.RatesKnown {
+			rt.ConsumeRate, rt.ProduceRate = ptr(t.ConsumeRate), ptr(t.ProduceRate)
+		}
+		if t.CatchUpKnown {
+			rt.CatchUpSeconds = ptr(t.CatchUpSeconds)
 		}
 		byTopic[t.Topic] = len(rg.Topics)
 		rg.Topics = append(rg.Topics, rt)

@@ -18,7 +18,8 @@ func TestRoundTripAndOptionalFields(t *testing.T) {
 		Partitions: []snapshot.Partition{{Topic: "t", Partition: 0, Start: 2, End: 10, Stable: -1}, {Topic: "t", Partition: 1, Start: 0, End: 4, Stable: -1}},
 		Groups: []snapshot.Group{{Name: "g", Kind: "classic", State: "Stable", Status: "warning", Reason: "r", HasData: true, ObservedAt: at,
 			Lag: 9, LagSeconds: 12.5, LagSecondsKnown: true,
-			Topics: []snapshot.GroupTopic{{Topic: "t", Lag: 9, LagSeconds: 12.5, LagSecondsKnown: true}},
+			Topics: []snapshot.GroupTopic{{Topic: "t", Lag: 9, LagSeconds: 12.5, LagSecondsKnown: true,
+				ConsumeRate: 2, ProduceRate: 1, RatesKnown: true, CatchUpSeconds: 9, CatchUpKnown: true}},
 			Partitions: []snapshot.GroupPartition{
 				{Topic: "t", Partition: 0, Committed: 5, HasCommit: true, Lag: 5, LagKnown: true, LagSeconds: 12.5, TimeLagMethod: "exact", LastCommitAt: at},
 				{Topic: "t", Partition: 1, Lag: 4, LagKnown: true, TimeLagMethod: "unknown"},
@@ -44,6 +45,12 @@ func TestRoundTripAndOptionalFields(t *testing.T) {
 	}
 	if math.Abs(*g.LagSeconds-12.5) > 1e-9 || g.Status != "warning" {
 		t.Fatalf("group: %+v", g)
+	}
+	// The group's estimate is absent (CatchUpKnown false), the topic's
+	// rates and estimate present.
+	tp := g.Topics[0]
+	if g.CatchUpSeconds != nil || *tp.ConsumeRate != 2 || *tp.ProduceRate != 1 || *tp.CatchUpSeconds != 9 {
+		t.Fatalf("catch-up: group %v topic %+v", g.CatchUpSeconds, tp)
 	}
 }
 

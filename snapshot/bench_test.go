@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/observation"
 )
 
@@ -72,6 +73,36 @@ func BenchmarkBuild10kMembers(b *testing.B) {
 	bl := NewBuilder(BuilderOptions{Cluster: "bench", StaleAfter: time.Minute})
 	b.ReportAllocs()
 	for b.Loop() {
+		bl.Build(obs, nil)
+	}
+	b.ReportMetric(10_000, "rows/op")
+}
+
+// BenchmarkBuild10kCycles is BenchmarkBuild10k with the default thresholds
+// and a new cycle every 10 s, offsets and commits advancing: each cycle
+// adds a produce sample per partition and a consume sample per group topic
+// (30 of each kept over the 5m growth window).
+func BenchmarkBuild10kCycles(b *testing.B) {
+	at := time.Unix(1_700_000_000, 0)
+	obs := benchObservation(1000, 10, at)
+	bl := NewBuilder(BuilderOptions{Cluster: "bench", StaleAfter: time.Minute,
+		Thresholds: config.Thresholds{Default: config.DefaultGroupThresholds()}})
+	b.ReportAllocs()
+	for b.Loop() {
+		at = at.Add(10 * time.Second)
+		obs.Start, obs.End = at, at
+		for _, t := range obs.Topics {
+			for _, p := range t.Partitions {
+				p.End += 10
+			}
+		}
+		for _, g := range obs.Groups {
+			for _, cs := range g.Commits {
+				for p := range cs {
+					cs[p] += 10
+				}
+			}
+		}
 		bl.Build(obs, nil)
 	}
 	b.ReportMetric(10_000, "rows/op")

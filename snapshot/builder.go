@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/klagx/klagx/catchup"
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/histogram"
 	"github.com/klagx/klagx/metrics"
@@ -52,6 +53,17 @@ type Builder struct {
 	errs     map[string]uint64
 	everUp   bool
 	lastGood time.Time
+	// produced counts the messages produced to each partition, for the
+	// produce rates; rateWindow is the longest growth window of any
+	// group, which its samples cover.
+	produced   map[tp]*partitionRate
+	rateWindow time.Duration
+}
+
+// partitionRate is the produce count of one partition and its samples.
+type partitionRate struct {
+	count  catchup.Produced
+	window catchup.Window
 }
 
 // RebalanceEvent is a rebalance of one group, for logging and tracing.
@@ -84,6 +96,14 @@ func NewBuilder(o BuilderOptions) *Builder {
 		times:  newTimeLag(o),
 		errs:   map[string]uint64{},
 		hist:   histogram.New(metrics.PollDurationBuckets),
+
+		produced:   map[tp]*partitionRate{},
+		rateWindow: o.Thresholds.Default.GrowthWindow,
+	}
+	for _, ov := range o.Thresholds.Overrides {
+		if ov.GrowthWindow != nil {
+			b.rateWindow = max(b.rateWindow, *ov.GrowthWindow)
+		}
 	}
 	for _, s := range metrics.PollStages {
 		b.errs[s] = 0
@@ -130,6 +150,7 @@ func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster
 		c.Up, c.Ready, c.LastSuccess = true, true, obs.End
 		b.times.observeEnds(obs)
 		c.Partitions = b.partitions(obs)
+		b.observeProduced(c.Partitions)
 		c.Groups = b.groupsOf(obs, c.Partitions)
 	}
 	b.prune(c)
@@ -204,6 +225,25 @@ func (b *Builder) partitions(obs *observation.Observation) []Partition {
 		}
 	}
 	return out
+}
+
+// observeProduced counts the messages produced to each partition since its
+// last read. A partition kept from an earlier read (its read failed) has
+// its old read time and adds no sample; a partition that is gone is
+// forgotten in prune.
+func (b *Builder) observeProduced(ps []Partition) {
+	for i := range ps {
+		p := &ps[i]
+		k := tp{p.Topic, p.Partition}
+		r := b.produced[k]
+		if r == nil {
+			r = &partitionRate{}
+			b.produced[k] = r
+		}
+		if r.count.Observe(p.LagEnd(), p.ObservedAt) {
+			r.window.Add(p.ObservedAt, r.count.N, b.rateWindow)
+		}
+	}
 }
 
 type tp struct {
@@ -316,6 +356,14 @@ func (b *Builder) prune(c *Cluster) {
 		st.retain(g.Partitions)
 	}
 	b.times.tracker.Retain(b.keepFrom(c))
+	if len(b.produced) != len(c.Partitions) {
+		live := indexPartitions(c.Partitions)
+		for k := range b.produced {
+			if live[k] == nil {
+				delete(b.produced, k)
+			}
+		}
+	}
 }
 
 // keepFrom is, per partition of c, the lowest offset a time-lag estimate
@@ -398,6 +446,7 @@ func (b *Builder) RefreshGroups(obs *observation.Observation) *Cluster {
 		in.State, in.Members, in.Rebalancing = og.State, len(og.Members), g.RebalanceInProgress
 		res := status.Evaluate(in, g.Thresholds)
 		g.Status, g.Reason = res.Status, res.Reason
+		catchUp(g) // the group may have stopped, or members come back, since the cycle
 	}
 	b.prev = &c
 	return &c

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/observation"
 )
 
@@ -159,4 +160,76 @@ func partStates(b *Builder) int {
 		}
 	}
 	return n
+}
+
+// TestRatesFromFailedReadsAndNewPartitions: a partition whose offsets
+// could not be read keeps its last values but adds no produce sample (no
+// fake rate of zero: the messages produced meanwhile count at the next
+// read, over the whole time); a group whose read fails adds no consume
+// sample; a partition that appears leaves its topic without a produce rate
+// until it has been read twice.
+func TestRatesFromFailedReadsAndNewPartitions(t *testing.T) {
+	member := []observation.Member{{ID: "m"}}
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	g := func(c0, c1 int64) *observation.Group {
+		og := grp("a", 1, map[int32]int64{0: c0, 1: c1})
+		og.State, og.Members = "Stable", member
+		return og
+	}
+	b := NewBuilder(BuilderOptions{Cluster: "c", StaleAfter: time.Minute,
+		Thresholds: config.Thresholds{Default: config.DefaultGroupThresholds()}})
+	topic := func(c *Cluster) GroupTopic { return c.Group("a").Topics[0] }
+
+	// 0 s: baseline. Each partition gains 10 messages per 10 s; the group
+	// commits 20 per partition per 10 s.
+	b.Build(obsAt(at(0), [2]int64{0, 1000}, [2]int64{0, 1000}, g(0, 0)), nil)
+	c := b.Build(obsAt(at(10), [2]int64{0, 1010}, [2]int64{0, 1010}, g(20, 20)), nil)
+	if gt := topic(c); !gt.RatesKnown || gt.ProduceRate != 2 || gt.ConsumeRate != 4 {
+		t.Fatalf("10 s: %+v, want produce 2/s consume 4/s", gt)
+	}
+	// 20 s: partition 1's offsets fail: it keeps 1010 and adds no sample,
+	// so its rate stays 1/s (not (1010-1000)/20 s).
+	o := obsAt(at(20), [2]int64{0, 1020}, [2]int64{0, 0}, g(40, 40))
+	o.Topics["t"].Partitions[1].Err = errors.New("NOT_LEADER_OR_FOLLOWER")
+	c = b.Build(o, nil)
+	if gt := topic(c); gt.ProduceRate != 2 || gt.ConsumeRate != 4 || c.Group("a").Lag != 1020-40+1010-40 {
+		t.Fatalf("20 s, partition 1 kept: %+v lag %d", gt, c.Group("a").Lag)
+	}
+	// 30 s: read again at 1030: 30 messages over 30 s, still 1/s.
+	c = b.Build(obsAt(at(30), [2]int64{0, 1030}, [2]int64{0, 1030}, g(60, 60)), nil)
+	if gt := topic(c); gt.ProduceRate != 2 || gt.ConsumeRate != 4 {
+		t.Fatalf("30 s: %+v", gt)
+	}
+	// 40 s: the group's commits cannot be read: its values and rates are
+	// the last good ones, and no sample is added.
+	o = obsAt(at(40), [2]int64{0, 1040}, [2]int64{0, 1040}, g(0, 0))
+	o.Groups["a"].FetchErr = errors.New("COORDINATOR_NOT_AVAILABLE")
+	c = b.Build(o, nil)
+	if gt := topic(c); gt.ConsumeRate != 4 || c.Group("a").Error == "" {
+		t.Fatalf("40 s, group unread: %+v", gt)
+	}
+	// 50 s: read again, 100 more committed per partition over 20 s.
+	c = b.Build(obsAt(at(50), [2]int64{0, 1050}, [2]int64{0, 1050}, g(100, 100)), nil)
+	if gt := topic(c); gt.ConsumeRate != 4 || gt.ProduceRate != 2 {
+		t.Fatalf("50 s: %+v", gt)
+	}
+	// Lag 2*(1050-100) = 1900 at 4-2 = 2/s.
+	if gr := c.Group("a"); !gr.CatchUpKnown || gr.CatchUpSeconds != 950 {
+		t.Fatalf("50 s: catch-up %v %v, want 950", gr.CatchUpSeconds, gr.CatchUpKnown)
+	}
+	// 60 s: partition 2 appears: the topic has no produce rate, so no
+	// estimate, until it has been read twice.
+	o = obsAt(at(60), [2]int64{0, 1060}, [2]int64{0, 1060}, g(120, 120))
+	o.Topics["t"].Partitions[2] = &observation.Partition{Leader: 1, Start: 0, End: 5, Stable: -1}
+	c = b.Build(o, nil)
+	if gt, gr := topic(c), c.Group("a"); gt.RatesKnown || gr.CatchUpKnown {
+		t.Fatalf("60 s, new partition: %+v, catch-up known %v", gt, gr.CatchUpKnown)
+	}
+	o = obsAt(at(70), [2]int64{0, 1070}, [2]int64{0, 1070}, g(140, 140))
+	o.Topics["t"].Partitions[2] = &observation.Partition{Leader: 1, Start: 0, End: 15, Stable: -1}
+	c = b.Build(o, nil)
+	// Partition 2: 10 over 10 s on top of 2/s.
+	if gt := topic(c); !gt.RatesKnown || gt.ProduceRate != 3 || gt.ConsumeRate != 4 {
+		t.Fatalf("70 s: %+v", gt)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/klagx/klagx/catchup"
 	"github.com/klagx/klagx/commits"
 	"github.com/klagx/klagx/config"
 	"github.com/klagx/klagx/histogram"
@@ -43,6 +44,15 @@ type groupState struct {
 	// owners is the owner index of the last fold (owners.byTopic), reused
 	// by the next one.
 	owners map[string]map[int32]int
+	// consumed is, per topic, the running count of messages the group
+	// consumed and its samples, for the consume rates.
+	consumed map[string]*topicRate
+}
+
+// topicRate is a running count of messages on one topic and its samples.
+type topicRate struct {
+	n      int64
+	window catchup.Window
 }
 
 // partState is what spans cycles for one group on one partition.
@@ -52,6 +62,9 @@ type partState struct {
 	// where names the partition ("topic/partition") in status reasons and
 	// events; built once, not every cycle.
 	where string
+
+	// consumed follows the commits for the consume rate.
+	consumed catchup.Consumed
 }
 
 type lostEvent struct {
@@ -61,7 +74,8 @@ type lostEvent struct {
 }
 
 func newGroupState() *groupState {
-	return &groupState{parts: map[string]map[int32]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets)}
+	return &groupState{parts: map[string]map[int32]*partState{}, latency: histogram.New(metrics.CommitLatencyBuckets),
+		consumed: map[string]*topicRate{}}
 }
 
 // topic returns the states of the group's partitions of one topic,
@@ -218,6 +232,7 @@ func (s *groupState) retain(ps []GroupPartition) {
 		}
 		if len(m) == 0 {
 			delete(s.parts, topic)
+			delete(s.consumed, topic)
 		}
 	}
 }
@@ -240,6 +255,10 @@ type groupFold struct {
 	lagging      int           // partitions with lag
 	lostNow      int64
 	lostAt       string
+
+	// produced holds the produce counts of the partitions
+	// (Builder.produced).
+	produced map[tp]*partitionRate
 }
 
 // foldPartition is a partition of the cycle as the group folds see it:
@@ -251,6 +270,24 @@ type foldPartition struct {
 	track    *timelag.Track
 	start    timelag.Estimate
 	hasStart bool
+	// rate is the partition's produce rate over rateWindow (rateKnown),
+	// looked up once for the groups that share a growth window.
+	rate       float64
+	rateKnown  bool
+	rateWindow time.Duration
+}
+
+// produceRate is the partition's produce rate over window, from its
+// produce count in produced.
+func (p *foldPartition) produceRate(window time.Duration, produced map[tp]*partitionRate) (float64, bool) {
+	if p.rateWindow != window {
+		p.rate, p.rateKnown = 0, false
+		if r := produced[tp{p.p.Topic, p.p.Partition}]; r != nil {
+			p.rate, p.rateKnown = r.window.Rate(window)
+		}
+		p.rateWindow = window
+	}
+	return p.rate, p.rateKnown
 }
 
 // trackOf returns the partition's time-lag track.
@@ -277,6 +314,9 @@ type foldTopic struct {
 	states  map[int32]*partState
 	commits map[int32]int64
 	owned   map[int32]int
+	// consumed sums the messages the group consumed from the topic's
+	// partitions since the last cycle.
+	consumed int64
 }
 
 // group builds one group read successfully this cycle.
@@ -293,7 +333,7 @@ func (b *Builder) group(og *observation.Group, topicParts map[string][]*foldPart
 	st.rebalanceFields(&g)
 	f := groupFold{st: st, og: og, g: g, th: th, times: b.times, now: now,
 		owners: newOwners(og, st.owners), countUnowned: len(og.Members) > 0 && og.State == "Stable",
-		methods: map[timelag.Method]int{}}
+		methods: map[timelag.Method]int{}, produced: b.produced}
 	topics := og.Topics()
 	n := 0
 	for _, topic := range topics {
@@ -327,6 +367,7 @@ func (f *groupFold) topic(topic string, ps []*foldPartition) {
 		}
 		f.g.Partitions = append(f.g.Partitions, gp)
 	}
+	f.rates(&gt, ps, ft.consumed)
 	f.g.Topics = append(f.g.Topics, gt)
 	f.g.Lag += gt.Lag
 	if gt.LagSecondsKnown && (!f.g.LagSecondsKnown || gt.LagSeconds > f.g.LagSeconds) {
@@ -345,6 +386,7 @@ func (f *groupFold) partition(fp *foldPartition, ft *foldTopic) GroupPartition {
 	ps := f.st.part(ft.states, p.Topic, p.Partition)
 	where := ps.where
 	f.st.observeLost(ps, commit, p.Start, where, f.now)
+	ft.consumed += ps.consumed.Observe(commit.Offset, commit.Valid, p.Start, len(f.og.Members) > 0)
 	f.st.observeCommit(ps, commit, r.Lag, end, where, track, f.now)
 	est := track.Estimate(positionFor(commit, p.Start), end, f.now)
 	gp := GroupPartition{
@@ -378,6 +420,55 @@ func (f *groupFold) partition(fp *foldPartition, ft *foldTopic) GroupPartition {
 	f.g.MessagesLost += ps.lost.Total
 	f.owners.own(&gp, ft.owned)
 	return gp
+}
+
+// rates fills the topic's consume and produce rates over the growth
+// window and its catch-up estimate. The consume count grows by what the
+// topic's partitions consumed this cycle; the produce rate sums its
+// partitions' rates and is unknown while any of them has none yet (a
+// partition that just appeared).
+func (f *groupFold) rates(gt *GroupTopic, ps []*foldPartition, consumed int64) {
+	window := f.th.GrowthWindow
+	tr := f.st.consumed[gt.Topic]
+	if tr == nil {
+		tr = &topicRate{}
+		f.st.consumed[gt.Topic] = tr
+	}
+	tr.n += consumed
+	tr.window.Add(f.now, tr.n, window)
+	cr, ok := tr.window.Rate(window)
+	var pr float64
+	for _, p := range ps {
+		r, known := p.produceRate(window, f.produced)
+		pr += r
+		ok = ok && known
+	}
+	if ok {
+		gt.ConsumeRate, gt.ProduceRate, gt.RatesKnown = cr, pr, true
+	}
+	gt.CatchUpSeconds, gt.CatchUpKnown = catchupTopic(*gt).Seconds()
+}
+
+// catchupTopic is what the estimate needs of a group topic.
+func catchupTopic(gt GroupTopic) catchup.Topic {
+	return catchup.Topic{Lag: gt.Lag, Consume: gt.ConsumeRate, Produce: gt.ProduceRate, Known: gt.RatesKnown}
+}
+
+// catchUp sets the group's catch-up estimate from its topics' rates:
+// absent while the group is stopped (no members) or stalled with lag,
+// whatever the rates of the window say, since nobody is consuming now.
+func catchUp(g *Group) {
+	g.CatchUpSeconds, g.CatchUpKnown = 0, false
+	if g.Lag > 0 && (g.Members == 0 || g.Status == status.Stopped || g.Status == status.Stalled) {
+		return
+	}
+	g.CatchUpSeconds, g.CatchUpKnown = catchup.Estimate(func(yield func(catchup.Topic) bool) {
+		for _, t := range g.Topics {
+			if !yield(catchupTopic(t)) {
+				return
+			}
+		}
+	})
 }
 
 // commitFields fills what the partition's commit says: when it last
@@ -463,6 +554,7 @@ func (f *groupFold) finish() {
 	st.lastInput = in
 	res := status.Evaluate(in, f.th)
 	g.Status, g.Reason = res.Status, res.Reason
+	catchUp(g)
 	g.CommitGaps = st.countGaps(res.Status)
 	g.Rewinds = st.rewinds
 	g.CommitLatency = st.latency.Copy()

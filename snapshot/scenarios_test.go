@@ -168,3 +168,54 @@ func TestTimeLagOnIdleStoppedGroup(t *testing.T) {
 		t.Fatalf("error bound %v", g.TimeLagError)
 	}
 }
+
+// TestCatchUpScenarios checks the rates and the catch-up estimate on
+// scripted offsets, one cycle every 15 s (growth window 5m).
+func TestCatchUpScenarios(t *testing.T) {
+	const iv = 15 * time.Second
+	// 10 msg/s produced, 30 msg/s consumed, 6000 behind at first.
+	catching := func(i int) step {
+		return step{end: 10000 + 150*int64(i), commit: 4000 + 450*int64(i), members: 1}
+	}
+	for _, tc := range []struct {
+		name             string
+		steps            []step
+		known            bool
+		secs             float64
+		consume, produce float64
+		rates            bool
+	}{
+		{"first cycle: no rate yet", repeat(1, catching), false, 0, 0, 0, false},
+		// Lag 6000-20*15*i; after 10 cycles 3000 at 20/s: 150 s.
+		{"catching up", repeat(11, catching), true, 150, 30, 10, true},
+		{"caught up, first cycle", []step{{end: 10, commit: 10, members: 1}}, true, 0, 0, 0, false},
+		{"consuming slower than producing", repeat(5, func(i int) step {
+			return step{end: 1000 + 300*int64(i), commit: 100 + 150*int64(i), members: 1}
+		}), false, 0, 10, 20, true},
+		{"stopped: no members", append(repeat(5, catching), step{end: 10000 + 150*5, commit: 4000 + 450*4}), false, 0, 24, 10, true},
+		{"rewind is not consumption", append(repeat(3, catching),
+			step{end: 10000 + 150*3, commit: 1000, members: 1},
+			step{end: 10000 + 150*4, commit: 1450, members: 1}),
+			// consumed 2*450 before the rewind, 450 after, over 60 s;
+			// lag 10600-1450 = 9150 at 22.5-10 = 12.5/s.
+			true, 9150 / 12.5, 22.5, 10, true},
+		{"end offset reset: produced counts from the new end", append(repeat(2, catching),
+			step{end: 100, commit: 50, members: 1},
+			step{end: 250, commit: 100, members: 1}),
+			// produced 150 + 0 + 150 in 45 s; consumed 450 + 0 (rewind) + 50.
+			true, 150 / (500.0/45 - 300.0/45), 500.0 / 45, 300.0 / 45, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := runScenario(t, tc.steps, iv, false)
+			if g.CatchUpKnown != tc.known || !near(g.CatchUpSeconds, tc.secs) {
+				t.Errorf("catch-up = %v %v, want %v %v (status %s, lag %d)", g.CatchUpSeconds, g.CatchUpKnown, tc.secs, tc.known, g.Status, g.Lag)
+			}
+			gt := g.Topics[0]
+			if gt.RatesKnown != tc.rates || !near(gt.ConsumeRate, tc.consume) || !near(gt.ProduceRate, tc.produce) {
+				t.Errorf("rates = consume %v produce %v known %v, want %v %v %v", gt.ConsumeRate, gt.ProduceRate, gt.RatesKnown, tc.consume, tc.produce, tc.rates)
+			}
+		})
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }

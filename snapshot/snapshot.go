@@ -203,6 +203,14 @@ type Group struct {
 	HeadroomSecondsKnown     bool
 	// PartitionsWithoutCommit counts partitions with no committed offset.
 	PartitionsWithoutCommit int
+	// CatchUpSeconds is the estimated time until the group's lag reaches
+	// zero at its current consume and produce rates (package catchup):
+	// the largest GroupTopic.CatchUpSeconds; 0 without lag. Valid only if
+	// CatchUpKnown, which is false when the group is not catching up: a
+	// topic with lag has no rates yet or is consumed no faster than it is
+	// produced to, or the group is stopped or stalled.
+	CatchUpSeconds float64
+	CatchUpKnown   bool
 	// Topics is sorted by topic.
 	Topics []GroupTopic
 	// Partitions is sorted by topic and partition.
@@ -217,6 +225,17 @@ type GroupTopic struct {
 	// LagSecondsKnown is false when no partition of the topic has a time
 	// lag estimate.
 	LagSecondsKnown bool
+	// ConsumeRate is the rate, in messages per second over the group's
+	// growth window, at which the group's commits advanced on the topic;
+	// ProduceRate the rate at which its partitions' end offsets (lag
+	// ends) advanced. Valid only if RatesKnown (false until two cycles
+	// have read them). CatchUpSeconds is Lag / (ConsumeRate -
+	// ProduceRate), 0 without lag, valid only if CatchUpKnown.
+	ConsumeRate    float64
+	ProduceRate    float64
+	RatesKnown     bool
+	CatchUpSeconds float64
+	CatchUpKnown   bool
 }
 
 // GroupPartition is a group's position on one partition.
