@@ -65,10 +65,11 @@ type listedGroup struct {
 // obs.UnlistedBrokers so that their groups are not mistaken for deleted.
 func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation) ([]listedGroup, error) {
 	req := kmsg.NewPtrListGroupsRequest()
-	// Share, streams and connect groups have no consumer offsets to lag.
-	// Brokers before Kafka 3.8 ignore the filter; the protocol type check
-	// below covers them.
-	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer}
+	// Streams and connect groups have no consumer offsets to lag; share
+	// groups are listed by the same request and described apart (see
+	// shares.go). Brokers before Kafka 3.8 ignore the filter; the protocol
+	// type check below covers them.
+	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer, observation.KindShare}
 	shards := c.listGroupsShards(ctx, req)
 
 	var (
@@ -97,13 +98,15 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 				// moving) is one group.
 				continue
 			}
-			if g.ProtocolType != "consumer" && g.ProtocolType != "" {
+			if g.ProtocolType != "consumer" && g.ProtocolType != "" && g.GroupType != observation.KindShare {
 				continue
 			}
 			kind := observation.KindClassic
 			switch g.GroupType {
 			case observation.KindConsumer:
 				kind = observation.KindConsumer
+			case observation.KindShare:
+				kind = observation.KindShare
 			case "", observation.KindClassic:
 			default:
 				continue

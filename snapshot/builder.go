@@ -46,6 +46,7 @@ type Builder struct {
 	o        BuilderOptions
 	prev     *Cluster
 	groups   map[string]*groupState
+	shares   map[string]*shareState
 	times    *timeLag
 	events   []RebalanceEvent
 	hist     Histogram
@@ -81,6 +82,7 @@ func NewBuilder(o BuilderOptions) *Builder {
 	b := &Builder{
 		o:      o,
 		groups: map[string]*groupState{},
+		shares: map[string]*shareState{},
 		times:  newTimeLag(o),
 		errs:   map[string]uint64{},
 		hist:   histogram.New(metrics.PollDurationBuckets),
@@ -131,6 +133,7 @@ func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster
 		b.times.observeEnds(obs)
 		c.Partitions = b.partitions(obs)
 		c.Groups = b.groupsOf(obs, c.Partitions)
+		c.ShareGroups = b.shareGroupsOf(obs, c.Partitions)
 	}
 	b.prune(c)
 	b.prev = c
@@ -153,6 +156,7 @@ func (b *Builder) keepLastGood(c *Cluster, obs *observation.Observation) {
 			c.Groups = append(c.Groups, g)
 		}
 	}
+	b.keepShareGroups(c, obs.End)
 }
 
 func (b *Builder) fresh(at, now time.Time) bool {
@@ -316,6 +320,7 @@ func (b *Builder) prune(c *Cluster) {
 		st.retain(g.Partitions)
 	}
 	b.times.tracker.Retain(b.keepFrom(c))
+	b.pruneShares(c)
 }
 
 // keepFrom is, per partition of c, the lowest offset a time-lag estimate
