@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/klagx/klagx/internal/kfaketest"
 	"github.com/klagx/klagx/observation"
@@ -24,25 +23,8 @@ func TestShareGroupsOnKfake(t *testing.T) {
 	env.CreateTopic("s", 2)
 	env.Produce("s", 0, 10, time.Time{})
 	env.Produce("s", 1, 4, time.Time{})
-	// Without this a share group starts at the log end (Kafka's default).
-	env.Cluster.SetGroupConfigs("sg", map[string]string{"share.auto.offset.reset": "earliest"})
-
-	cons, err := kgo.NewClient(kgo.SeedBrokers(env.Addrs()...), kgo.ShareGroup("sg"), kgo.ConsumeTopics("s"), kgo.ClientID("share-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cons.Close)
+	cons := env.ShareConsume("sg", "s", 14)
 	ctx := env.Ctx(30 * time.Second)
-	for got := 0; got < 14; {
-		fs := cons.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d of 14 records: %v", got, ctx.Err())
-		}
-		fs.EachRecord(func(r *kgo.Record) { r.Ack(kgo.AckAccept); got++ })
-	}
-	if err := cons.FlushAcks(ctx); err != nil {
-		t.Fatal(err)
-	}
 
 	cfg := env.Config()
 	c, err := New(cfg, cfg.Clusters[0], kfaketest.Logger(t, slog.LevelWarn))
