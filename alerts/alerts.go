@@ -194,12 +194,15 @@ func Rules(o Options) (RuleFile, error) {
 	// of AbandonedAfter, from Prometheus's history: nobody runs them, so
 	// none of the consumer-group alerts fires for them (a group that has
 	// members now always passes).
-	notAbandoned := func(expr string) string {
+	// notAbandonedBy is notAbandoned with the members family given
+	// (klagx_share_group_members for share groups).
+	notAbandonedBy := func(members, expr string) string {
 		if o.AbandonedAfter == 0 {
 			return expr
 		}
-		return fmt.Sprintf("(%s)\nunless on (cluster, group)\nmax_over_time(%s[%s]) == 0", expr, o.sel(metrics.GroupMembers), dur(o.AbandonedAfter))
+		return fmt.Sprintf("(%s)\nunless on (cluster, group)\nmax_over_time(%s[%s]) == 0", expr, o.sel(members), dur(o.AbandonedAfter))
 	}
+	notAbandoned := func(expr string) string { return notAbandonedBy(metrics.GroupMembers, expr) }
 	stoppedAdvice := "Check its consumers' deployment (crashed, scaled to zero, failing to start); if the group is retired, delete it to silence this."
 	if o.AbandonedAfter > 0 {
 		stoppedAdvice = fmt.Sprintf("It had members within the last %[1]s, so it stopped recently: check its consumers' deployment (crashed, scaled to zero, failing to start). A group empty for longer than %[1]s counts as abandoned and stops alerting; if this one is retired, delete it.", dur(o.AbandonedAfter))
@@ -233,6 +236,15 @@ func Rules(o Options) (RuleFile, error) {
 				"15m", "15m",
 				fmt.Sprintf("Consumer group {{ $labels.group }} on {{ $labels.cluster }} will lose messages to retention within %s.", dur(o.RetentionHorizon)),
 				fmt.Sprintf("At the current pace, retention on cluster {{ $labels.cluster }} deletes messages consumer group {{ $labels.group }} has not consumed yet within %s. Speed the group up, or raise the topic's retention to buy time, before data is skipped.", dur(o.RetentionHorizon))),
+		}},
+		{Name: "klagx-share-groups", Rules: []Rule{
+			rule("KlagxShareGroupStalled", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.ShareGroupStatus, `status="stalled"`)), "5m", "5m",
+				"Share group {{ $labels.group }} on {{ $labels.cluster }} is stuck: members but no acknowledgements.",
+				"Share group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and records waiting, but no share-partition start offset has advanced for longer than its stall threshold: the oldest records are neither acknowledged nor archived. Look in the consumers' logs for a record they fail on (it is redelivered up to group.share.delivery.count.limit times) or a blocked dependency."),
+			rule("KlagxShareGroupStopped", "critical", notAbandonedBy(metrics.ShareGroupMembers, fmt.Sprintf("%s == 1", o.sel(metrics.ShareGroupStatus, `status="stopped"`))),
+				dur(StoppedFor), "5m",
+				"Share group {{ $labels.group }} on {{ $labels.cluster }} has no consumers running.",
+				"Share group {{ $labels.group }} on cluster {{ $labels.cluster }} has no members while records wait on its share-partitions: nothing is consuming them. "+stoppedAdvice),
 		}},
 		{Name: "klagx-rebalances", Rules: []Rule{
 			rule("KlagxGroupRebalanceStorm", "critical",

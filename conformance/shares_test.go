@@ -25,18 +25,21 @@ const consoleShareConsumer = "org.apache.kafka.tools.consumer.ConsoleShareConsum
 type shareTool struct {
 	start, lag map[string]int64
 	members    int
+	raw        string // the tool's output, for failure messages
 }
 
 // describeShareGroup runs kafka-share-groups --describe --offsets and
 // --members for group.
 func describeShareGroup(t testing.TB, c *realkafka.Cluster, group string) shareTool {
 	t.Helper()
+	var raw strings.Builder
 	run := func(what string) []map[string]string {
 		out, err := c.RunClass(ctx(t, 2*time.Minute), shareGroupCommand, "--bootstrap-server", strings.Join(c.Bootstrap(), ","),
 			"--describe", what, "--group", group)
 		if err != nil {
 			t.Fatalf("kafka-share-groups --describe %s --group %s: %v\n%s", what, group, err, out)
 		}
+		raw.WriteString(out)
 		return parseTable(out)
 	}
 	st := shareTool{start: map[string]int64{}, lag: map[string]int64{}}
@@ -54,6 +57,7 @@ func describeShareGroup(t testing.TB, c *realkafka.Cluster, group string) shareT
 		}
 	}
 	st.members = len(run("--members"))
+	st.raw = raw.String()
 	return st
 }
 
@@ -135,7 +139,7 @@ func TestShareGroupMatchesKafkaShareGroups(t *testing.T) {
 	waitFor(t, 2*time.Minute, "the share consumer to acknowledge every record", func() (bool, string) {
 		tool = describeShareGroup(t, kafka, group)
 		return tool.members == 1 && tool.start[topic+"/0"] == 10 && tool.start[topic+"/1"] == 6 &&
-			tool.lag[topic+"/0"] == 0 && tool.lag[topic+"/1"] == 0, tool.String()
+			tool.lag[topic+"/0"] == 0 && tool.lag[topic+"/1"] == 0, tool.String() + "\n" + tool.raw
 	})
 	matchShare(t, k, group, tool)
 
@@ -143,7 +147,7 @@ func TestShareGroupMatchesKafkaShareGroups(t *testing.T) {
 	e.Produce(topic, 0, 5, time.Time{})
 	waitFor(t, 2*time.Minute, "the share group to empty", func() (bool, string) {
 		tool = describeShareGroup(t, kafka, group)
-		return tool.members == 0 && tool.lag[topic+"/0"] == 5, tool.String()
+		return tool.members == 0 && tool.lag[topic+"/0"] == 5, tool.String() + "\n" + tool.raw
 	})
 	matchShare(t, k, group, tool)
 	waitFor(t, 30*time.Second, "klagx to call the group stopped", func() (bool, string) {
