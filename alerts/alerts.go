@@ -240,7 +240,7 @@ func Rules(o Options) (RuleFile, error) {
 		{Name: "klagx-share-groups", Rules: []Rule{
 			rule("KlagxShareGroupStalled", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.ShareGroupStatus, `status="stalled"`)), "5m", "5m",
 				"Share group {{ $labels.group }} on {{ $labels.cluster }} is stuck: members but no acknowledgements.",
-				"Share group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and records waiting, but no share-partition start offset has advanced for longer than its stall threshold: the oldest records are neither acknowledged nor archived. Look in the consumers' logs for a record they fail on (it is redelivered up to group.share.delivery.count.limit times) or a blocked dependency."),
+				"Share group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and records waiting, but none of its share-partitions with lag has made progress (start offset up or lag down) for longer than its stall threshold: no record is being acknowledged or archived. Look in the consumers' logs for a record they fail on (it is redelivered up to group.share.delivery.count.limit times) or a blocked dependency."),
 			rule("KlagxShareGroupStopped", "critical", notAbandonedBy(metrics.ShareGroupMembers, fmt.Sprintf("%s == 1", o.sel(metrics.ShareGroupStatus, `status="stopped"`))),
 				dur(StoppedFor), "5m",
 				"Share group {{ $labels.group }} on {{ $labels.cluster }} has no consumers running.",

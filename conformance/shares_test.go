@@ -138,8 +138,10 @@ func TestShareGroupMatchesKafkaShareGroups(t *testing.T) {
 	var tool shareTool
 	waitFor(t, 2*time.Minute, "the share consumer to acknowledge every record", func() (bool, string) {
 		tool = describeShareGroup(t, kafka, group)
-		return tool.members == 1 && tool.start[topic+"/0"] == 10 && tool.start[topic+"/1"] == 6 &&
-			tool.lag[topic+"/0"] == 0 && tool.lag[topic+"/1"] == 0, tool.String() + "\n" + tool.raw
+		// Kafka acknowledges before it moves the start offset, so only
+		// the lag is known in advance.
+		return tool.members == 1 && len(tool.lag) == 2 && tool.lag[topic+"/0"] == 0 && tool.lag[topic+"/1"] == 0,
+			tool.String() + "\n" + tool.raw
 	})
 	matchShare(t, k, group, tool)
 

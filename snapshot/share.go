@@ -35,7 +35,8 @@ type ShareGroup struct {
 	// records above the start offset already acknowledged are counted.
 	EstimatedPartitions int
 	// ProgressGap is the longest time, in seconds, a share-partition with
-	// lag has gone without its start offset advancing (0 when none).
+	// lag has gone without progress: its start offset advancing or its lag
+	// falling (0 when none has lag).
 	ProgressGap float64
 
 	Status     status.Status
@@ -65,7 +66,8 @@ type SharePartition struct {
 	Lag       int64
 	LagKnown  bool
 	Estimated bool
-	// AdvancedAt is when Start was first seen at its current value.
+	// AdvancedAt is when the partition last made progress: its start
+	// offset moved or its lag fell.
 	AdvancedAt time.Time
 }
 
@@ -79,7 +81,7 @@ func (c *Cluster) ShareGroup(name string) *ShareGroup {
 }
 
 // shareState is what spans cycles for one share group: when each
-// share-partition's start offset last moved, the lag samples of the growth
+// share-partition last made progress (see startSeen), the lag samples of the growth
 // rule and the failed reads.
 type shareState struct {
 	starts  map[tp]startSeen
@@ -87,9 +89,12 @@ type shareState struct {
 	errors  uint64
 }
 
+// startSeen is a share-partition's progress: its start offset and lag
+// when either last moved forward (the start offset up, the lag down), and
+// since when.
 type startSeen struct {
-	offset int64
-	since  time.Time
+	offset, lag int64
+	since       time.Time
 }
 
 func (b *Builder) shareState(name string) *shareState {
@@ -176,10 +181,15 @@ func (b *Builder) shareGroup(og *observation.ShareGroup, ends map[tp]*Partition,
 					g.EstimatedPartitions++
 				}
 			}
+			// Progress is the start offset moving, or the lag falling:
+			// Kafka acknowledges records above the start offset (the
+			// broker's lag counts them) before it moves the start offset
+			// past them, which it may do much later.
 			s, ok := st.starts[key]
-			if !ok || s.offset != so.Start {
-				s = startSeen{offset: so.Start, since: now}
+			if !ok || s.offset != so.Start || sp.LagKnown && sp.Lag < s.lag {
+				s.since = now
 			}
+			s.offset, s.lag = so.Start, sp.Lag
 			seen[key] = s
 			sp.AdvancedAt = s.since
 			if sp.LagKnown {

@@ -247,8 +247,8 @@ type ShareInput struct {
 	// Lag is the share group's lag: records not yet acknowledged or
 	// archived, summed over its share-partitions.
 	Lag int64
-	// Gap is how long no share-partition with lag has seen its start
-	// offset advance; GapWhere describes them.
+	// Gap is how long no share-partition with lag has made progress (its
+	// start offset advanced or its lag fell); GapWhere describes them.
 	Gap      time.Duration
 	GapWhere string
 	// Growing and GrowthFrom are as in Input.
@@ -260,7 +260,7 @@ type ShareInput struct {
 //
 //	unknown  the group has never been read
 //	stopped  lag > 0 and no members: nobody acquires the records
-//	stalled  lag > 0, members, and no share-partition with lag has had its start offset advance for StallAfter
+//	stalled  lag > 0, members, and no share-partition with lag has made progress (start offset up or lag down) for StallAfter
 //	warning  lag >= WarnLag, or lag rising at every poll through GrowthWindow
 //	ok       none of the above
 //
@@ -274,7 +274,7 @@ func EvaluateShare(in ShareInput, th config.GroupThresholds) Result {
 	case in.Lag > 0 && in.Members == 0:
 		return Result{Stopped, fmt.Sprintf("no members and %d records not acknowledged", in.Lag)}
 	case in.Lag > 0 && th.StallAfter > 0 && in.Gap >= th.StallAfter:
-		return Result{Stalled, fmt.Sprintf("share-partition start offset has not advanced for %s on %s (%d records not acknowledged)", in.Gap.Round(time.Second), in.GapWhere, in.Lag)}
+		return Result{Stalled, fmt.Sprintf("no acknowledgement progress for %s on %s (%d records not acknowledged)", in.Gap.Round(time.Second), in.GapWhere, in.Lag)}
 	case th.WarnLag > 0 && in.Lag >= th.WarnLag:
 		return Result{Warning, fmt.Sprintf("lag %d records is above %d", in.Lag, th.WarnLag)}
 	case in.Growing:
