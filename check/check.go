@@ -246,12 +246,12 @@ func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cl
 // override them.
 // judgeShare sets a share group's severity: its status's, CRITICAL at
 // the critical lag threshold, and, between two samples, stalled when it has
-// members and lag in both and no share-partition start offset advanced.
+// members and lag in both and no share-partition made progress.
 func judgeShare(rg *report.ShareGroup, g, before *snapshot.ShareGroup, window time.Duration) {
 	if before != nil && before.HasData && g.HasData && windowStallApplies(rg.Status) &&
-		len(g.Members) > 0 && g.Lag > 0 && before.Lag > 0 && !startAdvanced(before, g) {
+		len(g.Members) > 0 && g.Lag > 0 && before.Lag > 0 && !shareProgressed(before, g) {
 		rg.Status = status.Stalled
-		rg.Reason = fmt.Sprintf("no share-partition start offset advanced in %s with %d records not acknowledged", window, g.Lag)
+		rg.Reason = fmt.Sprintf("no acknowledgement progress in %s with %d records not acknowledged", window, g.Lag)
 	}
 	rg.Severity = rg.Status.Severity()
 	if th := g.Thresholds; g.HasData && th.CritLag > 0 && g.Lag >= th.CritLag {
@@ -262,15 +262,16 @@ func judgeShare(rg *report.ShareGroup, g, before *snapshot.ShareGroup, window ti
 	}
 }
 
-// startAdvanced reports whether any share-partition start offset of b is
-// above a's, or new.
-func startAdvanced(a, b *snapshot.ShareGroup) bool {
-	prev := map[partitionKey]int64{}
+// shareProgressed reports whether any share-partition of b made progress
+// since a: its start offset moved up or its lag fell, or it is new.
+func shareProgressed(a, b *snapshot.ShareGroup) bool {
+	prev := map[partitionKey]snapshot.SharePartition{}
 	for _, p := range a.Partitions {
-		prev[partitionKey{p.Topic, p.Partition}] = p.Start
+		prev[partitionKey{p.Topic, p.Partition}] = p
 	}
 	for _, p := range b.Partitions {
-		if q, ok := prev[partitionKey{p.Topic, p.Partition}]; !ok || p.Start > q {
+		q, ok := prev[partitionKey{p.Topic, p.Partition}]
+		if !ok || p.Start > q.Start || p.LagKnown && q.LagKnown && p.Lag < q.Lag {
 			return true
 		}
 	}

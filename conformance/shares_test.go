@@ -144,6 +144,7 @@ func TestShareGroupMatchesKafkaShareGroups(t *testing.T) {
 			tool.String() + "\n" + tool.raw
 	})
 	matchShare(t, k, group, tool)
+	t.Logf("RESULT share group, consumer running: kafka-share-groups %s; klagx the same", tool)
 
 	cons.Stop(10 * time.Second)
 	e.Produce(topic, 0, 5, time.Time{})
@@ -152,6 +153,7 @@ func TestShareGroupMatchesKafkaShareGroups(t *testing.T) {
 		return tool.members == 0 && tool.lag[topic+"/0"] == 5, tool.String() + "\n" + tool.raw
 	})
 	matchShare(t, k, group, tool)
+	t.Logf("RESULT share group, consumer gone, 5 new records: kafka-share-groups %s; klagx the same, status stopped", tool)
 	waitFor(t, 30*time.Second, "klagx to call the group stopped", func() (bool, string) {
 		key := kfaketest.Key(metrics.ShareGroupStatus, "cluster", "real", "group", group, "status", "stopped")
 		v, ok := k.metrics()[key]
