@@ -78,10 +78,10 @@ func shareGroups() (dashboard.Dashboard, error) {
 		})).
 		WithPanel(timeseriesPanel(panel{
 			id: 15, title: "Read errors and data age", unit: units.Seconds, w: 12, h: 8,
-			desc: "Seconds since each share group was last read successfully (klagx_share_group_last_poll_success_timestamp_seconds), and failed reads per minute (klagx_share_group_poll_errors_total), when any.",
+			desc: "Seconds since each share group was last read successfully (klagx_share_group_last_poll_success_timestamp_seconds), and failed reads per minute (klagx_share_group_poll_errors_total).",
 			queries: []*prometheus.DataqueryBuilder{
 				q("A", fmt.Sprintf(`time() - %s%s`, m.ShareGroupLastPollSuccess, g), "{{cluster}} / {{group}} age"),
-				q("B", fmt.Sprintf(`rate(%s%s[$__rate_interval]) * 60 > 0`, m.ShareGroupPollErrors, g), "{{cluster}} / {{group}} errors/min"),
+				q("B", fmt.Sprintf(`rate(%s%s[$__rate_interval]) * 60`, m.ShareGroupPollErrors, g), "{{cluster}} / {{group}} errors/min"),
 			},
 		})).
 		WithPanel(stateTimelinePanel(panel{
