@@ -201,6 +201,16 @@ func Rules(o Options) (RuleFile, error) {
 	// of AbandonedAfter, from Prometheus's history: nobody runs them, so
 	// none of the consumer-group alerts fires for them (a group that has
 	// members now always passes).
+	// notAbandonedBy leaves out the groups whose members family (share
+	// groups: klagx_share_group_members) had no member for the whole of
+	// AbandonedAfter; it reads the window itself, which suits a family
+	// one alert reads.
+	notAbandonedBy := func(members, expr string) string {
+		if o.AbandonedAfter == 0 {
+			return expr
+		}
+		return fmt.Sprintf("(%s)\nunless on (cluster, group)\nmax_over_time(%s[%s]) == 0", expr, o.sel(members), dur(o.AbandonedAfter))
+	}
 	// The window is read once per evaluation, by the recording rule
 	// MembersMaxRule that leads the group, not by each of the six alerts.
 	notAbandoned := func(expr string) string {
@@ -254,6 +264,15 @@ func Rules(o Options) (RuleFile, error) {
 				fmt.Sprintf("Consumer group {{ $labels.group }} on {{ $labels.cluster }} will lose messages to retention within %s.", dur(o.RetentionHorizon)),
 				fmt.Sprintf("At the current pace, retention on cluster {{ $labels.cluster }} deletes messages consumer group {{ $labels.group }} has not consumed yet within %s. Speed the group up, or raise the topic's retention to buy time, before data is skipped.", dur(o.RetentionHorizon))),
 		)},
+		{Name: "klagx-share-groups", Rules: []Rule{
+			rule("KlagxShareGroupStalled", "critical", fmt.Sprintf("%s == 1", o.sel(metrics.ShareGroupStatus, `status="stalled"`)), "5m", "5m",
+				"Share group {{ $labels.group }} on {{ $labels.cluster }} is stuck: members but no acknowledgements.",
+				"Share group {{ $labels.group }} on cluster {{ $labels.cluster }} has members and records waiting, but none of its share-partitions with lag has made progress (start offset up or lag down) for longer than its stall threshold: no record is being acknowledged or archived. Look in the consumers' logs for a record they fail on (it is redelivered up to group.share.delivery.count.limit times) or a blocked dependency."),
+			rule("KlagxShareGroupStopped", "critical", notAbandonedBy(metrics.ShareGroupMembers, fmt.Sprintf("%s == 1", o.sel(metrics.ShareGroupStatus, `status="stopped"`))),
+				dur(StoppedFor), "5m",
+				"Share group {{ $labels.group }} on {{ $labels.cluster }} has no consumers running.",
+				"Share group {{ $labels.group }} on cluster {{ $labels.cluster }} has no members while records wait on its share-partitions: nothing is consuming them. "+stoppedAdvice),
+		}},
 		{Name: "klagx-rebalances", Rules: []Rule{
 			rule("KlagxGroupRebalanceStorm", "critical",
 				fmt.Sprintf("increase(%s[%s]) >= %d", o.sel(metrics.GroupRebalances), dur(o.StormWindow), o.StormRebalances), "10m", "10m",

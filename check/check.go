@@ -139,6 +139,30 @@ func (c *Checker) Sample(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
+	for ci := range res.Report.Clusters {
+		rc := &res.Report.Clusters[ci]
+		cl := snap.Cluster(rc.Name)
+		var before *snapshot.Cluster
+		if prev != nil {
+			before = prev[rc.Name]
+		}
+		for gi := range rc.ShareGroups {
+			rg := &rc.ShareGroups[gi]
+			matched++
+			g := cl.ShareGroup(rg.Name)
+			var bg *snapshot.ShareGroup
+			if before != nil {
+				bg = before.ShareGroup(rg.Name)
+			}
+			judgeShare(rg, g, bg, window.Round(time.Millisecond))
+			th := g.Thresholds
+			res.thresholds[rc.Name+"\x00share\x00"+rg.Name] = groupThresholds{th.WarnLag, th.CritLag, 0, 0}
+			res.Counts[rg.Severity]++
+			if rg.Severity.Worse(res.Severity) {
+				res.Severity = rg.Severity
+			}
+		}
+	}
 	if matched == 0 {
 		return res, &Error{errors.New("no consumer group matched: check --group / --group.include and that the groups exist")}
 	}
@@ -220,6 +244,40 @@ func judge(rg *report.Group, g, before *snapshot.Group, cl, firstCl *snapshot.Cl
 // windowStallApplies is false for the statuses status.Evaluate puts before
 // stalled (lost, stopped, rebalancing, unknown): the window does not
 // override them.
+// judgeShare sets a share group's severity: its status's, CRITICAL at
+// the critical lag threshold, and, between two samples, stalled when it has
+// members and lag in both and no share-partition made progress.
+func judgeShare(rg *report.ShareGroup, g, before *snapshot.ShareGroup, window time.Duration) {
+	if before != nil && before.HasData && g.HasData && windowStallApplies(rg.Status) &&
+		len(g.Members) > 0 && g.Lag > 0 && before.Lag > 0 && !shareProgressed(before, g) {
+		rg.Status = status.Stalled
+		rg.Reason = fmt.Sprintf("no acknowledgement progress in %s with %d records not acknowledged", window, g.Lag)
+	}
+	rg.Severity = rg.Status.Severity()
+	if th := g.Thresholds; g.HasData && th.CritLag > 0 && g.Lag >= th.CritLag {
+		rg.Severity = status.SeverityCritical
+		if rg.Status == status.OK || rg.Status == status.Warning {
+			rg.Reason = fmt.Sprintf("lag %d records is above %d", g.Lag, th.CritLag)
+		}
+	}
+}
+
+// shareProgressed reports whether any share-partition of b made progress
+// since a: its start offset moved up or its lag fell, or it is new.
+func shareProgressed(a, b *snapshot.ShareGroup) bool {
+	prev := map[partitionKey]snapshot.SharePartition{}
+	for _, p := range a.Partitions {
+		prev[partitionKey{p.Topic, p.Partition}] = p
+	}
+	for _, p := range b.Partitions {
+		q, ok := prev[partitionKey{p.Topic, p.Partition}]
+		if !ok || p.Start > q.Start || p.LagKnown && q.LagKnown && p.Lag < q.Lag {
+			return true
+		}
+	}
+	return false
+}
+
 func windowStallApplies(s status.Status) bool {
 	switch s {
 	case status.Lost, status.Stopped, status.Rebalancing, status.Unknown:

@@ -26,7 +26,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // scenario builds a cluster with known values: two-hour-old records; billing
 // is caught up (OK); shipping has a member and is 30 messages behind
 // (WARNING above --warn-lag 25); returns has no members and lag (stopped,
-// CRITICAL).
+// CRITICAL); the share group jobs acknowledged 5 records of topic jobs and
+// left with 2 more waiting (stopped, CRITICAL).
 func scenario(t *testing.T) *kfaketest.Env {
 	env := kfaketest.New(t, 3)
 	env.CreateTopic("orders", 2)
@@ -42,6 +43,10 @@ func scenario(t *testing.T) *kfaketest.Env {
 		gi := env.Cluster.GroupInfo("shipping")
 		return gi != nil && gi.State == "Stable" && len(gi.Members) == 1
 	})
+	env.CreateTopic("jobs", 1)
+	env.Produce("jobs", 0, 5, old)
+	env.ShareConsume("jobs", "jobs", 5).Close()
+	env.Produce("jobs", 0, 2, old)
 	return env
 }
 
@@ -67,6 +72,12 @@ func normalize(r *Result) {
 	for ci := range r.Report.Clusters {
 		c := &r.Report.Clusters[ci]
 		c.LastSuccess = &fixed
+		for gi := range c.ShareGroups {
+			c.ShareGroups[gi].ObservedAt = fixed
+			for mi := range c.ShareGroups[gi].Members {
+				c.ShareGroups[gi].Members[mi].ID = "member"
+			}
+		}
 		for gi := range c.Groups {
 			g := &c.Groups[gi]
 			g.ObservedAt = fixed

@@ -99,6 +99,9 @@ func renderTable(w io.Writer, r *Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := renderShareTable(w, r, multi); err != nil {
+		return err
+	}
 	_, err := fmt.Fprintln(w, summary(r))
 	return err
 }
@@ -119,6 +122,54 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// renderShareTable prints the share groups (KIP-932), if any, in the
+// spirit of kafka-share-groups.sh --describe --offsets: no commits, the
+// share-partition start offset instead.
+func renderShareTable(w io.Writer, r *Result, multi bool) error {
+	has := false
+	for _, c := range r.Report.Clusters {
+		has = has || len(c.ShareGroups) > 0
+	}
+	if !has {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "SHARE-GROUP\tTOPIC\tPARTITION\tSTART-OFFSET\tLOG-END-OFFSET\tLAG\tSTATUS\tREASON"
+	if multi {
+		header = "CLUSTER\t" + header
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, header)
+	for _, c := range r.Report.Clusters {
+		prefix := ""
+		if multi {
+			prefix = c.Name + "\t"
+		}
+		for _, g := range c.ShareGroups {
+			for _, p := range g.Partitions {
+				lag := optInt(p.Lag)
+				if p.Estimated {
+					lag = "<=" + lag
+				}
+				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%d\t%s\t%s\t\t\n", prefix, g.Name, p.Topic, p.Partition, p.StartOffset, optInt(p.End), lag)
+			}
+			members := fmt.Sprintf("(%d members)", len(g.Members))
+			if len(g.Members) == 1 {
+				members = "(1 member)"
+			}
+			fmt.Fprintf(tw, "%s%s\t%s\t\t\t\t%d\t%s %s\t%s\n", prefix, g.Name, members, g.Lag, g.Severity, g.Status, g.Reason)
+		}
+	}
+	return tw.Flush()
+}
+
+func optInt(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*p, 10)
 }
 
 func summary(r *Result) string {
@@ -157,6 +208,23 @@ func renderNagios(w io.Writer, r *Result) error {
 		if g.LagSeconds != nil {
 			perf = append(perf, fmt.Sprintf("'%s lag_seconds'=%ss;%s;%s;0;", perfLabel(name),
 				strconv.FormatFloat(*g.LagSeconds, 'f', 1, 64), num(th.warnSecs), num(th.critSecs)))
+		}
+	}
+	for _, c := range r.Report.Clusters {
+		for _, g := range c.ShareGroups {
+			name := "share " + g.Name
+			if multi {
+				name = c.Name + "/" + name
+			}
+			if g.Severity != status.SeverityOK {
+				d := fmt.Sprintf("%s %s", name, g.Status)
+				if g.Reason != "" {
+					d += " (" + g.Reason + ")"
+				}
+				bad = append(bad, d)
+			}
+			th := r.thresholds[c.Name+"\x00share\x00"+g.Name]
+			perf = append(perf, fmt.Sprintf("'%s lag'=%d;%s;%s;0;", perfLabel(name), g.Lag, num(th.warnLag), num(th.critLag)))
 		}
 	}
 	line := "KLAGX " + summary(r)

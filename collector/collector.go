@@ -60,12 +60,17 @@ const recycleAfter = 10000
 // replaces the kgo client when too many accumulated.
 func (c *Collector) noteGroups(obs *observation.Observation) {
 	for g := range c.groups {
-		if _, ok := obs.Groups[g]; !ok {
+		_, ok := obs.Groups[g]
+		_, share := obs.ShareGroups[g]
+		if !ok && !share {
 			c.forgotten++
 		}
 	}
-	c.groups = make(map[string]bool, len(obs.Groups))
+	c.groups = make(map[string]bool, len(obs.Groups)+len(obs.ShareGroups))
 	for g := range obs.Groups {
+		c.groups[g] = true
+	}
+	for g := range obs.ShareGroups {
 		c.groups[g] = true
 	}
 	if c.forgotten < recycleAfter {
@@ -208,11 +213,13 @@ func (c *Collector) Close() {
 //
 // Requests per cycle, with B brokers and C coordinators of selected groups:
 //
-//	ListGroups             B  (all brokers; classic and consumer types)
+//	ListGroups             B  (all brokers; classic, consumer and share types)
 //	FindCoordinator        ≤ 1 per new coordinator batch (cached by kgo)
 //	DescribeGroups         ≤ C (classic groups, all in one request per coordinator)
 //	ConsumerGroupDescribe  ≤ C (KIP-848 groups)
 //	OffsetFetch            ≤ C (one multi-group request per coordinator, OffsetFetch v8+)
+//	ShareGroupDescribe     ≤ C (share groups, KIP-932)
+//	DescribeShareGroupOffsets ≤ C (share groups' start offsets and lag)
 //	Metadata               1  (+ kgo's own refreshes)
 //	ListOffsets            2 per partition leader (start, end), 3 when read_committed
 func (c *Collector) Poll(ctx context.Context) *observation.Observation {
@@ -232,8 +239,13 @@ func (c *Collector) Poll(ctx context.Context) *observation.Observation {
 	if listErr != nil {
 		return obs
 	}
+	listed, shares := splitShares(listed)
 	c.stage(ctx, obs, StageDescribeGroups, func(ctx context.Context) { c.describeGroups(ctx, obs, listed) })
 	c.stage(ctx, obs, StageOffsetFetch, func(ctx context.Context) { c.fetchCommits(ctx, obs) })
+	if len(shares) > 0 {
+		c.stage(ctx, obs, StageDescribeShareGroups, func(ctx context.Context) { c.describeShares(ctx, obs, shares) })
+		c.stage(ctx, obs, StageShareGroupOffsets, func(ctx context.Context) { c.fetchShareOffsets(ctx, obs) })
+	}
 	defer c.noteGroups(obs)
 	c.stage(ctx, obs, StageListOffsets, func(ctx context.Context) {
 		if err := c.listPartitions(ctx, obs); err != nil {
@@ -252,6 +264,7 @@ func (c *Collector) newObservation() *observation.Observation {
 		Cluster:         c.cluster.Name,
 		Start:           time.Now(),
 		Groups:          map[string]*observation.Group{},
+		ShareGroups:     map[string]*observation.ShareGroup{},
 		UnlistedBrokers: map[int32]bool{},
 		Topics:          map[string]*observation.Topic{},
 	}

@@ -66,11 +66,12 @@ type listedGroup struct {
 // obs.UnlistedBrokers so that their groups are not mistaken for deleted.
 func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation) ([]listedGroup, error) {
 	req := kmsg.NewPtrListGroupsRequest()
-	// Share and connect groups have no consumer offsets to lag; streams
-	// groups (KIP-1071) commit theirs as consumer groups do. Brokers before
-	// Kafka 3.8 ignore the filter; the protocol type check below covers
-	// them.
-	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer, observation.KindStreams}
+	// Connect groups have no consumer offsets to lag; streams groups
+	// (KIP-1071) commit theirs as consumer groups do; share groups are
+	// listed by the same request and described apart (see shares.go).
+	// Brokers before Kafka 3.8 ignore the filter; the protocol type check
+	// below covers them.
+	req.TypesFilter = []string{observation.KindClassic, observation.KindConsumer, observation.KindStreams, observation.KindShare}
 	shards := c.listGroupsShards(ctx, req)
 
 	var (
@@ -99,7 +100,7 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 				// moving) is one group.
 				continue
 			}
-			if g.ProtocolType != "consumer" && g.ProtocolType != "" && g.GroupType != observation.KindStreams {
+			if g.ProtocolType != "consumer" && g.ProtocolType != "" && g.GroupType != observation.KindStreams && g.GroupType != observation.KindShare {
 				continue
 			}
 			kind := observation.KindClassic
@@ -108,6 +109,8 @@ func (c *Collector) listGroups(ctx context.Context, obs *observation.Observation
 				kind = observation.KindConsumer
 			case observation.KindStreams:
 				kind = observation.KindStreams
+			case observation.KindShare:
+				kind = observation.KindShare
 			case "", observation.KindClassic:
 			default:
 				continue

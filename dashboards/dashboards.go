@@ -54,6 +54,8 @@ const (
 	OverviewUID   = "klagx-overview"
 	GroupUID      = "klagx-group"
 	RebalancesUID = "klagx-rebalances"
+	// ShareGroupsUID is the share-group (KIP-932) dashboard.
+	ShareGroupsUID = "klagx-share-groups"
 )
 
 // Tags are the tags of every klagx dashboard.
@@ -67,6 +69,7 @@ var generators = []struct {
 	{OverviewUID, overview},
 	{GroupUID, group},
 	{RebalancesUID, rebalances},
+	{ShareGroupsUID, shareGroups},
 }
 
 // All builds every dashboard.

@@ -38,8 +38,8 @@ func all(t *testing.T) []Dashboard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ds) != 3 {
-		t.Fatalf("All() returned %d dashboards, want 3", len(ds))
+	if len(ds) != 4 {
+		t.Fatalf("All() returned %d dashboards, want 4", len(ds))
 	}
 	return ds
 }
@@ -290,14 +290,15 @@ func callArg(s string, open int) (string, bool) {
 
 func TestConventions(t *testing.T) {
 	wantVars := map[string][]string{
-		OverviewUID:   {"datasource", "cluster", "group"},
-		GroupUID:      {"datasource", "cluster", "group", "topic"},
-		RebalancesUID: {"datasource", "cluster", "group"},
+		OverviewUID:    {"datasource", "cluster", "group"},
+		GroupUID:       {"datasource", "cluster", "group", "topic"},
+		RebalancesUID:  {"datasource", "cluster", "group"},
+		ShareGroupsUID: {"datasource", "cluster", "group"},
 	}
 	for _, d := range all(t) {
 		t.Run(d.Name, func(t *testing.T) {
 			j := decode(t, d)
-			if j.UID != d.Name || !slices.Contains([]string{OverviewUID, GroupUID, RebalancesUID}, j.UID) {
+			if j.UID != d.Name || !slices.Contains([]string{OverviewUID, GroupUID, RebalancesUID, ShareGroupsUID}, j.UID) {
 				t.Errorf("uid = %q, want the stable %q", j.UID, d.Name)
 			}
 			if !slices.Equal(j.Tags, []string{"klagx", "kafka"}) {

@@ -27,7 +27,10 @@ func dashboardQueries(t *testing.T, s *stack, since time.Time) {
 		"__rate_interval": "20s", "__interval": "5s", "__range": "5m",
 	}
 	// The rebalance and retention panels are about the groups that had them.
-	perDashboard := map[string]map[string]string{}
+	perDashboard := map[string]map[string]string{dashboards.ShareGroupsUID: {
+		"datasource": "prometheus", "cluster": "e2e", "group": shareRunning, "topic": "jobs",
+		"__rate_interval": "20s", "__interval": "5s", "__range": "5m",
+	}}
 	empty, optIn := 0, 0
 	for _, q := range qs {
 		if len(q.OptIn) > 0 {
@@ -43,10 +46,10 @@ func dashboardQueries(t *testing.T, s *stack, since time.Time) {
 		if err == nil && n == 0 {
 			// A group-specific panel may concern another scenario's
 			// group: try the groups that had rebalances, losses, stops.
-			for _, g := range []string{"stormy", "archiver", "stop-group", "healthy"} {
+			for _, g := range []string{"stormy", "archiver", "stop-group", "healthy", shareStopped} {
 				alt := copyVars(v)
 				alt["group"] = g
-				alt["topic"] = map[string]string{"stormy": "storm", "archiver": "retention", "stop-group": "stop", "healthy": "orders"}[g]
+				alt["topic"] = map[string]string{"stormy": "storm", "archiver": "retention", "stop-group": "stop", "healthy": "orders", shareStopped: "jobs"}[g]
 				if n, err = rangeSeries(s, dashboards.Substitute(q.Expr, alt), since); err != nil || n > 0 {
 					break
 				}

@@ -99,6 +99,12 @@ func klagxStatus(t *testing.T, addr, group string) (report.Group, bool) {
 // abandonedGroup is a group emptied before Prometheus started.
 const abandonedGroup = "console-consumer-4242"
 
+// Share groups of the run: one consuming all along, one stopped.
+const (
+	shareRunning = "jobs-share"
+	shareStopped = "jobs-stopped"
+)
+
 func TestEndToEnd(t *testing.T) {
 	kcat := tool(t, "kcat")
 	python := tool(t, "python3")
@@ -115,7 +121,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	started := time.Now()
 	env := kfaketest.New(t, 3)
-	for topic, parts := range map[string]int32{"orders": 4, "idle": 1, "slow": 1, "stop": 2, "storm": 4, "retention": 1, "abandoned": 1} {
+	for topic, parts := range map[string]int32{"orders": 4, "idle": 1, "slow": 1, "stop": 2, "storm": 4, "retention": 1, "abandoned": 1, "jobs": 1} {
 		env.CreateTopic(topic, parts)
 	}
 	brokers := env.Addrs()
@@ -141,6 +147,14 @@ func TestEndToEnd(t *testing.T) {
 	})
 	prod.produce(t, "abandoned", 0, 5)
 
+	// Share groups (KIP-932) on the jobs topic: one that acknowledged 5
+	// records and left with 5 more waiting (stopped), and one that keeps
+	// consuming (below).
+	prod.produce(t, "jobs", 0, 5)
+	env.ShareConsume(shareStopped, "jobs", 5).Close()
+	prod.produce(t, "jobs", 0, 5)
+	jobs := env.ShareConsume(shareRunning, "jobs", 10)
+
 	// Steady traffic for the healthy, slow and stopping groups.
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -154,6 +168,12 @@ func TestEndToEnd(t *testing.T) {
 			prod.produce(t, "orders", int32(time.Now().UnixMilli()%4), 2)
 			prod.produce(t, "slow", 0, 1)
 			prod.produce(t, "stop", int32(time.Now().UnixMilli()%2), 1)
+			prod.produce(t, "jobs", 0, 1)
+		}
+	}()
+	go func() {
+		for ctx.Err() == nil {
+			jobs.PollFetches(ctx) // the next poll accepts these records
 		}
 	}()
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -228,6 +248,28 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if got := s.webhook.anyFor(abandonedGroup); len(got) > 0 {
 			t.Errorf("notifications for the abandoned group: %v", got)
+		}
+	})
+
+	t.Run("share groups: running one ok, abandoned stopped one raises no alert", func(t *testing.T) {
+		waitFor(t, 30*time.Second, "Prometheus to have both share groups", func() bool {
+			ok1, _ := s.queryScalar(fmt.Sprintf(`klagx_share_group_status{job="klagx",group=%q,status="ok"}`, shareRunning))
+			ok2, _ := s.queryScalar(fmt.Sprintf(`klagx_share_group_status{job="klagx",group=%q,status="stopped"}`, shareStopped))
+			return ok1 == 1 && ok2 == 1
+		})
+		if v, ok := s.queryScalar(fmt.Sprintf(`klagx_share_group_members{job="klagx",group=%q}`, shareRunning)); !ok || v != 1 {
+			t.Errorf("klagx_share_group_members of %s = %v (found %v), want 1", shareRunning, v, ok)
+		}
+		// It acknowledged the first 5 records; everything after waits.
+		if v, ok := s.queryScalar(fmt.Sprintf(`klagx_share_group_partition_start_offset{job="klagx",group=%q}`, shareStopped)); !ok || v != 5 {
+			t.Errorf("start offset of %s = %v (found %v), want 5", shareStopped, v, ok)
+		}
+		q := fmt.Sprintf(`klagx_share_group_lag{job="klagx",group=%[1]q} - on () (klagx_partition_end_offset{job="klagx",topic="jobs"} - on () klagx_share_group_partition_start_offset{job="klagx",group=%[1]q})`, shareStopped)
+		if v, ok := s.queryScalar(q); !ok || v != 0 {
+			t.Errorf("lag of %s minus (end - start offset) = %v (found %v), want 0", shareStopped, v, ok)
+		}
+		if r, err := s.query(fmt.Sprintf(`count_over_time(ALERTS{group=%q}[1h])`, shareStopped)); err != nil || len(r) > 0 {
+			t.Errorf("alerts pending or firing for the abandoned share group: %v %v", r, err)
 		}
 	})
 

@@ -76,8 +76,19 @@ const (
 	GroupLastRebalance       = "klagx_group_last_rebalance_timestamp_seconds"
 	GroupUnownedPartitions   = "klagx_group_unowned_partitions"
 
-	GroupMemberLag        = "klagx_group_member_lag"
-	GroupMemberLagSeconds = "klagx_group_member_lag_seconds"
+	GroupMemberLag                = "klagx_group_member_lag"
+	GroupMemberLagSeconds         = "klagx_group_member_lag_seconds"
+	ShareGroupState               = "klagx_share_group_state"
+	ShareGroupMembers             = "klagx_share_group_members"
+	ShareGroupLag                 = "klagx_share_group_lag"
+	ShareGroupStatus              = "klagx_share_group_status"
+	ShareGroupProgressGap         = "klagx_share_group_progress_gap_seconds"
+	ShareGroupEstimatedPartitions = "klagx_share_group_lag_estimated_partitions"
+	ShareGroupLastPollSuccess     = "klagx_share_group_last_poll_success_timestamp_seconds"
+	ShareGroupPollErrors          = "klagx_share_group_poll_errors_total"
+	ShareGroupTopicLag            = "klagx_share_group_topic_lag"
+	ShareGroupPartitionLag        = "klagx_share_group_partition_lag"
+	ShareGroupPartitionStart      = "klagx_share_group_partition_start_offset"
 
 	GroupState           = "klagx_group_state"
 	GroupMembers         = "klagx_group_members"
@@ -289,6 +300,29 @@ var Families = []Family{
 	{Name: GroupMemberLagSeconds, Type: Gauge, Labels: clgm, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
 		Help: "Largest klagx_group_partition_lag_seconds over the partitions assigned to the member. Absent when the member is assigned none, or no time lag of them is known."},
 
+	{Name: ShareGroupState, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelState}, Level: LevelGroup, GroupScoped: true, OptIn: true, Stability: Experimental,
+		Help: "Share group (KIP-932) state reported by the coordinator (Empty, Stable, Dead, ...): 1 for the current state, 0 for the others."},
+	{Name: ShareGroupMembers, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Members of the share group."},
+	{Name: ShareGroupLag, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Sum of klagx_share_group_partition_lag over the share group's partitions: records not yet acknowledged or archived."},
+	{Name: ShareGroupStatus, Type: Gauge, Labels: []string{LabelCluster, LabelGroup, LabelStatus}, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Share group health: 1 for the current status, 0 for the others. Share groups are ok, warning, stalled (lag, members, and no share-partition made progress, its start offset up or its lag down, for the stall threshold), stopped (lag and no members) or unknown."},
+	{Name: ShareGroupProgressGap, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Longest time, in seconds, any share-partition with lag has gone without progress: its start offset advancing or its lag falling (0 when none has lag)."},
+	{Name: ShareGroupEstimatedPartitions, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Share-partitions whose lag klagx computed as high-water mark minus start offset because the broker does not report share-partition lag (before Kafka 4.2, KIP-1226): their lag is an upper bound."},
+	{Name: ShareGroupLastPollSuccess, Type: Gauge, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Unix time when this share group's description and start offsets were last read successfully."},
+	{Name: ShareGroupPollErrors, Type: Counter, Labels: clg, Level: LevelGroup, GroupScoped: true, Stability: Experimental,
+		Help: "Poll cycles in which the share group's description or start offsets could not be read (its values are then the last good ones)."},
+	{Name: ShareGroupTopicLag, Type: Gauge, Labels: clgt, Level: LevelTopic, GroupScoped: true, OptIn: true, Stability: Experimental,
+		Help: "Sum of klagx_share_group_partition_lag over the topic's partitions."},
+	{Name: ShareGroupPartitionLag, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Experimental,
+		Help: "Records of the share-partition not yet acknowledged or archived: from Kafka 4.2 the broker's share-partition lag (high-water mark minus start offset minus records already acknowledged above it); before, high-water mark minus start offset (an upper bound)."},
+	{Name: ShareGroupPartitionStart, Type: Gauge, Labels: clgtp, Level: LevelPartition, GroupScoped: true, Stability: Experimental,
+		Help: "Share-partition start offset: every record below it is acknowledged, archived or deleted."},
+
 	{Name: Up, Type: Gauge, Labels: cl, Level: LevelCluster, Stability: Stable,
 		Help: "1 if the last poll cycle reached the cluster, 0 if it failed as a whole."},
 	{Name: PollDuration, Type: Histogram, Buckets: PollDurationBuckets, Labels: cl, Level: LevelCluster, Stability: Stable,
@@ -298,7 +332,7 @@ var Families = []Family{
 	{Name: KafkaRequests, Type: Counter, Labels: []string{LabelCluster, LabelAPI}, Level: LevelCluster, Stability: Stable,
 		Help: "Kafka requests sent by the exporter, by API name: the cost of klagx to the cluster it watches."},
 	{Name: PollErrors, Type: Counter, Labels: []string{LabelCluster, LabelStage}, Level: LevelCluster, Stability: Stable,
-		Help: "Errors met while polling, by stage (list_groups, describe_groups, describe_consumer_groups, offset_fetch, metadata, list_offsets, time_lookup, record_fetch); one per failed request shard, group or partition."},
+		Help: "Errors met while polling, by stage (list_groups, describe_groups, describe_consumer_groups, offset_fetch, metadata, list_offsets, time_lookup, record_fetch, describe_share_groups, share_group_offsets); one per failed request shard, group or partition."},
 	{Name: ShardOrdinal, Type: Gauge, Labels: []string{}, Level: LevelCluster, Stability: Stable,
 		Help: "This replica's shard (--shard), 0 when sharding is off."},
 	{Name: ShardTotal, Type: Gauge, Labels: []string{}, Level: LevelCluster, Stability: Stable,
@@ -327,10 +361,13 @@ const (
 	StageListOffsets            = "list_offsets"
 	StageTimeLookup             = "time_lookup"
 	StageRecordFetch            = "record_fetch"
+	StageDescribeShareGroups    = "describe_share_groups"
+	StageShareGroupOffsets      = "share_group_offsets"
 )
 
 // PollStages are the values of the stage label of klagx_poll_errors_total.
-var PollStages = []string{StageListGroups, StageDescribeGroups, StageDescribeConsumerGroups, StageOffsetFetch, StageMetadata, StageListOffsets, StageTimeLookup, StageRecordFetch, StageDescribeStreamsGroups}
+var PollStages = []string{StageListGroups, StageDescribeGroups, StageDescribeConsumerGroups, StageOffsetFetch, StageMetadata, StageListOffsets, StageTimeLookup, StageRecordFetch, StageDescribeStreamsGroups,
+	StageDescribeShareGroups, StageShareGroupOffsets}
 
 // Lookup returns the family with the given name.
 func Lookup(name string) (Family, bool) {

@@ -97,7 +97,8 @@ func TestDefaultsWithinBudget(t *testing.T) {
 	}
 	// The counts themselves, so that a change to the defaults is a
 	// deliberate one (and docs/metrics.md shows it).
-	want := map[Unit]int{PerPartition: 2, PerGroup: 30, PerGroupTopic: 0, PerGroupPartition: 2, PerMember: 2}
+	want := map[Unit]int{PerPartition: 2, PerGroup: 30, PerGroupTopic: 0, PerGroupPartition: 2, PerMember: 2,
+		PerShareGroup: 14, PerShareGroupTopic: 0, PerShareGroupPartition: 2}
 	for u, n := range want {
 		if got := DefaultSelection.Cardinality()[u]; got != n {
 			t.Errorf("%d series per %s at the defaults, want %d", got, u, n)

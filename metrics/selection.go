@@ -80,14 +80,22 @@ const (
 	// PerMember families carry the member label: one series per member of
 	// a group, never per partition.
 	PerMember
+	// Share groups (KIP-932) are counted apart: a cluster's share groups
+	// are not its consumer groups.
+	PerShareGroup
+	PerShareGroupTopic
+	PerShareGroupPartition
 )
 
 // Units lists every Unit in table order.
-var Units = []Unit{PerCluster, PerPartition, PerGroup, PerGroupTopic, PerGroupPartition, PerMember}
+var Units = []Unit{PerCluster, PerPartition, PerGroup, PerGroupTopic, PerGroupPartition, PerMember, PerShareGroup, PerShareGroupTopic, PerShareGroupPartition}
 
 func (u Unit) String() string {
-	return [...]string{"cluster", "partition", "group", "group-topic", "group-partition", "member"}[u]
+	return [...]string{"cluster", "partition", "group", "group-topic", "group-partition", "member", "share-group", "share-group-topic", "share-group-partition"}[u]
 }
+
+// shareGroupPrefix starts the name of every share-group family.
+const shareGroupPrefix = "klagx_share_group_"
 
 // UnitOf returns what f's series count grows with, from its labels.
 func UnitOf(f Family) Unit {
@@ -95,9 +103,16 @@ func UnitOf(f Family) Unit {
 	for _, l := range f.Labels {
 		has[l] = true
 	}
+	share := strings.HasPrefix(f.Name, shareGroupPrefix)
 	switch {
 	case has[LabelMember]:
 		return PerMember
+	case share && has[LabelPartition]:
+		return PerShareGroupPartition
+	case share && has[LabelTopic]:
+		return PerShareGroupTopic
+	case share:
+		return PerShareGroup
 	case has[LabelGroup] && has[LabelPartition]:
 		return PerGroupPartition
 	case has[LabelGroup] && has[LabelTopic]:
@@ -113,7 +128,8 @@ func UnitOf(f Family) Unit {
 // KafkaAPIs bounds the api label of klagx_kafka_requests_total: the Kafka
 // APIs a cycle can send (connection set-up and SASL included).
 var KafkaAPIs = []string{"ApiVersions", "SASLHandshake", "SASLAuthenticate", "Metadata", "FindCoordinator",
-	"ListGroups", "DescribeGroups", "ConsumerGroupDescribe", "OffsetFetch", "ListOffsets", "Fetch", "StreamsGroupDescribe"}
+	"ListGroups", "DescribeGroups", "ConsumerGroupDescribe", "OffsetFetch", "ListOffsets", "Fetch", "StreamsGroupDescribe",
+	"ShareGroupDescribe", "DescribeShareGroupOffsets"}
 
 // labelValues bounds the values of the non-identity labels.
 var labelValues = map[string]int{
@@ -156,4 +172,5 @@ func (s Selection) Cardinality() map[Unit]int {
 // Budget is the most series the default selection may serve per unit
 // (cluster-level series are a constant and not budgeted): what a Prometheus
 // user pays for at the defaults. TestDefaultsWithinBudget enforces it.
-var Budget = map[Unit]int{PerPartition: 2, PerGroup: 30, PerGroupTopic: 2, PerGroupPartition: 2, PerMember: 2}
+var Budget = map[Unit]int{PerPartition: 2, PerGroup: 30, PerGroupTopic: 2, PerGroupPartition: 2, PerMember: 2,
+	PerShareGroup: 14, PerShareGroupTopic: 1, PerShareGroupPartition: 2}

@@ -18,6 +18,7 @@ const (
 	KindClassic  = "classic"  // the classic JoinGroup/SyncGroup protocol
 	KindConsumer = "consumer" // KIP-848 consumer groups (ConsumerGroupHeartbeat)
 	KindStreams  = "streams"  // KIP-1071 Kafka Streams groups (StreamsGroupHeartbeat)
+	KindShare    = "share"    // KIP-932 share groups (ShareGroupHeartbeat); see ShareGroup
 )
 
 // Observation is one cycle over one cluster. It is built by one goroutine
@@ -35,6 +36,10 @@ type Observation struct {
 	// name. A group whose description or offsets could not be read is
 	// present with DescribeErr or FetchErr set.
 	Groups map[string]*Group
+	// ShareGroups holds every listed share group (KIP-932) that passed the
+	// group filter, by name. Share groups have no committed offsets and
+	// are kept apart from Groups.
+	ShareGroups map[string]*ShareGroup
 	// UnlistedBrokers are brokers whose ListGroups failed: groups last seen
 	// on them are kept (not treated as deleted) until they answer again.
 	UnlistedBrokers map[int32]bool
@@ -173,6 +178,47 @@ type Partition struct {
 	// does not exist (deleted between the metadata read and the offset
 	// read): its previous values must not be kept.
 	Gone bool
+}
+
+// ShareGroup is what one cycle saw of one share group (KIP-932). Its
+// members acquire records from share-partitions and acknowledge them; the
+// broker keeps, per partition, the share-partition start offset (SPSO):
+// every record below it is acknowledged, archived or gone.
+type ShareGroup struct {
+	Name        string
+	State       string
+	Coordinator int32
+	// Members carry ID, ClientID, ClientHost, Subscribed and Assigned
+	// (InstanceID and Generation do not apply; Generation is the member
+	// epoch).
+	Members []Member
+	// Offsets maps topic → partition → the share-partition's state, for
+	// the partitions the group has state for (DescribeShareGroupOffsets).
+	Offsets map[string]map[int32]ShareOffset
+
+	DescribeErr error // ShareGroupDescribe failed for the group this cycle
+	FetchErr    error // DescribeShareGroupOffsets failed for it this cycle
+}
+
+// ShareOffset is one share-partition of a share group.
+type ShareOffset struct {
+	// Start is the share-partition start offset.
+	Start int64
+	// Lag is the broker's share-partition lag (DescribeShareGroupOffsets
+	// v1, KIP-1226, Kafka 4.2+): records from Start to the high-water mark
+	// not yet acknowledged or archived. -1 when the broker does not report
+	// it.
+	Lag int64
+}
+
+// SortedShareGroups returns the share group names, sorted.
+func (o *Observation) SortedShareGroups() []string {
+	out := make([]string, 0, len(o.ShareGroups))
+	for g := range o.ShareGroups {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // SortedTopics returns the topic names, sorted.

@@ -72,6 +72,16 @@ func fixture() *snapshot.Store {
 				}},
 			{Name: "unread", Kind: "classic", State: "SomethingNew", ObservedAt: at, Error: "timeout"},
 		},
+		ShareGroups: []snapshot.ShareGroup{
+			{Name: "jobs", State: "Stable", ObservedAt: at, HasData: true, Lag: 7, EstimatedPartitions: 1, ProgressGap: 40,
+				Status: "ok", PollErrors: 1,
+				Members: []snapshot.ShareMember{{ID: "m1", ClientID: "worker", ClientHost: "/10.0.0.1", Assigned: map[string][]int32{"orders": {0, 1}}}},
+				Partitions: []snapshot.SharePartition{
+					{Topic: "orders", Partition: 0, Start: 13, Lag: 2, LagKnown: true, AdvancedAt: at},
+					{Topic: "orders", Partition: 1, Start: 15, Lag: 5, LagKnown: true, Estimated: true, AdvancedAt: at.Add(-40 * time.Second)},
+				}},
+			{Name: "jobs-unread", State: "Empty", ObservedAt: at, Error: "timeout"},
+		},
 	})
 	return s
 }

@@ -145,7 +145,52 @@ func (r *Renderer) renderCluster(cl *snapshot.Cluster, old *clusterCache) *clust
 		cc.groups = append(cc.groups, gc)
 		cc.byName[g.Name] = gc
 	}
+	for i := range cl.ShareGroups {
+		r.shareGroupLines(s, cl.Name, &cl.ShareGroups[i])
+	}
 	return cc
+}
+
+// shareGroupLines renders a share group's series, its per-partition ones
+// included: share groups are few, so they are not chunked per group.
+func (r *Renderer) shareGroupLines(s *sink, cluster string, g *snapshot.ShareGroup) {
+	if r.on(metrics.ShareGroupState) {
+		state := metrics.NormalizeGroupState(g.State)
+		for _, st := range metrics.GroupStates {
+			s.value(metrics.ShareGroupState, boolf(st == state), cluster, g.Name, st)
+		}
+	}
+	if r.on(metrics.ShareGroupStatus) {
+		st := g.Status
+		if st == "" || !g.HasData {
+			st = status.Unknown
+		}
+		for _, v := range status.All {
+			s.value(metrics.ShareGroupStatus, boolf(v == st), cluster, g.Name, v.String())
+		}
+	}
+	s.value(metrics.ShareGroupPollErrors, float64(g.PollErrors), cluster, g.Name)
+	if !g.HasData {
+		return
+	}
+	s.value(metrics.ShareGroupLastPollSuccess, unix(g.ObservedAt), cluster, g.Name)
+	s.value(metrics.ShareGroupMembers, float64(len(g.Members)), cluster, g.Name)
+	s.value(metrics.ShareGroupLag, float64(g.Lag), cluster, g.Name)
+	s.value(metrics.ShareGroupProgressGap, g.ProgressGap, cluster, g.Name)
+	s.value(metrics.ShareGroupEstimatedPartitions, float64(g.EstimatedPartitions), cluster, g.Name)
+	var topicLag int64
+	for i, p := range g.Partitions {
+		part := partitionLabel(p.Partition)
+		s.value(metrics.ShareGroupPartitionStart, float64(p.Start), cluster, g.Name, p.Topic, part)
+		if p.LagKnown {
+			s.value(metrics.ShareGroupPartitionLag, float64(p.Lag), cluster, g.Name, p.Topic, part)
+			topicLag += p.Lag
+		}
+		if i == len(g.Partitions)-1 || g.Partitions[i+1].Topic != p.Topic {
+			s.value(metrics.ShareGroupTopicLag, float64(topicLag), cluster, g.Name, p.Topic)
+			topicLag = 0
+		}
+	}
 }
 
 // renderChunks renders a group's chunked lines into the renderer's

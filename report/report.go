@@ -40,6 +40,50 @@ type Cluster struct {
 	LastSuccess *time.Time `json:"last_success,omitempty"`
 	Error       string     `json:"error,omitempty"`
 	Groups      []Group    `json:"groups"`
+	// ShareGroups are the share groups (KIP-932), absent when none.
+	ShareGroups []ShareGroup `json:"share_groups,omitempty"`
+}
+
+// ShareGroup is one share group (KIP-932). It has no commits: its members
+// acquire records and acknowledge them, and the broker keeps per
+// partition the share-partition start offset.
+type ShareGroup struct {
+	Name    string        `json:"name"`
+	State   string        `json:"state"`
+	Status  status.Status `json:"status"`
+	Reason  string        `json:"reason,omitempty"`
+	Members []ShareMember `json:"members"`
+	// Lag counts records not yet acknowledged or archived;
+	// EstimatedPartitions the partitions where it is the upper bound
+	// end minus start offset (brokers before Kafka 4.2).
+	Lag                 int64     `json:"lag"`
+	EstimatedPartitions int       `json:"estimated_partitions"`
+	ProgressGapSeconds  float64   `json:"progress_gap_seconds"`
+	ObservedAt          time.Time `json:"observed_at"`
+	Error               string    `json:"error,omitempty"`
+	// Severity is set by klagx check only.
+	Severity   status.Severity  `json:"severity,omitempty"`
+	Partitions []SharePartition `json:"partitions"`
+}
+
+// ShareMember is one member of a share group.
+type ShareMember struct {
+	ID       string             `json:"id"`
+	ClientID string             `json:"client_id"`
+	Host     string             `json:"host"`
+	Assigned map[string][]int32 `json:"assigned"`
+}
+
+// SharePartition is a share group's state on one partition.
+type SharePartition struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// StartOffset is the share-partition start offset; End the high-water
+	// mark (absent when not read).
+	StartOffset int64  `json:"start_offset"`
+	End         *int64 `json:"end,omitempty"`
+	Lag         *int64 `json:"lag,omitempty"`
+	Estimated   bool   `json:"lag_estimated"`
 }
 
 // Group is one consumer group.
@@ -170,6 +214,12 @@ func FromSnapshot(s *snapshot.Snapshot, now time.Time, keep Filter) Report {
 			}
 			rc.Groups = append(rc.Groups, group(g, ends))
 		}
+		for _, g := range c.ShareGroups {
+			if keep != nil && !keep(c.Name, g.Name) {
+				continue
+			}
+			rc.ShareGroups = append(rc.ShareGroups, shareGroup(g, ends))
+		}
 		r.Clusters = append(r.Clusters, rc)
 	}
 	return r
@@ -264,3 +314,27 @@ func owner(m snapshot.Member) Owner {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func shareGroup(g snapshot.ShareGroup, ends map[tpKey]snapshot.Partition) ShareGroup {
+	st := g.Status
+	if st == "" || !g.HasData {
+		st = status.Unknown
+	}
+	out := ShareGroup{Name: g.Name, State: g.State, Status: st, Reason: g.Reason, Members: []ShareMember{},
+		Lag: g.Lag, EstimatedPartitions: g.EstimatedPartitions, ProgressGapSeconds: g.ProgressGap,
+		ObservedAt: g.ObservedAt.UTC(), Error: g.Error, Partitions: []SharePartition{}}
+	for _, m := range g.Members {
+		out.Members = append(out.Members, ShareMember{ID: m.ID, ClientID: m.ClientID, Host: m.ClientHost, Assigned: m.Assigned})
+	}
+	for _, p := range g.Partitions {
+		sp := SharePartition{Topic: p.Topic, Partition: p.Partition, StartOffset: p.Start, Estimated: p.Estimated}
+		if e, ok := ends[tpKey{p.Topic, p.Partition}]; ok {
+			sp.End = ptr(e.End)
+		}
+		if p.LagKnown {
+			sp.Lag = ptr(p.Lag)
+		}
+		out.Partitions = append(out.Partitions, sp)
+	}
+	return out
+}

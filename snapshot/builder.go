@@ -47,6 +47,7 @@ type Builder struct {
 	o        BuilderOptions
 	prev     *Cluster
 	groups   map[string]*groupState
+	shares   map[string]*shareState
 	times    *timeLag
 	events   []RebalanceEvent
 	hist     Histogram
@@ -93,6 +94,7 @@ func NewBuilder(o BuilderOptions) *Builder {
 	b := &Builder{
 		o:      o,
 		groups: map[string]*groupState{},
+		shares: map[string]*shareState{},
 		times:  newTimeLag(o),
 		errs:   map[string]uint64{},
 		hist:   histogram.New(metrics.PollDurationBuckets),
@@ -152,6 +154,7 @@ func (b *Builder) Build(obs *observation.Observation, requests []Count) *Cluster
 		c.Partitions = b.partitions(obs)
 		b.observeProduced(c.Partitions)
 		c.Groups = b.groupsOf(obs, c.Partitions)
+		c.ShareGroups = b.shareGroupsOf(obs, c.Partitions)
 	}
 	b.prune(c)
 	b.prev = c
@@ -174,6 +177,7 @@ func (b *Builder) keepLastGood(c *Cluster, obs *observation.Observation) {
 			c.Groups = append(c.Groups, g)
 		}
 	}
+	b.keepShareGroups(c, obs.End)
 }
 
 func (b *Builder) fresh(at, now time.Time) bool {
@@ -364,6 +368,7 @@ func (b *Builder) prune(c *Cluster) {
 			}
 		}
 	}
+	b.pruneShares(c)
 }
 
 // keepFrom is, per partition of c, the lowest offset a time-lag estimate

@@ -79,6 +79,8 @@ type Cluster struct {
 	Partitions []Partition
 	// Groups is sorted by name.
 	Groups []Group
+	// ShareGroups (KIP-932) is sorted by name.
+	ShareGroups []ShareGroup
 }
 
 // Group returns the named group, or nil.

@@ -236,3 +236,49 @@ func Trim(samples []Sample, now time.Time, window time.Duration) []Sample {
 	}
 	return samples[cut:]
 }
+
+// ShareInput is what the share-group rules look at. A share group has no
+// commits: its members acquire records and acknowledge them, and the
+// broker moves the share-partition start offset (SPSO) past every record
+// that is acknowledged, archived or gone.
+type ShareInput struct {
+	HasData bool
+	Members int
+	// Lag is the share group's lag: records not yet acknowledged or
+	// archived, summed over its share-partitions.
+	Lag int64
+	// Gap is how long no share-partition with lag has made progress (its
+	// start offset advanced or its lag fell); GapWhere describes them.
+	Gap      time.Duration
+	GapWhere string
+	// Growing and GrowthFrom are as in Input.
+	Growing    bool
+	GrowthFrom int64
+}
+
+// EvaluateShare applies the share-group rules, first match wins:
+//
+//	unknown  the group has never been read
+//	stopped  lag > 0 and no members: nobody acquires the records
+//	stalled  lag > 0, members, and no share-partition with lag has made progress (start offset up or lag down) for StallAfter
+//	warning  lag >= WarnLag, or lag rising at every poll through GrowthWindow
+//	ok       none of the above
+//
+// Time-lag thresholds do not apply (klagx does not estimate share-group
+// time lag), nor do rewind, lost and rebalancing (share groups assign
+// partitions to many members at once and never rewind a commit).
+func EvaluateShare(in ShareInput, th config.GroupThresholds) Result {
+	switch {
+	case !in.HasData:
+		return Result{Unknown, "no successful read of this share group yet"}
+	case in.Lag > 0 && in.Members == 0:
+		return Result{Stopped, fmt.Sprintf("no members and %d records not acknowledged", in.Lag)}
+	case in.Lag > 0 && th.StallAfter > 0 && in.Gap >= th.StallAfter:
+		return Result{Stalled, fmt.Sprintf("no acknowledgement progress for %s on %s (%d records not acknowledged)", in.Gap.Round(time.Second), in.GapWhere, in.Lag)}
+	case th.WarnLag > 0 && in.Lag >= th.WarnLag:
+		return Result{Warning, fmt.Sprintf("lag %d records is above %d", in.Lag, th.WarnLag)}
+	case in.Growing:
+		return Result{Warning, fmt.Sprintf("lag rose from %d to %d over %s", in.GrowthFrom, in.Lag, th.GrowthWindow)}
+	}
+	return Result{OK, ""}
+}

@@ -28,7 +28,7 @@ func TestDashboardsOutput(t *testing.T) {
 		}
 		uids = append(uids, d.UID)
 	}
-	if len(uids) != 3 || uids[0] != dashboards.OverviewUID || uids[1] != dashboards.GroupUID || uids[2] != dashboards.RebalancesUID {
+	if len(uids) != 4 || uids[0] != dashboards.OverviewUID || uids[1] != dashboards.GroupUID || uids[2] != dashboards.RebalancesUID || uids[3] != dashboards.ShareGroupsUID {
 		t.Errorf("stdout holds %v", uids)
 	}
 

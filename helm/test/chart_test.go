@@ -57,9 +57,10 @@ func TestRenderStrict(t *testing.T) {
 		}
 	})
 	t.Run("all-on", func(t *testing.T) {
+		// ConfigMaps: the config and one per dashboard (overview, group, rebalances, share groups).
 		m := render(t, "-f", allOn)
 		for kind, n := range map[string]int{
-			"StatefulSet": 1, "Deployment": 0, "Service": 2, "ConfigMap": 4, "ServiceAccount": 1,
+			"StatefulSet": 1, "Deployment": 0, "Service": 2, "ConfigMap": 5, "ServiceAccount": 1,
 			"PodDisruptionBudget": 1, "NetworkPolicy": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
 		} {
 			if got := m.count(kind); got != n {

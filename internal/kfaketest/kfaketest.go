@@ -192,3 +192,29 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// ShareConsume joins share group (starting at the log start offset) with
+// franz-go's share consumer, acknowledges (accepts) n records of topic,
+// flushes the acknowledgements and returns the still-joined client; Close
+// it to leave (it is also closed when the test ends).
+func (e *Env) ShareConsume(group, topic string, n int) *kgo.Client {
+	e.T.Helper()
+	e.Cluster.SetGroupConfigs(group, map[string]string{"share.auto.offset.reset": "earliest"})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...), kgo.ShareGroup(group), kgo.ConsumeTopics(topic), kgo.ClientID(group+"-client"))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(cl.Close)
+	ctx := e.Ctx(30 * time.Second)
+	for got := 0; got < n; {
+		fs := cl.PollRecords(ctx, n-got)
+		if ctx.Err() != nil {
+			e.T.Fatalf("share group %s: consumed %d of %d records: %v", group, got, n, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) { r.Ack(kgo.AckAccept); got++ })
+	}
+	if err := cl.FlushAcks(ctx); err != nil {
+		e.T.Fatalf("share group %s: flush acks: %v", group, err)
+	}
+	return cl
+}
