@@ -73,7 +73,7 @@ func renderTable(w io.Writer, r *Result) error {
 				if p.Committed != nil {
 					cur = strconv.FormatInt(*p.Committed, 10)
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, dash(p.Reason), owner(p.Owner))
+				fmt.Fprintf(tw, "%s%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t-\t%s\n", prefix, g.Name, t.Name, p.Partition, cur, p.End, p.Lag, secs(p.LagSeconds), p.Status, dash(p.Reason), owner(p.Owner))
 			}
 		}
 		reason := g.Reason
