@@ -31,8 +31,8 @@ type configFlags struct {
 	TLS  tlsFlags  `embed:"" prefix:"kafka.tls." group:"tls"`
 	SASL saslFlags `embed:"" prefix:"kafka.sasl." group:"sasl"`
 
-	GroupInclude []string `name:"group.include" group:"filters" sep:"none" placeholder:"REGEX" help:"Keep only consumer groups whose name matches this fully anchored regex; repeatable. Default: all groups."`
-	GroupExclude []string `name:"group.exclude" group:"filters" sep:"none" placeholder:"REGEX" help:"Drop consumer groups whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
+	GroupInclude []string `name:"group.include" group:"filters" sep:"none" placeholder:"REGEX" help:"Keep only groups (consumer, streams and share groups) whose name matches this fully anchored regex; repeatable. Default: all groups."`
+	GroupExclude []string `name:"group.exclude" group:"filters" sep:"none" placeholder:"REGEX" help:"Drop groups (consumer, streams and share groups) whose name matches this fully anchored regex (wins over --group.include); repeatable. Default: none."`
 	TopicInclude []string `name:"topic.include" group:"filters" sep:"none" placeholder:"REGEX" help:"Keep only topics whose name matches this fully anchored regex; repeatable. Default: all topics."`
 	TopicExclude []string `name:"topic.exclude" group:"filters" sep:"none" placeholder:"REGEX" help:"Drop topics whose name matches this fully anchored regex (wins over --topic.include); repeatable. Default: none."`
 
