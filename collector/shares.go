@@ -49,16 +49,8 @@ func (c *Collector) describeShares(ctx context.Context, obs *observation.Observa
 			continue
 		}
 		for _, rg := range sh.Resp.(*kmsg.ShareGroupDescribeResponse).Groups {
-			g, ok := obs.ShareGroups[rg.GroupID]
-			if !ok {
-				continue
-			}
-			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				if errors.Is(err, kerr.GroupIDNotFound) {
-					delete(obs.ShareGroups, rg.GroupID)
-					continue
-				}
-				c.shareErr(obs, StageDescribeShareGroups, rg.GroupID, sh.Meta.NodeID, err, true)
+			g := c.shareAnswered(obs, StageDescribeShareGroups, rg.GroupID, sh.Meta.NodeID, rg.ErrorCode, true)
+			if g == nil {
 				continue
 			}
 			if rg.GroupState == "Dead" {
@@ -106,16 +98,8 @@ func (c *Collector) fetchShareOffsets(ctx context.Context, obs *observation.Obse
 			continue
 		}
 		for _, rg := range sh.Resp.(*kmsg.DescribeShareGroupOffsetsResponse).Groups {
-			g, ok := obs.ShareGroups[rg.GroupID]
-			if !ok {
-				continue
-			}
-			if err := kerr.ErrorForCode(rg.ErrorCode); err != nil {
-				if errors.Is(err, kerr.GroupIDNotFound) {
-					delete(obs.ShareGroups, rg.GroupID)
-					continue
-				}
-				c.shareErr(obs, StageShareGroupOffsets, rg.GroupID, sh.Meta.NodeID, err, false)
+			g := c.shareAnswered(obs, StageShareGroupOffsets, rg.GroupID, sh.Meta.NodeID, rg.ErrorCode, false)
+			if g == nil {
 				continue
 			}
 			g.Offsets = map[string]map[int32]observation.ShareOffset{}
@@ -152,4 +136,25 @@ func (c *Collector) shareErr(obs *observation.Observation, stage, group string, 
 		}
 	}
 	obs.AddError(observation.Error{Stage: stage, Group: group, Partition: -1, Broker: broker, Err: err})
+}
+
+// shareAnswered returns the share group an answer of stage is for, or nil
+// when there is nothing to fill in: it was not asked for, it failed (the
+// error is recorded, as a describe or an offsets error), or its
+// coordinator no longer knows it (GROUP_ID_NOT_FOUND: deleted since the
+// listing, so it is dropped). The share-group twin of described.
+func (c *Collector) shareAnswered(obs *observation.Observation, stage, name string, broker int32, code int16, describe bool) *observation.ShareGroup {
+	g, ok := obs.ShareGroups[name]
+	if !ok {
+		return nil
+	}
+	if err := kerr.ErrorForCode(code); err != nil {
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			delete(obs.ShareGroups, name)
+			return nil
+		}
+		c.shareErr(obs, stage, name, broker, err, describe)
+		return nil
+	}
+	return g
 }
